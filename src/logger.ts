@@ -1,0 +1,37 @@
+/** pino, object-first, with secrets and signatures redacted wherever they appear in a logged object. */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export const redactPaths = [
+  'secret',
+  '*.secret',
+  '*.*.secret',
+  'password',
+  '*.password',
+  'headers["webhook-signature"]',
+  'headers["x-hub-signature"]',
+  'headers["x-hub-signature-256"]',
+  'headers["x-hook-secret"]',
+  '*.headers["webhook-signature"]',
+  '*.headers["x-hub-signature"]',
+  '*.headers["x-hub-signature-256"]',
+  '*.headers["x-hook-secret"]',
+  'token',
+  '*.token',
+  'DATABASE_URL',
+  'config.DATABASE_URL',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'tiledesk-webhook-connector' },
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,50 @@
+/**
+ * The transport only reports what happened: a status and headers, or a network error code.
+ * `delivery/` decides what that means (delivered, retryable, permanent).
+ */
+export interface WebhookRequest {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export type TransportResult =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      /** Lower-case header names. */
+      readonly headers: Readonly<Record<string, string | undefined>>;
+      readonly durationMs: number;
+    }
+  | {
+      readonly kind: 'error';
+      /** 'TIMEOUT', 'TARGET_FORBIDDEN', 'INVALID_URL', or a Node/undici/got code such as 'ECONNREFUSED'. */
+      readonly code: string;
+      readonly message: string;
+      readonly durationMs: number;
+    };
+
+export interface WebhookTransport {
+  readonly name: 'undici' | 'got';
+  send(request: WebhookRequest): Promise<TransportResult>;
+  close(): Promise<void>;
+}
+
+export interface TransportOptions {
+  /** Per-attempt budget for connect + response headers + body. */
+  readonly timeoutMs: number;
+  readonly connectionsPerOrigin: number;
+  readonly maxResponseBytes: number;
+  /** CIDRs that may be reached although not public (loopback/private...). */
+  readonly allowCidrs: readonly string[];
+  /** Called once per refused target (for the SSRF counter). */
+  readonly onRefused?: (reason: string) => void;
+  /** DNS lookup, injectable for tests; defaults to node:dns lookup. */
+  readonly lookup?: LookupFn;
+}
+
+export type LookupFn = (
+  hostname: string,
+  options: { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: { address: string; family: number }[]) => void,
+) => void;
