@@ -1,5 +1,5 @@
 /** pino, object-first, with secrets and signatures redacted wherever they appear in a logged object. */
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
@@ -23,7 +23,7 @@ export const redactPaths = [
   'config.DATABASE_URL',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
