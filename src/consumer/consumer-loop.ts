@@ -1,0 +1,274 @@
+/**
+ * The kafkajs consumer loop. Guarantee: at-least-once per (event, subscription). A record's offset is
+ * committed only after its processing resolved `done` (every delivery got a 2xx or its dead letter was
+ * acknowledged); commits advance over the contiguous done prefix of each partition (PartitionOffsets).
+ *
+ * How kafkajs is used (it has no revoke callback and can commit revoked partitions, tulios/kafkajs#1046):
+ * - autoCommit is off: kafkajs never commits; this loop commits with consumer.commitOffsets on a timer,
+ *   for currently assigned partitions only, and right when a rebalance is detected.
+ * - eachBatch never blocks on deliveries and never throws: it *takes* records (resolveOffset only moves
+ *   kafkajs's fetch position) and starts their processing in the background, then returns, so kafkajs
+ *   keeps fetching and heartbeating. A partition whose window of taken-but-unfinished records is full is
+ *   paused (only that partition) and resumed when half drained; records not taken are fetched again later.
+ * - On GROUP_JOIN, partitions no longer assigned are dropped: their in-flight work is aborted and can never
+ *   move a committed offset; the new owner redelivers from the last commit (duplicates, never loss).
+ *   Partitions kept across the rebalance keep their state, so refetched records already taken are skipped.
+ *
+ * States: idle → running → draining (stop: take nothing, wait for in-flight work up to the drain budget,
+ * commit what is done, leave the group) → stopped.
+ */
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
+import { PartitionOffsets } from './offset-tracker.js';
+import type { Outages } from './outages.js';
+import type { RecordResult } from './process-record.js';
+
+export interface ConsumerLoopOptions {
+  readonly kafka: Kafka;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly fromBeginning: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly maxInFlightPerPartition: number;
+  readonly commitIntervalMs: number;
+  readonly drainTimeoutMs: number;
+  readonly process: (record: InboundRecord, signal: AbortSignal) => Promise<RecordResult>;
+  readonly outages: Outages;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offsets: PartitionOffsets;
+  readonly abort: AbortController;
+  windowFull: boolean;
+  pausedInKafka: boolean;
+}
+
+type LoopState = 'idle' | 'running' | 'draining' | 'stopped';
+
+const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class ConsumerLoop {
+  private readonly consumer: Consumer;
+  private readonly log: Logger;
+  private readonly parts = new Map<string, PartitionState>();
+  private state: LoopState = 'idle';
+  private joined = false;
+  private memberId: string | null = null;
+  private restartedSinceJoin = false;
+  private inFlight = 0;
+  private committing: Promise<void> | null = null;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: ConsumerLoopOptions) {
+    this.log = o.logger.child({ component: 'consumer' });
+    this.consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1_000, Math.floor(o.sessionTimeoutMs / 10)),
+      maxWaitTimeInMs: 500,
+      retry: { retries: 10 },
+    });
+    const ev = this.consumer.events;
+    this.consumer.on(ev.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+    this.consumer.on(ev.REBALANCING, () => {
+      this.log.info('group rebalancing; committing what is done');
+      void this.commit();
+    });
+    this.consumer.on(ev.CRASH, (e) => {
+      this.restartedSinceJoin = true;
+      this.joined = false;
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
+    });
+    o.outages.onChange((down) => {
+      this.log.warn({ down: o.outages.list() }, down ? 'dependency outage: pausing consumption' : 'dependencies back: resuming');
+      this.reconcilePauses();
+    });
+  }
+
+  /** Joined the group (has an assignment, possibly empty) and running. */
+  get isJoined(): boolean {
+    return this.joined && this.state === 'running';
+  }
+
+  /** Assigned partitions, as {topic, partition}. */
+  assignment(): { topic: string; partition: number }[] {
+    return [...this.parts.values()].map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: this.o.fromBeginning });
+    this.state = 'running';
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.takeBatch(payload),
+    });
+    this.commitTimer = setInterval(() => void this.commit(), this.o.commitIntervalMs);
+    this.commitTimer.unref();
+  }
+
+  /** Drains and leaves the group. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'draining';
+    if (wasRunning) {
+      this.reconcilePauses();
+      const drained = await this.waitIdle(this.o.drainTimeoutMs);
+      this.log.info({ drained, inFlightRecords: this.inFlight }, drained ? 'drained' : 'drain budget spent; aborting the rest');
+      for (const st of this.parts.values()) st.abort.abort();
+      await this.commit();
+    }
+    clearInterval(this.commitTimer);
+    await this.consumer.disconnect();
+    this.state = 'stopped';
+    this.joined = false;
+  }
+
+  /** kafkajs eachBatch: take what fits, start it, return at once. Never throws, never waits on deliveries. */
+  private async takeBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const st = this.parts.get(tp(batch.topic, batch.partition));
+    if (!st) return; // a batch of a partition we no longer own: take nothing
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.state !== 'running' || this.o.outages.any || st.abort.signal.aborted) break;
+      const offset = Number(message.offset);
+      if (offset <= st.offsets.highestTaken) {
+        resolveOffset(message.offset); // refetched after a rebalance: already taken, maybe done
+        continue;
+      }
+      if (st.offsets.pending >= this.o.maxInFlightPerPartition) {
+        st.windowFull = true;
+        this.reconcilePauses();
+        break;
+      }
+      st.offsets.take(offset);
+      resolveOffset(message.offset);
+      this.startRecord(st, toInbound(batch.topic, batch.partition, message));
+    }
+  }
+
+  private startRecord(st: PartitionState, record: InboundRecord): void {
+    this.inFlight++;
+    this.o.metrics.inFlightRecords.inc();
+    const offset = Number(record.offset);
+    const finish = (result: RecordResult): void => {
+      this.inFlight--;
+      this.o.metrics.inFlightRecords.dec();
+      if (result === 'done') st.offsets.done(offset);
+      if (st.windowFull && st.offsets.pending <= this.o.maxInFlightPerPartition / 2) {
+        st.windowFull = false;
+        this.reconcilePauses();
+      }
+      if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
+    };
+    const run = (): void => {
+      this.o.process(record, st.abort.signal).then(finish, (err: unknown) => {
+        // processRecord resolves for every failure it knows; a rejection is a bug. Never skip the record:
+        // log it and run it again (the record stays uncommitted meanwhile).
+        this.log.error({ err, topic: record.topic, partition: record.partition, offset: record.offset }, 'record processing failed unexpectedly; retrying');
+        if (st.abort.signal.aborted) return finish('aborted');
+        setTimeout(run, 1_000).unref();
+      });
+    };
+    run();
+  }
+
+  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
+    const reset = this.memberId !== memberId || this.restartedSinceJoin;
+    this.memberId = memberId;
+    this.restartedSinceJoin = false;
+    const now = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) now.add(tp(topic, p));
+    const revoked: string[] = [];
+    for (const [key, st] of this.parts) {
+      if (reset || !now.has(key)) {
+        st.abort.abort();
+        this.parts.delete(key);
+        revoked.push(`${st.topic}/${st.partition}`);
+      }
+    }
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const key = tp(topic, partition);
+        if (!this.parts.has(key)) {
+          this.parts.set(key, { topic, partition, offsets: new PartitionOffsets(), abort: new AbortController(), windowFull: false, pausedInKafka: false });
+        }
+      }
+    }
+    this.joined = true;
+    this.log.info({ memberId, assignment, revoked }, 'joined group');
+    // kafkajs keeps (or, after a restart, forgets) pauses by itself: re-apply ours from scratch.
+    for (const st of this.parts.values()) st.pausedInKafka = false;
+    this.reconcilePauses(true);
+  }
+
+  /** Makes kafkajs's paused set equal to what we want: everything while draining or in an outage, else full windows. */
+  private reconcilePauses(force = false): void {
+    if (this.state === 'idle' || this.state === 'stopped') return;
+    const pauseAll = this.state === 'draining' || this.o.outages.any;
+    let paused = 0;
+    for (const st of this.parts.values()) {
+      const want = pauseAll || st.windowFull;
+      if (want !== st.pausedInKafka || force) {
+        try {
+          if (want) this.consumer.pause([{ topic: st.topic, partitions: [st.partition] }]);
+          else this.consumer.resume([{ topic: st.topic, partitions: [st.partition] }]);
+          st.pausedInKafka = want;
+        } catch (err) {
+          this.log.debug({ err }, 'pause/resume not possible now (consumer not running); will retry on join');
+        }
+      }
+      if (st.pausedInKafka) paused++;
+    }
+    this.o.metrics.pausedPartitions.set(paused);
+  }
+
+  /** Commits the done prefix of every assigned partition. Failures are retried at the next tick. */
+  commit(): Promise<void> {
+    if (this.committing) return this.committing;
+    const work = async (): Promise<void> => {
+      const toCommit: { st: PartitionState; offset: number }[] = [];
+      for (const st of this.parts.values()) {
+        const offset = st.offsets.committable();
+        if (offset !== null) toCommit.push({ st, offset });
+      }
+      if (toCommit.length === 0) return;
+      try {
+        await this.consumer.commitOffsets(toCommit.map(({ st, offset }) => ({ topic: st.topic, partition: st.partition, offset: String(offset) })));
+        for (const { st, offset } of toCommit) st.offsets.markCommitted(offset);
+        this.o.metrics.offsetCommits.inc({ result: 'ok' });
+      } catch (err) {
+        this.o.metrics.offsetCommits.inc({ result: 'error' });
+        this.log.warn({ err }, 'offset commit failed; will retry');
+      }
+    };
+    this.committing = work().finally(() => {
+      this.committing = null;
+    });
+    return this.committing;
+  }
+
+  private waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+function toInbound(topic: string, partition: number, m: KafkaMessage): InboundRecord {
+  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key ?? null, value: m.value ?? null, headers: m.headers ?? {} };
+}

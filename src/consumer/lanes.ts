@@ -1,0 +1,27 @@
+/**
+ * Ordering lanes: tasks with the same lane key run one after another, in submission order; different lanes
+ * run concurrently. The lane of a delivery is (record key, subscription), so one slow receiver delays only
+ * its own events of the same key, never other subscribers or other keys. A lane is forgotten once idle.
+ */
+export class Lanes {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(lane: string | null, task: () => Promise<T>): Promise<T> {
+    if (lane === null) return task();
+    const previous = this.tails.get(lane);
+    const result = previous ? previous.then(task, task) : task();
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(lane, tail);
+    void tail.then(() => {
+      if (this.tails.get(lane) === tail) this.tails.delete(lane);
+    });
+    return result;
+  }
+
+  get active(): number {
+    return this.tails.size;
+  }
+}

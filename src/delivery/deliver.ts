@@ -1,0 +1,87 @@
+/**
+ * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
+ * (other 4xx, 3xx, refused target) or out of attempts. The body, its X-Hub signatures and the webhook-id are
+ * computed once; only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
+ * value, never an exception. An abort (shutdown, revoked partition) ends the waits early with `aborted`:
+ * such a delivery is not done and its record is not committed.
+ */
+import type { Clock } from '../clock.js';
+import type { TiledeskEvent } from '../events/event.js';
+import type { Subscription } from '../subscriptions/types.js';
+import type { TransportResult, WebhookTransport } from '../transport/types.js';
+import { classifyAttempt, type AttemptOutcome, type FailureReason } from './classify.js';
+import { buildEnvelope } from './envelope.js';
+import { buildAttemptHeaders } from './headers.js';
+import type { PreparedSubscriptions } from './prepared-subscription.js';
+import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
+import type { Semaphore } from './semaphore.js';
+import { signHub } from './signing.js';
+import { webhookId } from './webhook-id.js';
+
+export type DeliveryReason = FailureReason | 'retries_exhausted';
+
+export interface DeliveryReport {
+  readonly webhookId: string;
+  readonly attempts: number;
+  readonly lastStatus?: number;
+  readonly lastError?: string;
+  readonly firstAttemptAt: number;
+  readonly lastAttemptAt: number;
+}
+
+export type DeliveryOutcome =
+  | ({ readonly kind: 'delivered'; readonly status: number } & DeliveryReport)
+  | ({ readonly kind: 'failed'; readonly reason: DeliveryReason } & DeliveryReport)
+  | ({ readonly kind: 'aborted' } & DeliveryReport);
+
+export interface DeliverDeps {
+  readonly transport: WebhookTransport;
+  readonly prepared: PreparedSubscriptions;
+  readonly policy: RetryPolicy;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly slots: Semaphore;
+  readonly userAgent: string;
+  readonly legacySecretHeader: boolean;
+  /** Observes every attempt (metrics, logs); must not throw. */
+  readonly onAttempt?: (outcome: AttemptOutcome, result: TransportResult, attempt: number) => void;
+}
+
+export async function deliver(event: TiledeskEvent, sub: Subscription, d: DeliverDeps, signal?: AbortSignal): Promise<DeliveryOutcome> {
+  const prepared = d.prepared.get(sub);
+  const body = buildEnvelope(prepared, event);
+  const hub = signHub(sub.secret, body);
+  const msgId = webhookId(event.id, sub.id);
+  const firstAttemptAt = d.clock.now();
+  let lastStatus: number | undefined;
+  let lastError: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const acquiring = d.slots.acquire();
+    if (acquiring) await acquiring;
+    const sentAtMs = d.clock.now();
+    let result: TransportResult;
+    try {
+      const headers = buildAttemptHeaders({
+        prepared, event: event.event, msgId, body, hub, attempt, sentAtMs, userAgent: d.userAgent, legacySecretHeader: d.legacySecretHeader,
+      });
+      result = await d.transport.send({ url: sub.target, headers, body });
+    } finally {
+      d.slots.release();
+    }
+    const now = d.clock.now();
+    const outcome = classifyAttempt(result, now);
+    d.onAttempt?.(outcome, result, attempt);
+    const report = (): DeliveryReport => ({ webhookId: msgId, attempts: attempt, lastStatus, lastError, firstAttemptAt, lastAttemptAt: now });
+    if (outcome.kind === 'delivered') return { kind: 'delivered', status: outcome.status, ...report(), lastStatus: outcome.status };
+    lastStatus = outcome.status;
+    lastError = outcome.error ?? (outcome.status !== undefined ? `HTTP ${outcome.status}` : outcome.reason);
+    const delay = nextDelayMs(attempt, outcome, d.policy, d.random);
+    if (delay === null) {
+      const reason = outcome.kind === 'permanent' ? outcome.reason : 'retries_exhausted';
+      return { kind: 'failed', reason, ...report() };
+    }
+    if (signal?.aborted) return { kind: 'aborted', ...report() };
+    await d.clock.sleep(delay, signal);
+    if (signal?.aborted) return { kind: 'aborted', ...report() };
+  }
+}

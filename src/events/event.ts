@@ -1,0 +1,24 @@
+/** A decoded, validated Tiledesk event, whatever encoding it came in. */
+export interface TiledeskEvent {
+  /** Producer's id, or `<topic>-<partition>-<offset>` when it gave none (stable across redeliveries). */
+  readonly id: string;
+  readonly event: string;
+  readonly idProject: string | null;
+  /** Epoch milliseconds. */
+  readonly timestamp: number;
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** `JSON.stringify(payload)`, computed once per event and shared by every delivery of it. */
+  readonly payloadJson: string;
+  readonly encoding: 'json' | 'avro';
+}
+
+/** Where a record came from: enough to derive an id and to write a dead letter. */
+export interface RecordCoordinates {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export function derivedEventId(c: RecordCoordinates): string {
+  return `${c.topic}-${c.partition}-${c.offset}`;
+}
