@@ -1,0 +1,198 @@
+/**
+ * Builds the whole service from injected dependencies (Kafka client, pg pool, HTTP transport, clock,
+ * randomness, metrics registry) and owns start/stop order. `main.ts` builds the real dependencies; tests
+ * build the same app against the real broker, Postgres and receivers with their own settings.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import { ConsumerLoop } from './consumer/consumer-loop.js';
+import { Lanes } from './consumer/lanes.js';
+import { Outages } from './consumer/outages.js';
+import { processRecord, type PipelineDeps } from './consumer/process-record.js';
+import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
+import type { DeliverDeps } from './delivery/deliver.js';
+import { PreparedSubscriptions } from './delivery/prepared-subscription.js';
+import { Semaphore } from './delivery/semaphore.js';
+import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
+import { createOpsServer, type OpsServer } from './http/ops-server.js';
+import { createLagMonitor } from './kafka/lag-monitor.js';
+import type { Logger } from './logger.js';
+import { statusClass, type Metrics } from './metrics/metrics.js';
+import { createSubscriptionStore } from './subscriptions/pg-store.js';
+import { createSubscriptionCache } from './subscriptions/subscription-cache.js';
+import type { WebhookTransport } from './transport/types.js';
+import { USER_AGENT } from './version.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly kafka: Kafka;
+  readonly pool: Pool;
+  readonly transport: WebhookTransport;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly registryDecoder?: RegistryDecoder;
+  /** Lag poll interval; default 10 s. */
+  readonly lagIntervalMs?: number;
+}
+
+export interface App {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Port the ops server listens on (after start). */
+  readonly opsPort: number;
+  readiness(): { ready: boolean; detail: Record<string, unknown> };
+  /** For tests and the ops server: the consumer loop and subscription snapshot. */
+  readonly consumer: ConsumerLoop;
+}
+
+export function createApp(d: AppDeps): App {
+  const { config: c, logger, metrics } = d;
+  const store = createSubscriptionStore(d.pool);
+  const subscriptions = createSubscriptionCache({
+    pool: d.pool,
+    store,
+    clock: d.clock,
+    logger: logger.child({ component: 'subscriptions' }),
+    resyncIntervalMs: c.SUBSCRIPTIONS_RESYNC_INTERVAL_MS,
+    maxStalenessMs: c.SUBSCRIPTIONS_MAX_STALENESS_MS,
+    onChange: (index) => metrics.subscriptionsCached.set(index.size),
+  });
+  const outages = new Outages();
+  subscriptions.onStateChange((state) => {
+    logger.info({ state }, 'subscription snapshot state');
+    outages.set('subscriptions', state === 'stale');
+  });
+  const deadLetters = createDeadLetterProducer(d.kafka, {
+    topic: c.DLQ_TOPIC,
+    clock: d.clock,
+    logger,
+    onFailure: () => metrics.deadLetterPublishFailures.inc(),
+  });
+  const deliverDeps: DeliverDeps = {
+    transport: d.transport,
+    prepared: new PreparedSubscriptions(() => d.clock.now()),
+    policy: {
+      maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
+      initialDelayMs: c.RETRY_INITIAL_DELAY_MS,
+      multiplier: c.RETRY_MULTIPLIER,
+      maxDelayMs: c.RETRY_MAX_DELAY_MS,
+      retryAfterMaxMs: c.RETRY_AFTER_MAX_MS,
+    },
+    clock: d.clock,
+    random: d.random,
+    slots: new Semaphore(c.DELIVERY_CONCURRENCY),
+    userAgent: USER_AGENT,
+    legacySecretHeader: c.LEGACY_SECRET_HEADER,
+    onAttempt: (outcome, result) => {
+      const sc = statusClass(outcome.kind === 'delivered' ? outcome.status : outcome.status);
+      metrics.attempts.inc({ result: outcome.kind === 'delivered' ? 'success' : outcome.kind, status_class: sc });
+      metrics.attemptDuration.observe({ status_class: sc }, result.durationMs / 1000);
+      if (outcome.kind !== 'delivered' && outcome.reason === 'ssrf') metrics.ssrfRefusals.inc();
+    },
+  };
+  const pipeline: PipelineDeps = {
+    decode: (value, at) => decodeRecord(value, at, { maxRecordBytes: c.MAX_RECORD_BYTES, registry: d.registryDecoder }),
+    subscriptions: () => (subscriptions.isUsable() ? subscriptions.index : null),
+    deliverDeps,
+    lanes: new Lanes(),
+    deadLetters,
+    outages,
+    metrics,
+    logger: logger.child({ component: 'pipeline' }),
+    clock: d.clock,
+  };
+  const consumer = new ConsumerLoop({
+    kafka: d.kafka,
+    groupId: c.KAFKA_GROUP_ID,
+    topics: c.KAFKA_TOPICS,
+    fromBeginning: c.KAFKA_FROM_BEGINNING,
+    sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
+    maxInFlightPerPartition: c.PARTITION_MAX_IN_FLIGHT,
+    commitIntervalMs: c.COMMIT_INTERVAL_MS,
+    drainTimeoutMs: c.SHUTDOWN_DRAIN_TIMEOUT_MS,
+    process: (record, signal) => processRecord(record, pipeline, signal),
+    outages,
+    metrics,
+    logger,
+  });
+  const lag = createLagMonitor(d.kafka, {
+    groupId: c.KAFKA_GROUP_ID,
+    intervalMs: d.lagIntervalMs ?? 10_000,
+    assignment: () => consumer.assignment(),
+    metrics,
+    logger,
+  });
+  const readiness = (): { ready: boolean; detail: Record<string, unknown> } => {
+    const detail = {
+      joined: consumer.isJoined,
+      subscriptions: subscriptions.state,
+      outages: outages.list(),
+    };
+    const ready = consumer.isJoined && subscriptions.state !== 'unavailable' && !outages.any;
+    metrics.ready.set(ready ? 1 : 0);
+    return { ready, detail };
+  };
+  const ops: OpsServer = createOpsServer({ registry: d.registry, readiness });
+  let opsPort = 0;
+  let ageTimer: NodeJS.Timeout | undefined;
+  const started: (() => Promise<void>)[] = [];
+
+  const ensureDeadLetterTopic = async (): Promise<void> => {
+    const admin = d.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = await admin.listTopics();
+      if (!existing.includes(c.DLQ_TOPIC)) await admin.createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true });
+    } catch (err) {
+      logger.warn({ err, topic: c.DLQ_TOPIC }, 'could not check/create the dead-letter topic; relying on auto-creation');
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  return {
+    consumer,
+    readiness,
+    get opsPort() {
+      return opsPort;
+    },
+    async start() {
+      opsPort = await ops.listen(c.OPS_HOST, c.OPS_PORT);
+      started.push(() => ops.close());
+      await subscriptions.start();
+      started.push(() => subscriptions.stop());
+      await ensureDeadLetterTopic();
+      await deadLetters.start();
+      started.push(() => deadLetters.stop());
+      await consumer.start();
+      started.push(() => consumer.stop());
+      await lag.start();
+      started.push(() => lag.stop());
+      ageTimer = setInterval(() => {
+        metrics.snapshotAge.set(subscriptions.snapshotAgeMs() / 1000);
+        readiness();
+      }, 1_000);
+      ageTimer.unref();
+      logger.info({ opsPort, topics: c.KAFKA_TOPICS, groupId: c.KAFKA_GROUP_ID, transport: d.transport.name }, 'started');
+    },
+    async stop() {
+      clearInterval(ageTimer);
+      // Reverse start order: the consumer drains (deliveries and dead letters still work) before the rest closes.
+      for (const stop of started.splice(0).reverse()) {
+        try {
+          await stop();
+        } catch (err) {
+          logger.warn({ err }, 'error while stopping');
+        }
+      }
+      await d.transport.close();
+      logger.info('stopped');
+    },
+  };
+}

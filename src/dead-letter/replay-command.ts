@@ -1,0 +1,82 @@
+/** `webhook-connector replay`: argument parsing and wiring around replayDeadLetters. */
+import type { Kafka } from 'kafkajs';
+import { systemClock } from '../clock.js';
+import type { Config } from '../config.js';
+import { PreparedSubscriptions } from '../delivery/prepared-subscription.js';
+import { Semaphore } from '../delivery/semaphore.js';
+import { ConnectorError, ErrorCode } from '../errors.js';
+import { createRegistryDecoderFromConfig } from '../events/registry-from-config.js';
+import { parseFlags } from '../flags.js';
+import type { Logger } from '../logger.js';
+import type { SubscriptionStore } from '../subscriptions/types.js';
+import type { WebhookTransport } from '../transport/types.js';
+import { USER_AGENT } from '../version.js';
+import { replayDeadLetters, type ReplayFilter } from './replay.js';
+
+export const REPLAY_USAGE = `usage: webhook-connector replay [--subscription ID ...] [--event E ...] [--since TIME] [--until TIME] [--dry-run] [--since-last]
+
+Re-delivers dead-lettered deliveries from DLQ_TOPIC to their subscription's current target, with the
+same webhook-id as before. TIME is ISO 8601 (e.g. 2026-11-26T10:00:00Z) and applies to the last attempt.
+
+  --dry-run     list what would be sent; send and record nothing
+  --since-last  continue after the previous --since-last replay (progress is kept in the consumer group
+                "<KAFKA_GROUP_ID>.replay"), so running it twice never sends a dead letter twice. Every
+                record read counts as seen, filtered or not: use the same filters on every run.`;
+
+function parseTime(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new ConnectorError(ErrorCode.USAGE, `--${flag}: not a date/time: ${JSON.stringify(v)}\n\n${REPLAY_USAGE}`);
+  return t;
+}
+
+export function parseReplayArgs(argv: readonly string[]): { help: boolean; dryRun: boolean; sinceLast: boolean; filter: ReplayFilter } {
+  const f = parseFlags(argv, { string: ['since', 'until'], multi: ['subscription', 'event'], boolean: ['dry-run', 'since-last', 'help'] }, REPLAY_USAGE);
+  if (f._.length > 0) throw new ConnectorError(ErrorCode.USAGE, `unexpected argument ${f._[0]}\n\n${REPLAY_USAGE}`);
+  return {
+    help: f.help,
+    dryRun: f['dry-run'],
+    sinceLast: f['since-last'],
+    filter: { subscriptionIds: f.subscription, events: f.event, since: parseTime('since', f.since), until: parseTime('until', f.until) },
+  };
+}
+
+export async function runReplayCommand(
+  argv: readonly string[],
+  d: { config: Config; logger: Logger; kafka: Kafka; store: Pick<SubscriptionStore, 'get'>; transport: WebhookTransport; out: (line: string) => void },
+): Promise<number> {
+  const a = parseReplayArgs(argv);
+  if (a.help) {
+    d.out(REPLAY_USAGE);
+    return 0;
+  }
+  const c = d.config;
+  try {
+    const summary = await replayDeadLetters({
+      kafka: d.kafka,
+      topic: c.DLQ_TOPIC,
+      replayGroupId: `${c.KAFKA_GROUP_ID}.replay`,
+      sinceLast: a.sinceLast,
+      dryRun: a.dryRun,
+      filter: a.filter,
+      store: d.store,
+      maxRecordBytes: c.MAX_RECORD_BYTES,
+      registry: createRegistryDecoderFromConfig(c, d.logger),
+      logger: d.logger,
+      out: d.out,
+      deliverDeps: {
+        transport: d.transport,
+        prepared: new PreparedSubscriptions(() => Date.now()),
+        policy: { maxAttempts: c.DELIVERY_MAX_ATTEMPTS, initialDelayMs: c.RETRY_INITIAL_DELAY_MS, multiplier: c.RETRY_MULTIPLIER, maxDelayMs: c.RETRY_MAX_DELAY_MS, retryAfterMaxMs: c.RETRY_AFTER_MAX_MS },
+        clock: systemClock,
+        random: Math.random,
+        slots: new Semaphore(c.DELIVERY_CONCURRENCY),
+        userAgent: USER_AGENT,
+        legacySecretHeader: c.LEGACY_SECRET_HEADER,
+      },
+    });
+    return summary.failed > 0 ? 1 : 0;
+  } finally {
+    await d.transport.close();
+  }
+}

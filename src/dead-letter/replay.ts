@@ -1,0 +1,150 @@
+/**
+ * Replay: re-delivers dead-lettered deliveries to their subscription as it is now (current target and
+ * secret), with the same webhook-id the receiver saw before, so a receiver that did get an earlier attempt
+ * can drop the duplicate. Reads the dead-letter topic from the start (or, with `sinceLast`, from where the
+ * previous `sinceLast` replay stopped: its consumer group commits each record it has read) up to the end
+ * seen when the replay started. Dry-run lists what would be sent and commits nothing.
+ */
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+import { deliver, type DeliverDeps } from '../delivery/deliver.js';
+import { decodeRecord, type RegistryDecoder } from '../events/decode-record.js';
+import type { Logger } from '../logger.js';
+import type { SubscriptionStore } from '../subscriptions/types.js';
+import { headerString, type InboundRecord } from './dead-letter-record.js';
+
+export interface ReplayFilter {
+  readonly subscriptionIds: readonly string[];
+  readonly events: readonly string[];
+  /** Epoch ms bounds on the dead letter's last attempt time (else its record timestamp). */
+  readonly since?: number;
+  readonly until?: number;
+}
+
+export interface ReplayOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  /** Consumer group that remembers progress with `sinceLast`. */
+  readonly replayGroupId: string;
+  readonly sinceLast: boolean;
+  readonly dryRun: boolean;
+  readonly filter: ReplayFilter;
+  readonly store: Pick<SubscriptionStore, 'get'>;
+  readonly deliverDeps: DeliverDeps;
+  readonly maxRecordBytes: number;
+  readonly registry?: RegistryDecoder;
+  readonly logger: Logger;
+  readonly out: (line: string) => void;
+}
+
+export interface ReplaySummary {
+  read: number;
+  matched: number;
+  delivered: number;
+  failed: number;
+  skipped: number;
+}
+
+type Verdict = { kind: 'skip'; why: string } | { kind: 'replay'; subscriptionId: string };
+
+export function replayVerdict(headers: InboundRecord['headers'], timestampMs: number, f: ReplayFilter): Verdict {
+  const subscriptionId = headerString(headers, 'dlq-subscription-id');
+  if (subscriptionId === undefined) return { kind: 'skip', why: 'poison record (no subscription)' };
+  if (f.subscriptionIds.length > 0 && !f.subscriptionIds.includes(subscriptionId)) return { kind: 'skip', why: 'filtered' };
+  const event = headerString(headers, 'dlq-event');
+  if (f.events.length > 0 && (event === undefined || !f.events.includes(event))) return { kind: 'skip', why: 'filtered' };
+  const last = Date.parse(headerString(headers, 'dlq-last-attempt-at') ?? '');
+  const at = Number.isNaN(last) ? timestampMs : last;
+  if ((f.since !== undefined && at < f.since) || (f.until !== undefined && at > f.until)) return { kind: 'skip', why: 'filtered' };
+  return { kind: 'replay', subscriptionId };
+}
+
+export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary> {
+  const summary: ReplaySummary = { read: 0, matched: 0, delivered: 0, failed: 0, skipped: 0 };
+  const groupId = o.sinceLast && !o.dryRun ? o.replayGroupId : `${o.replayGroupId}.adhoc-${randomUUID()}`;
+  const admin = o.kafka.admin();
+  await admin.connect();
+  const ends = new Map<number, number>();
+  const remaining = new Set<number>();
+  try {
+    const committed = new Map(
+      ((await admin.fetchOffsets({ groupId, topics: [o.topic] }))[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+    );
+    for (const p of await admin.fetchTopicOffsets(o.topic)) {
+      const high = Number(p.high);
+      ends.set(p.partition, high);
+      const start = Math.max(committed.get(p.partition) ?? -1, Number(p.low));
+      if (start < high) remaining.add(p.partition);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  if (remaining.size > 0) {
+    const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          const offset = Number(message.offset);
+          const end = ends.get(partition) ?? 0;
+          if (offset >= end) return;
+          summary.read++;
+          await replayOne(o, message, summary);
+          if (o.sinceLast && !o.dryRun) await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+          if (offset + 1 >= end) remaining.delete(partition);
+          if (remaining.size === 0) finish();
+        },
+      });
+      await finished;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+  o.out(`replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, failed ${summary.failed}, skipped ${summary.skipped}`);
+  return summary;
+}
+
+async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: ReplaySummary): Promise<void> {
+  const headers = message.headers ?? {};
+  const verdict = replayVerdict(headers, Number(message.timestamp), o.filter);
+  if (verdict.kind === 'skip') {
+    summary.skipped++;
+    if (verdict.why !== 'filtered') o.out(`skip offset ${message.offset}: ${verdict.why}`);
+    return;
+  }
+  summary.matched++;
+  const sub = await o.store.get(verdict.subscriptionId);
+  if (!sub || !sub.enabled) {
+    summary.skipped++;
+    o.out(`skip offset ${message.offset}: subscription ${verdict.subscriptionId} ${sub ? 'is disabled' : 'no longer exists'}`);
+    return;
+  }
+  const at = {
+    topic: headerString(headers, 'dlq-original-topic') ?? o.topic,
+    partition: Number(headerString(headers, 'dlq-original-partition') ?? '0'),
+    offset: headerString(headers, 'dlq-original-offset') ?? message.offset,
+  };
+  const decoded = await decodeRecord(message.value ?? null, at, { maxRecordBytes: o.maxRecordBytes, registry: o.registry });
+  if (!decoded.ok) {
+    summary.skipped++;
+    o.out(`skip offset ${message.offset}: original record does not decode (${decoded.reason})`);
+    return;
+  }
+  const line = `${decoded.event.event} event ${decoded.event.id} -> subscription ${sub.id} (${sub.target})`;
+  if (o.dryRun) {
+    o.out(`would replay ${line}`);
+    return;
+  }
+  const outcome = await deliver(decoded.event, sub, o.deliverDeps);
+  if (outcome.kind === 'delivered') {
+    summary.delivered++;
+    o.out(`replayed ${line}: HTTP ${outcome.status} after ${outcome.attempts} attempt(s)`);
+  } else {
+    summary.failed++;
+    o.out(`FAILED ${line}: ${outcome.kind === 'failed' ? outcome.reason : 'aborted'} (${outcome.lastError ?? ''})`);
+  }
+}
