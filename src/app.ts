@@ -143,18 +143,34 @@ export function createApp(d: AppDeps): App {
   let ageTimer: NodeJS.Timeout | undefined;
   const started: (() => Promise<void>)[] = [];
 
-  const ensureDeadLetterTopic = async (): Promise<void> => {
+  /**
+   * The consumed topics must exist before kafkajs subscribes (it fails on unknown topics); wait for them,
+   * not ready meanwhile, instead of crash-looping. The dead-letter topic is created when missing.
+   */
+  const prepareTopics = async (): Promise<void> => {
     const admin = d.kafka.admin();
+    await admin.connect();
     try {
-      await admin.connect();
-      const existing = await admin.listTopics();
-      if (!existing.includes(c.DLQ_TOPIC)) await admin.createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true });
-    } catch (err) {
-      logger.warn({ err, topic: c.DLQ_TOPIC }, 'could not check/create the dead-letter topic; relying on auto-creation');
+      for (let waited = 0; ; waited++) {
+        const existing = new Set(await admin.listTopics());
+        const missing = c.KAFKA_TOPICS.filter((t) => !existing.has(t));
+        if (missing.length === 0) {
+          if (!existing.has(c.DLQ_TOPIC)) {
+            await admin.createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true }).catch((err: unknown) => {
+              logger.warn({ err, topic: c.DLQ_TOPIC }, 'could not create the dead-letter topic; relying on auto-creation');
+            });
+          }
+          return;
+        }
+        if (waited % 15 === 0) logger.warn({ missing }, 'waiting for the consumed topics to exist');
+        if (stopRequested) throw new Error('stopped while waiting for topics');
+        await d.clock.sleep(2_000);
+      }
     } finally {
       await admin.disconnect();
     }
   };
+  let stopRequested = false;
 
   return {
     consumer,
@@ -167,7 +183,7 @@ export function createApp(d: AppDeps): App {
       started.push(() => ops.close());
       await subscriptions.start();
       started.push(() => subscriptions.stop());
-      await ensureDeadLetterTopic();
+      await prepareTopics();
       await deadLetters.start();
       started.push(() => deadLetters.stop());
       await consumer.start();
@@ -182,6 +198,7 @@ export function createApp(d: AppDeps): App {
       logger.info({ opsPort, topics: c.KAFKA_TOPICS, groupId: c.KAFKA_GROUP_ID, transport: d.transport.name }, 'started');
     },
     async stop() {
+      stopRequested = true;
       clearInterval(ageTimer);
       // Reverse start order: the consumer drains (deliveries and dead letters still work) before the rest closes.
       for (const stop of started.splice(0).reverse()) {

@@ -3,7 +3,7 @@
  * fails is retried with capped backoff until it is acknowledged or the caller aborts (shutdown). The record
  * it belongs to stays uncommitted meanwhile, so a broken dead-letter path loses nothing; it only stalls.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { DeadLetterRecord } from './dead-letter-record.js';
@@ -24,7 +24,12 @@ export interface DeadLetterProducerOptions {
 }
 
 export function createDeadLetterProducer(kafka: Kafka, o: DeadLetterProducerOptions): DeadLetterWriter {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: true });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    allowAutoTopicCreation: true,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   const log = o.logger.child({ component: 'dead-letter' });
   const maxBackoff = o.maxBackoffMs ?? 30_000;
   return {

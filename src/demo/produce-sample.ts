@@ -1,5 +1,5 @@
 /** `webhook-connector produce-sample`: produces sample Tiledesk events (JSON, or Avro through the schema registry). */
-import type { Kafka } from 'kafkajs';
+import { Partitioners, type Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import { ConnectorError, ErrorCode } from '../errors.js';
 import { parseFlags } from '../flags.js';
@@ -29,7 +29,7 @@ export async function runProduceSample(argv: readonly string[], d: { config: Con
   const events = f.event.length > 0 ? f.event : [...SAMPLE_EVENT_NAMES];
   const samples = Array.from({ length: count }, (_, i) => sampleEvent(events[i % events.length]!, projects[i % projects.length]!));
   const values = format === 'avro' ? await encodeAvroEvents(samples, d.config) : samples.map((s) => Buffer.from(JSON.stringify(s)));
-  const producer = d.kafka.producer();
+  const producer = d.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
     await producer.send({ topic, acks: -1, messages: samples.map((s, i) => ({ key: s.id_project, value: values[i]! })) });

@@ -4,13 +4,12 @@
  * so no delivery ever fails on them later.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { derivedEventId, type RecordCoordinates, type TiledeskEvent } from './event.js';
 import { schemaPath } from '../paths.js';
 
 const schema = JSON.parse(readFileSync(schemaPath('tiledesk-event.v1.schema.json'), 'utf8')) as object;
-const ajv = new Ajv({ allErrors: false, strict: true });
-ajv.addKeyword('description');
+const ajv = new Ajv2020({ allErrors: false, strict: true });
 const check = ajv.compile(schema);
 
 export type Validation = { ok: true; event: TiledeskEvent } | { ok: false; message: string };

@@ -17,8 +17,11 @@ export function kafkaLogCreator(logger: Logger) {
   return () =>
     ({ level, log: entry }: LogEntry) => {
       const { message, ...extra } = entry;
-      const lvl = LEVELS[level] ?? 'debug';
-      log[lvl === 'info' ? 'debug' : lvl](extra, message);
+      let lvl = LEVELS[level] ?? 'debug';
+      // The dead-letter writer retries failed sends itself, forever: kafkajs's warning about bounded
+      // idempotent-producer retries does not apply and would only be noise.
+      if (lvl === 'info' || message.startsWith('Limiting retries for the idempotent producer')) lvl = 'debug';
+      log[lvl](extra, message);
     };
 }
 
