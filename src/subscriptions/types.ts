@@ -22,3 +22,34 @@ export interface SubscriptionIndex {
   get(id: string): Subscription | undefined;
   readonly size: number;
 }
+
+/** What `list` shows: a subscription without its secrets. */
+export type SubscriptionInfo = Omit<Subscription, 'secret' | 'previousSecret'>;
+
+/** Input of `SubscriptionStore.add`; `secret` is generated when left out. */
+export interface NewSubscription {
+  readonly idProject: string;
+  readonly event: string;
+  readonly target: string;
+  readonly createdBy: string;
+  readonly global?: boolean;
+  readonly secret?: string;
+}
+
+/** The write side (CLI) and the loads the snapshot needs. Implemented on Postgres by `pg-store.ts`. */
+export interface SubscriptionStore {
+  /** Validates (SUBSCRIPTION_INVALID), inserts, and returns the row with its secret: the only time it is shown. */
+  add(input: NewSubscription): Promise<Subscription>;
+  list(filter?: { readonly idProject?: string }): Promise<SubscriptionInfo[]>;
+  /** With secrets; undefined when there is no such id. */
+  get(id: string): Promise<Subscription | undefined>;
+  /** SUBSCRIPTION_NOT_FOUND when there is no such id (same for setEnabled and rotateSecret). */
+  remove(id: string): Promise<void>;
+  setEnabled(id: string, enabled: boolean): Promise<SubscriptionInfo>;
+  /** New secret; the old one stays as `previousSecret` for `overlapMs` (0 = dropped at once). */
+  rotateSecret(id: string, overlapMs: number): Promise<string>;
+  /** Every enabled subscription, with secrets: the snapshot's full load. */
+  loadEnabled(): Promise<Subscription[]>;
+  /** The rows with these ids, enabled or not (a missing id was deleted): the snapshot's partial reload. */
+  loadByIds(ids: readonly string[]): Promise<Subscription[]>;
+}

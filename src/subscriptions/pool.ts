@@ -1,0 +1,32 @@
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+export type { Pool } from 'pg';
+
+export interface PgPoolOptions {
+  readonly connectionString: string;
+  readonly logger: Logger;
+  readonly max?: number;
+  readonly applicationName?: string;
+}
+
+/**
+ * The pool the store and the migrations use. Timeouts are set because pg's defaults wait forever: a
+ * black-holed database would otherwise hang the snapshot reload instead of letting it fail and retry.
+ */
+export function createPgPool(options: PgPoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 5,
+    application_name: options.applicationName ?? 'tiledesk-webhook-connector',
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 60_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would kill the process.
+  pool.on('error', (err) =>
+    options.logger.warn({ err: { message: err.message } }, 'postgres: idle connection lost'),
+  );
+  return pool;
+}

@@ -1,0 +1,300 @@
+/**
+ * The live subscription snapshot the consumer matches against (DESIGN.md §3).
+ *
+ * Freshness: a LISTEN connection reports each changed id; ids are coalesced for `debounceMs` and the
+ * changed rows alone are reloaded (a large burst falls back to one full reload). A full reload runs at
+ * start, after every (re)connection of the listener, after any failed reload (with backoff), and every
+ * `resyncIntervalMs` as a safety net for a lost notification. Reloads run one at a time.
+ *
+ * States: `unavailable` (not started, or stopped) → `fresh` (listener up and a full load done since it
+ * came up: the snapshot is current; age 0) ⇄ `degraded` (listener down or the last reload failed: the last
+ * snapshot keeps serving; age = time since it was last confirmed) → `stale` (age > maxStalenessMs: the
+ * consumer pauses) → `fresh` again by itself once Postgres is back.
+ */
+import type { Client, Pool } from 'pg';
+import pg from 'pg';
+import type { Clock } from '../clock.js';
+import { ConnectorError, ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createPgListener, reconnectDelayMs } from './pg-listener.js';
+import { buildSubscriptionIndex, type SubscriptionSnapshot } from './subscription-index.js';
+import type { SubscriptionIndex, SubscriptionStore } from './types.js';
+
+export const SUBSCRIPTIONS_CHANNEL = 'webhook_subscriptions';
+
+export type SubscriptionCacheState = 'unavailable' | 'fresh' | 'degraded' | 'stale';
+
+export interface SubscriptionCacheOptions {
+  /** The listener's connection settings are copied from this pool's (unless `createClient` is given). */
+  readonly pool?: Pool;
+  readonly createClient?: () => Client;
+  readonly store: Pick<SubscriptionStore, 'loadEnabled' | 'loadByIds'>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly resyncIntervalMs: number;
+  readonly maxStalenessMs: number;
+  /** Called with each new snapshot (e.g. to set the subscriptions-cached gauge). */
+  readonly onChange?: (index: SubscriptionIndex) => void;
+  /** Window that coalesces a burst of notifications into one reload. Default 50 ms. */
+  readonly debounceMs?: number;
+  /** More changed ids than this in one window → one full reload instead. Default 1,000. */
+  readonly maxIdsPerReload?: number;
+  readonly reconnectInitialDelayMs?: number;
+  readonly reconnectMaxDelayMs?: number;
+}
+
+export interface SubscriptionCache {
+  /** Connects the listener and loads the snapshot; throws SUBSCRIPTIONS_UNAVAILABLE if the load fails. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly index: SubscriptionIndex;
+  readonly state: SubscriptionCacheState;
+  snapshotAgeMs(): number;
+  isUsable(): boolean;
+  /** Returns an unsubscribe function. */
+  onStateChange(
+    listener: (state: SubscriptionCacheState, previous: SubscriptionCacheState) => void,
+  ): () => void;
+}
+
+function clientFactory(options: SubscriptionCacheOptions): () => Client {
+  if (options.createClient) return options.createClient;
+  const pool = options.pool;
+  if (pool === undefined) throw new Error('createSubscriptionCache needs `pool` or `createClient`');
+  const name = pool.options.application_name ?? 'tiledesk-webhook-connector';
+  return () => new pg.Client({ ...pool.options, application_name: `${name}:listener`, keepAlive: true });
+}
+
+export function createSubscriptionCache(options: SubscriptionCacheOptions): SubscriptionCache {
+  const { store, clock, logger, resyncIntervalMs, maxStalenessMs } = options;
+  const debounceMs = options.debounceMs ?? 50;
+  const maxIdsPerReload = options.maxIdsPerReload ?? 1_000;
+  const stopping = new AbortController();
+  const stateListeners = new Set<(state: SubscriptionCacheState, previous: SubscriptionCacheState) => void>();
+
+  let snapshot: SubscriptionSnapshot = buildSubscriptionIndex([]);
+  let started = false;
+  let state: SubscriptionCacheState = 'unavailable';
+  /** When the snapshot was last known to match Postgres (meaningful while not healthy). */
+  let confirmedAt = 0;
+  let listenerUp = false;
+  /** Incremented on each listener up/down: a full load counts as "synced" only if it began after `up`. */
+  let listenerGeneration = 0;
+  let listenerSynced = false;
+  let reloadFailing = false;
+  let pendingFull = false;
+  const pendingIds = new Set<string>();
+  let wake: (() => void) | null = null;
+  let staleWatchArmed = false;
+  const loops: Promise<void>[] = [];
+
+  const healthy = (): boolean => listenerUp && listenerSynced && !reloadFailing;
+  const ageMs = (): number => (!started ? Infinity : healthy() ? 0 : Math.max(0, clock.now() - confirmedAt));
+
+  function computeState(): SubscriptionCacheState {
+    if (!started) return 'unavailable';
+    if (healthy()) return 'fresh';
+    return ageMs() <= maxStalenessMs ? 'degraded' : 'stale';
+  }
+
+  /** Call before a change that may make the snapshot unhealthy: pins the moment it was last confirmed. */
+  function pinConfirmation(): void {
+    if (started && healthy()) confirmedAt = clock.now();
+  }
+
+  function updateState(): void {
+    const next = computeState();
+    if (next === 'degraded') watchForStaleness();
+    if (next === state) return;
+    const previous = state;
+    state = next;
+    const level = next === 'fresh' || next === 'unavailable' ? 'info' : 'warn';
+    logger[level](
+      { state: next, previous, snapshotAgeMs: ageMs(), size: snapshot.size },
+      `subscriptions: snapshot ${next}`,
+    );
+    for (const listener of stateListeners) {
+      try {
+        listener(next, previous);
+      } catch (err) {
+        logger.error({ err }, 'subscriptions: state listener threw');
+      }
+    }
+  }
+
+  /** degraded → stale happens with the passing of time alone, so a timer re-checks at the deadline. */
+  function watchForStaleness(): void {
+    if (staleWatchArmed) return;
+    staleWatchArmed = true;
+    const remaining = Math.max(0, maxStalenessMs - ageMs()) + 1;
+    void clock.sleep(remaining, stopping.signal).then(() => {
+      staleWatchArmed = false;
+      if (!stopping.signal.aborted) updateState();
+    });
+  }
+
+  function publish(next: SubscriptionSnapshot): void {
+    snapshot = next;
+    if (options.onChange) {
+      try {
+        options.onChange(next);
+      } catch (err) {
+        logger.error({ err }, 'subscriptions: onChange threw');
+      }
+    }
+  }
+
+  function requestReload(ids?: Iterable<string>): void {
+    if (ids === undefined) pendingFull = true;
+    else for (const id of ids) pendingIds.add(id);
+    wake?.();
+  }
+
+  async function fullReload(): Promise<void> {
+    const startedAt = clock.now();
+    const generation = listenerGeneration;
+    const wasUp = listenerUp;
+    // The load below sees every change committed before it starts: what was asked so far is covered.
+    pendingFull = false;
+    pendingIds.clear();
+    const rows = await store.loadEnabled();
+    publish(buildSubscriptionIndex(rows));
+    confirmedAt = startedAt;
+    if (wasUp && listenerUp && generation === listenerGeneration) listenerSynced = true;
+    logger.debug({ size: snapshot.size, durationMs: clock.now() - startedAt }, 'subscriptions: full reload');
+  }
+
+  async function partialReload(ids: string[]): Promise<void> {
+    const rows = await store.loadByIds(ids);
+    publish(snapshot.withChanges(ids, rows));
+    logger.debug({ changed: ids.length }, 'subscriptions: partial reload');
+  }
+
+  /** The single reload worker: waits for work, lets a burst gather, then reloads (ids, or everything). */
+  async function reloadLoop(): Promise<void> {
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      if (!pendingFull && pendingIds.size === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        await clock.sleep(debounceMs, stopping.signal);
+        if (stopping.signal.aborted) return;
+      }
+      const full = pendingFull || pendingIds.size > maxIdsPerReload;
+      try {
+        if (full) {
+          await fullReload();
+        } else {
+          const ids = [...pendingIds];
+          pendingIds.clear();
+          await partialReload(ids);
+        }
+        failures = 0;
+        reloadFailing = false;
+      } catch (err) {
+        pinConfirmation();
+        reloadFailing = true;
+        pendingFull = true; // after a failure, trust nothing but a full load
+        failures++;
+        logger.warn(
+          { reason: (err as Error).message, failures },
+          'subscriptions: reload failed; serving the last snapshot',
+        );
+      }
+      updateState();
+      if (failures > 0) {
+        const delay = Math.min(resyncIntervalMs, reconnectDelayMs(failures - 1, 250, 30_000, Math.random));
+        await clock.sleep(delay, stopping.signal);
+      }
+    }
+  }
+
+  async function resyncLoop(): Promise<void> {
+    while (!stopping.signal.aborted) {
+      await clock.sleep(resyncIntervalMs, stopping.signal);
+      if (stopping.signal.aborted) return;
+      await listener.ping(Math.min(resyncIntervalMs, 10_000));
+      requestReload();
+    }
+  }
+
+  function onNotification(payload: string | undefined): void {
+    let id: unknown;
+    try {
+      id = payload === undefined ? undefined : (JSON.parse(payload) as { id?: unknown }).id;
+    } catch {
+      id = undefined;
+    }
+    if (typeof id === 'string') requestReload([id]);
+    else requestReload(); // TRUNCATE, or a payload we do not understand
+  }
+
+  const listener = createPgListener({
+    channel: SUBSCRIPTIONS_CHANNEL,
+    createClient: clientFactory(options),
+    clock,
+    logger,
+    onNotification,
+    onUp: () => {
+      listenerUp = true;
+      listenerGeneration++;
+      listenerSynced = false;
+      // Notifications were missed while down. (At start the initial load covers this request.)
+      requestReload();
+    },
+    onDown: () => {
+      pinConfirmation();
+      listenerUp = false;
+      listenerGeneration++;
+      listenerSynced = false;
+      updateState();
+    },
+    reconnectInitialDelayMs: options.reconnectInitialDelayMs,
+    reconnectMaxDelayMs: options.reconnectMaxDelayMs,
+  });
+
+  return {
+    get index() {
+      return snapshot;
+    },
+    get state() {
+      return computeState();
+    },
+    snapshotAgeMs: ageMs,
+    isUsable: () => started && ageMs() <= maxStalenessMs,
+    onStateChange(fn) {
+      stateListeners.add(fn);
+      return () => stateListeners.delete(fn);
+    },
+
+    async start(): Promise<void> {
+      if (started || stopping.signal.aborted) throw new Error('subscription cache already started');
+      // LISTEN first, then load: a change committed in between is both loaded and notified, never lost.
+      await listener.start();
+      try {
+        await fullReload();
+      } catch (err) {
+        await listener.stop();
+        throw new ConnectorError(
+          ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
+          `cannot load subscriptions from Postgres: ${(err as Error).message}`,
+          {},
+          { cause: err },
+        );
+      }
+      started = true;
+      loops.push(reloadLoop(), resyncLoop());
+      updateState();
+    },
+
+    async stop(): Promise<void> {
+      stopping.abort();
+      wake?.();
+      await listener.stop();
+      await Promise.allSettled(loops);
+      const wasStarted = started;
+      started = false;
+      if (wasStarted) updateState();
+    },
+  };
+}
