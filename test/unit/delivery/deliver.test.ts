@@ -1,0 +1,346 @@
+import { describe, expect, it } from '@jest/globals';
+import { Webhook } from 'standardwebhooks';
+import type { Clock } from '../../../src/clock.js';
+import type { AttemptOutcome } from '../../../src/delivery/classify.js';
+import { deliver, type DeliverDeps } from '../../../src/delivery/deliver.js';
+import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
+import type { RetryPolicy } from '../../../src/delivery/retry-policy.js';
+import { Semaphore } from '../../../src/delivery/semaphore.js';
+import { signHub } from '../../../src/delivery/signing.js';
+import { webhookId } from '../../../src/delivery/webhook-id.js';
+import type { TiledeskEvent } from '../../../src/events/event.js';
+import type { Subscription } from '../../../src/subscriptions/types.js';
+import type { TransportResult, WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
+
+const T0 = Date.parse('2026-03-01T12:00:00.250Z');
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  initialDelayMs: 1_000,
+  multiplier: 3,
+  maxDelayMs: 60_000,
+  retryAfterMaxMs: 20_000,
+};
+
+const sub: Subscription = {
+  id: 'sub-1',
+  idProject: 'P1',
+  event: 'request.create',
+  target: 'https://crm.example.com/hooks',
+  secret: SECRET,
+  previousSecret: null,
+  previousSecretExpiresAt: null,
+  global: false,
+  enabled: true,
+  createdBy: 'u1',
+  createdAt: new Date('2026-01-01T00:00:00Z'),
+  updatedAt: new Date('2026-01-01T00:00:00Z'),
+};
+
+const payload = { _id: 'req-1', text: 'hello' };
+const event: TiledeskEvent = {
+  id: 'evt-1',
+  event: 'request.create',
+  idProject: 'P1',
+  timestamp: T0 - 5_000,
+  payload,
+  payloadJson: JSON.stringify(payload),
+  encoding: 'json',
+};
+
+/** A clock whose sleep returns at once, moving time forward and recording each delay. */
+class FakeClock implements Clock {
+  readonly sleeps: number[] = [];
+  onSleep?: (ms: number) => void;
+  constructor(private t: number) {}
+  now(): number {
+    return this.t;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.t += ms;
+    this.onSleep?.(ms);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+const ok = (status = 200, headers: Record<string, string> = {}): TransportResult => ({
+  kind: 'response',
+  status,
+  headers,
+  durationMs: 1,
+});
+const netError = (code: string): TransportResult => ({
+  kind: 'error',
+  code,
+  message: 'connect failed',
+  durationMs: 1,
+});
+
+/** Answers from a script (the last answer repeats) and records every request. */
+class ScriptedTransport implements WebhookTransport {
+  readonly name = 'undici' as const;
+  readonly requests: WebhookRequest[] = [];
+  constructor(
+    private readonly script: TransportResult[],
+    private readonly clock?: FakeClock,
+  ) {}
+  async send(request: WebhookRequest): Promise<TransportResult> {
+    this.requests.push(request);
+    this.clock?.advance(40); // the request takes some time
+    return this.script[Math.min(this.requests.length - 1, this.script.length - 1)]!;
+  }
+  async close(): Promise<void> {}
+}
+
+function deps(transport: WebhookTransport, clock: Clock, over: Partial<DeliverDeps> = {}): DeliverDeps {
+  return {
+    transport,
+    prepared: new PreparedSubscriptions(() => clock.now()),
+    policy: POLICY,
+    clock,
+    random: () => 1,
+    slots: new Semaphore(8),
+    userAgent: 'tiledesk-webhooks (test)',
+    legacySecretHeader: false,
+    ...over,
+  };
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('deliver', () => {
+  it('retries 500, 500 then succeeds: same body and X-Hub signatures, attempt numbers and timestamps per attempt', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(500), ok(500), ok(200)], clock);
+    const observed: [AttemptOutcome['kind'], number][] = [];
+    const outcome = await deliver(
+      event,
+      sub,
+      deps(transport, clock, { onAttempt: (o, _r, n) => observed.push([o.kind, n]) }),
+    );
+
+    expect(outcome).toMatchObject({
+      kind: 'delivered',
+      status: 200,
+      attempts: 3,
+      lastStatus: 200,
+      webhookId: webhookId('evt-1', 'sub-1'),
+    });
+    expect(observed).toEqual([
+      ['retryable', 1],
+      ['retryable', 2],
+      ['delivered', 3],
+    ]);
+    expect(clock.sleeps).toEqual([1_000, 3_000]);
+
+    const reqs = transport.requests;
+    expect(reqs).toHaveLength(3);
+    const body = reqs[0]!.body;
+    const hub = signHub(SECRET, body);
+    for (const [i, r] of reqs.entries()) {
+      expect(r.url).toBe(sub.target);
+      expect(r.body).toBe(body);
+      expect(r.headers['x-hub-signature']).toBe(hub.sha1);
+      expect(r.headers['x-hub-signature-256']).toBe(hub.sha256);
+      expect(r.headers['webhook-id']).toBe(webhookId('evt-1', 'sub-1'));
+      expect(r.headers['x-webhook-attempt']).toBe(String(i + 1));
+    }
+    // Each attempt is stamped with the clock at its send time and signed for that timestamp.
+    const sentAt = [T0, T0 + 40 + 1_000, T0 + 40 + 1_000 + 40 + 3_000];
+    reqs.forEach((r, i) => {
+      expect(r.headers['webhook-timestamp']).toBe(String(Math.floor(sentAt[i]! / 1000)));
+      expect(r.headers['webhook-signature']).toBe(
+        new Webhook(SECRET).sign(r.headers['webhook-id']!, new Date(sentAt[i]!), body),
+      );
+    });
+    expect(new Set(reqs.map((r) => r.headers['webhook-timestamp'])).size).toBe(3);
+    expect(outcome.firstAttemptAt).toBe(T0);
+    expect(outcome.lastAttemptAt).toBe(sentAt[2]! + 40);
+    expect(JSON.parse(body)).toMatchObject({ timestamp: event.timestamp, payload });
+  });
+
+  it('fails at once on 404 (http_4xx), after one attempt and no wait', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(404), ok(200)]);
+    const outcome = await deliver(event, sub, deps(transport, clock));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'http_4xx',
+      attempts: 1,
+      lastStatus: 404,
+      lastError: 'HTTP 404',
+    });
+    expect(transport.requests).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('fails at once on a redirect (http_3xx) and on a refused target (ssrf)', async () => {
+    const redirect = await deliver(
+      event,
+      sub,
+      deps(new ScriptedTransport([ok(302, { location: '/x' })]), new FakeClock(T0)),
+    );
+    expect(redirect).toMatchObject({ kind: 'failed', reason: 'http_3xx', attempts: 1 });
+    const refused = await deliver(
+      event,
+      sub,
+      deps(
+        new ScriptedTransport([
+          { kind: 'error', code: 'TARGET_FORBIDDEN', message: 'loopback', durationMs: 0 },
+        ]),
+        new FakeClock(T0),
+      ),
+    );
+    expect(refused).toMatchObject({ kind: 'failed', reason: 'ssrf', attempts: 1, lastError: 'loopback' });
+  });
+
+  it('gives up after maxAttempts of 503 with retries_exhausted', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(503)]);
+    const outcome = await deliver(event, sub, deps(transport, clock));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'retries_exhausted',
+      attempts: POLICY.maxAttempts,
+      lastStatus: 503,
+    });
+    expect(transport.requests).toHaveLength(POLICY.maxAttempts);
+    expect(clock.sleeps).toEqual([1_000, 3_000, 9_000]);
+  });
+
+  it('keeps the last network error when retries run out', async () => {
+    const outcome = await deliver(
+      event,
+      sub,
+      deps(new ScriptedTransport([netError('ECONNREFUSED')]), new FakeClock(T0)),
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', reason: 'retries_exhausted', attempts: 4 });
+    expect(outcome.lastError).toContain('ECONNREFUSED');
+    expect(outcome.lastStatus).toBeUndefined();
+  });
+
+  it('honours Retry-After (capped) instead of the backoff', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([
+      ok(429, { 'retry-after': '7' }),
+      ok(503, { 'retry-after': '3600' }),
+      ok(204),
+    ]);
+    const outcome = await deliver(event, sub, deps(transport, clock));
+    expect(outcome).toMatchObject({ kind: 'delivered', status: 204, attempts: 3 });
+    expect(clock.sleeps).toEqual([7_000, POLICY.retryAfterMaxMs]);
+  });
+
+  it('ends with aborted when the signal fires during a backoff wait, sending nothing more', async () => {
+    const clock = new FakeClock(T0);
+    const controller = new AbortController();
+    clock.onSleep = () => controller.abort();
+    const transport = new ScriptedTransport([ok(503), ok(200)]);
+    const outcome = await deliver(event, sub, deps(transport, clock), controller.signal);
+    expect(outcome).toMatchObject({ kind: 'aborted', attempts: 1, lastStatus: 503 });
+    expect(transport.requests).toHaveLength(1);
+  });
+
+  it('does not wait at all when already aborted after a failed attempt', async () => {
+    const clock = new FakeClock(T0);
+    const controller = new AbortController();
+    controller.abort();
+    const outcome = await deliver(
+      event,
+      sub,
+      deps(new ScriptedTransport([ok(500)]), clock),
+      controller.signal,
+    );
+    expect(outcome.kind).toBe('aborted');
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('sends the plain secret only in legacy mode', async () => {
+    const normal = new ScriptedTransport([ok(200)]);
+    await deliver(event, sub, deps(normal, new FakeClock(T0)));
+    expect(normal.requests[0]!.headers).not.toHaveProperty('x-hook-secret');
+    const legacy = new ScriptedTransport([ok(200)]);
+    await deliver(event, sub, deps(legacy, new FakeClock(T0), { legacySecretHeader: true }));
+    expect(legacy.requests[0]!.headers['x-hook-secret']).toBe(SECRET);
+  });
+});
+
+describe('deliver with a Semaphore', () => {
+  /** A transport whose requests stay open until the test answers them. */
+  class BlockingTransport implements WebhookTransport {
+    readonly name = 'got' as const;
+    inFlight = 0;
+    maxInFlight = 0;
+    sent = 0;
+    private readonly pending: ((r: TransportResult) => void)[] = [];
+    send(): Promise<TransportResult> {
+      this.sent++;
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      return new Promise((resolve) => this.pending.push(resolve));
+    }
+    answerOne(result: TransportResult = ok(200)): void {
+      const next = this.pending.shift();
+      if (!next) throw new Error('no request pending');
+      this.inFlight--;
+      next(result);
+    }
+    async close(): Promise<void> {}
+  }
+
+  it('never has more requests in flight than its capacity', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(2);
+    const clock = new FakeClock(T0);
+    const events = Array.from({ length: 5 }, (_, i) => ({ ...event, id: `evt-${i}` }));
+    const all = Promise.all(events.map((e) => deliver(e, sub, deps(transport, clock, { slots }))));
+    await flush();
+    expect(transport.inFlight).toBe(2);
+    for (let answered = 0; answered < 5; answered++) {
+      transport.answerOne();
+      await flush();
+      expect(transport.inFlight).toBeLessThanOrEqual(2);
+    }
+    const outcomes = await all;
+    expect(outcomes.map((o) => o.kind)).toEqual(Array(5).fill('delivered'));
+    expect(transport.sent).toBe(5);
+    expect(transport.maxInFlight).toBe(2);
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('holds no slot during a backoff wait: another delivery goes ahead', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(1);
+    let wake!: () => void;
+    const clock: Clock = { now: () => T0, sleep: () => new Promise<void>((resolve) => (wake = resolve)) };
+    const first = deliver(event, sub, deps(transport, clock, { slots }));
+    await flush();
+    transport.answerOne(ok(503)); // first delivery now waits before its 2nd attempt
+    await flush();
+    const second = deliver({ ...event, id: 'evt-2' }, sub, deps(transport, clock, { slots }));
+    await flush();
+    expect(transport.sent).toBe(2); // the second one got the only slot during the wait
+    transport.answerOne(ok(200));
+    await expect(second).resolves.toMatchObject({ kind: 'delivered', attempts: 1 });
+    wake();
+    await flush();
+    transport.answerOne(ok(200));
+    await expect(first).resolves.toMatchObject({ kind: 'delivered', attempts: 2 });
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('releases its slot when the transport throws', async () => {
+    const slots = new Semaphore(1);
+    const throwing: WebhookTransport = {
+      name: 'undici',
+      send: () => Promise.reject(new Error('transport bug')),
+      close: async () => undefined,
+    };
+    // The transport contract is to report, not throw; if one does anyway, the slot must not leak.
+    await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots })).catch(() => undefined);
+    expect(slots.inUse).toBe(0);
+  });
+});
