@@ -41,6 +41,11 @@ export interface TransportOptions {
   readonly onRefused?: (reason: string) => void;
   /** DNS lookup, injectable for tests; defaults to node:dns lookup. */
   readonly lookup?: LookupFn;
+  /**
+   * Extra trusted CA certificates (PEM), on top of Node's bundled roots: receivers behind a private CA
+   * (on-premise), and tests. When set, certificates added by NODE_EXTRA_CA_CERTS are not used.
+   */
+  readonly extraCaCerts?: readonly string[];
 }
 
 export type LookupFn = (

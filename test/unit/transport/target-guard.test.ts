@@ -1,0 +1,166 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  checkAddress,
+  checkUrl,
+  isForbiddenAddress,
+  parseAllowList,
+} from '../../../src/transport/target-guard.js';
+import { isConnectorError } from '../../../src/errors.js';
+
+const none = parseAllowList([]);
+
+describe('checkUrl refuses hostile targets', () => {
+  // [url, expected code, why it is hostile]
+  const hostile: [string, 'TARGET_FORBIDDEN' | 'INVALID_URL', string][] = [
+    ['http://127.0.0.1/', 'TARGET_FORBIDDEN', 'loopback'],
+    ['http://127.255.255.254:8080/x', 'TARGET_FORBIDDEN', 'loopback, whole /8'],
+    ['http://2130706433/', 'TARGET_FORBIDDEN', 'decimal loopback'],
+    ['http://0x7f000001/', 'TARGET_FORBIDDEN', 'hex loopback'],
+    ['http://0x7f.1/', 'TARGET_FORBIDDEN', 'hex short loopback'],
+    ['http://0177.0.0.1/', 'TARGET_FORBIDDEN', 'octal loopback'],
+    ['http://127.1/', 'TARGET_FORBIDDEN', 'short loopback'],
+    ['http://017700000001/', 'TARGET_FORBIDDEN', 'octal 32-bit loopback'],
+    ['http://0.0.0.0/', 'TARGET_FORBIDDEN', 'unspecified'],
+    ['http://0/', 'TARGET_FORBIDDEN', 'unspecified, short'],
+    ['http://169.254.169.254/latest/meta-data/', 'TARGET_FORBIDDEN', 'cloud metadata'],
+    ['http://0xa9fea9fe/', 'TARGET_FORBIDDEN', 'cloud metadata, hex'],
+    ['http://10.0.0.1/', 'TARGET_FORBIDDEN', 'RFC1918 10/8'],
+    ['http://172.16.0.1/', 'TARGET_FORBIDDEN', 'RFC1918 172.16/12'],
+    ['http://172.31.255.255/', 'TARGET_FORBIDDEN', 'RFC1918 172.16/12 end'],
+    ['http://192.168.1.1/', 'TARGET_FORBIDDEN', 'RFC1918 192.168/16'],
+    ['http://100.64.0.1/', 'TARGET_FORBIDDEN', 'CGNAT'],
+    ['http://100.127.255.254/', 'TARGET_FORBIDDEN', 'CGNAT end'],
+    ['http://224.0.0.1/', 'TARGET_FORBIDDEN', 'multicast'],
+    ['http://239.255.255.250/', 'TARGET_FORBIDDEN', 'multicast SSDP'],
+    ['http://240.0.0.1/', 'TARGET_FORBIDDEN', 'reserved 240/4'],
+    ['http://255.255.255.255/', 'TARGET_FORBIDDEN', 'broadcast'],
+    ['http://198.18.0.1/', 'TARGET_FORBIDDEN', 'benchmarking'],
+    ['http://192.0.2.1/', 'TARGET_FORBIDDEN', 'documentation TEST-NET-1'],
+    ['http://[::1]/', 'TARGET_FORBIDDEN', 'IPv6 loopback'],
+    ['http://[::]/', 'TARGET_FORBIDDEN', 'IPv6 unspecified'],
+    ['http://[::ffff:127.0.0.1]/', 'TARGET_FORBIDDEN', 'IPv4-mapped loopback'],
+    ['http://[::ffff:7f00:1]/', 'TARGET_FORBIDDEN', 'IPv4-mapped loopback, hex'],
+    ['http://[::ffff:169.254.169.254]/', 'TARGET_FORBIDDEN', 'IPv4-mapped metadata'],
+    ['http://[::127.0.0.1]/', 'TARGET_FORBIDDEN', 'IPv4-compatible loopback'],
+    ['http://[::ffff:0:7f00:1]/', 'TARGET_FORBIDDEN', 'IPv4-translated loopback'],
+    ['http://[64:ff9b::a9fe:a9fe]/', 'TARGET_FORBIDDEN', 'NAT64 of metadata'],
+    ['http://[64:ff9b:1::1]/', 'TARGET_FORBIDDEN', 'local-use NAT64'],
+    ['http://[2002:7f00:1::]/', 'TARGET_FORBIDDEN', '6to4 of loopback'],
+    ['http://[2002:a00:1::1]/', 'TARGET_FORBIDDEN', '6to4 of 10.0.0.1'],
+    ['http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', 'TARGET_FORBIDDEN', 'Teredo, client 127.0.0.1'],
+    ['http://[fd00::1]/', 'TARGET_FORBIDDEN', 'unique-local'],
+    ['http://[fc00::1]/', 'TARGET_FORBIDDEN', 'unique-local fc00::/7'],
+    ['http://[fe80::1]/', 'TARGET_FORBIDDEN', 'link-local'],
+    ['http://[ff02::1]/', 'TARGET_FORBIDDEN', 'multicast'],
+    ['http://[2001:db8::1]/', 'TARGET_FORBIDDEN', 'documentation'],
+    ['http://[100::1]/', 'TARGET_FORBIDDEN', 'discard prefix'],
+    ['http://[4000::1]/', 'TARGET_FORBIDDEN', 'outside 2000::/3'],
+    ['http://user:pass@example.com/', 'TARGET_FORBIDDEN', 'userinfo'],
+    ['http://example.com@127.0.0.1/', 'TARGET_FORBIDDEN', 'userinfo disguise'],
+    ['https://token@example.com/', 'TARGET_FORBIDDEN', 'username only'],
+    ['file:///etc/passwd', 'TARGET_FORBIDDEN', 'file scheme'],
+    ['gopher://127.0.0.1:6379/_INFO', 'TARGET_FORBIDDEN', 'gopher scheme'],
+    ['ftp://example.com/', 'TARGET_FORBIDDEN', 'ftp scheme'],
+    ['javascript:alert(1)', 'TARGET_FORBIDDEN', 'javascript scheme'],
+    ['data:text/plain,hi', 'TARGET_FORBIDDEN', 'data scheme'],
+    ['ws://example.com/', 'TARGET_FORBIDDEN', 'websocket scheme'],
+    ['not a url', 'INVALID_URL', 'unparseable'],
+    ['http://1.2.3.4.5/', 'INVALID_URL', 'five-part "IPv4"'],
+    ['http://[::1/', 'INVALID_URL', 'broken brackets'],
+    ['', 'INVALID_URL', 'empty'],
+  ];
+
+  it.each(hostile)('%s → %s (%s)', (url, code) => {
+    const result = checkUrl(url, none);
+    expect(result).toMatchObject({ ok: false, code });
+  });
+
+  it('covers at least 30 hostile targets', () => {
+    expect(hostile.length).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe('checkUrl lets public targets through', () => {
+  it.each([
+    'https://crm.example.com/hooks',
+    'http://93.184.216.34/',
+    'https://93.184.216.34:8443/x?y=1',
+    'https://[2606:4700::1111]/',
+    'http://[::ffff:93.184.216.34]/',
+    'http://[64:ff9b::5db8:d822]/', // NAT64 of a public address: how IPv6-only clusters reach IPv4
+    'http://[2002:5db8:d822::1]/', // 6to4 of a public address
+  ])('%s', (url) => {
+    expect(checkUrl(url, none).ok).toBe(true);
+  });
+
+  it('leaves hostnames to the connect-time lookup', () => {
+    // localhost is refused when it resolves, not on its name: the address is what counts.
+    expect(checkUrl('http://localhost:8080/', none).ok).toBe(true);
+  });
+});
+
+describe('checkAddress', () => {
+  it.each([
+    ['127.0.0.1', 'loopback'],
+    ['10.1.2.3', 'private'],
+    ['169.254.169.254', 'linkLocal'],
+    ['100.64.0.1', 'carrierGradeNat'],
+    ['::ffff:127.0.0.1', 'ipv4Mapped:loopback'],
+    ['64:ff9b::a9fe:a9fe', 'rfc6052:linkLocal'],
+    ['2002:7f00:1::', '6to4:loopback'],
+    ['fe80::1%eth0', 'linkLocal'],
+  ])('%s is refused as %s', (ip, reason) => {
+    expect(checkAddress(ip, none)).toBe(reason);
+  });
+
+  it.each(['93.184.216.34', '8.8.8.8', '1.1.1.1', '2606:4700::1111', '2a00:1450:4001:80b::200e'])(
+    '%s is public',
+    (ip) => {
+      expect(checkAddress(ip, none)).toBeUndefined();
+      expect(isForbiddenAddress(ip, none)).toBe(false);
+    },
+  );
+
+  it('refuses strings that are not canonical IP addresses rather than guessing', () => {
+    expect(checkAddress('127.1', none)).toBe('not-an-ip-address');
+    expect(checkAddress('example.com', none)).toBe('not-an-ip-address');
+  });
+});
+
+describe('allow-list', () => {
+  const allow = parseAllowList(['127.0.0.1/32', '10.20.0.0/16', 'fd12::/16']);
+
+  it('opens exactly the listed ranges', () => {
+    expect(isForbiddenAddress('127.0.0.1', allow)).toBe(false);
+    expect(isForbiddenAddress('127.0.0.2', allow)).toBe(true);
+    expect(isForbiddenAddress('10.20.3.4', allow)).toBe(false);
+    expect(isForbiddenAddress('10.21.0.1', allow)).toBe(true);
+    expect(isForbiddenAddress('fd12::1', allow)).toBe(false);
+    expect(isForbiddenAddress('fd13::1', allow)).toBe(true);
+    expect(checkUrl('http://127.0.0.1:3000/hook', allow).ok).toBe(true);
+    expect(checkUrl('http://127.0.0.2:3000/hook', allow).ok).toBe(false);
+  });
+
+  it('treats an IPv4-mapped address as its IPv4 host', () => {
+    expect(isForbiddenAddress('::ffff:127.0.0.1', allow)).toBe(false);
+    expect(isForbiddenAddress('::ffff:127.0.0.2', allow)).toBe(true);
+  });
+
+  it('does not open URL-level rules', () => {
+    expect(checkUrl('http://u:p@127.0.0.1/', allow).ok).toBe(false);
+    expect(checkUrl('gopher://127.0.0.1/', allow).ok).toBe(false);
+  });
+
+  it.each([['127.0.0.1'], ['10.0.0.0/33'], ['127.1/32'], ['fd00::/129'], ['nonsense/8'], ['']])(
+    'rejects the malformed CIDR %j when built',
+    (cidr) => {
+      let thrown: unknown;
+      try {
+        parseAllowList([cidr]);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(isConnectorError(thrown, 'CONNECTOR_CONFIG_INVALID')).toBe(true);
+    },
+  );
+});
