@@ -139,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     out[key] = parseOne(key, spec, env[key], problems);
   }
   const config = out as Config;
-  if (problems.length === 0) checkCombinations(config, problems);
+  checkCombinations(config, problems);
   if (problems.length > 0) {
     throw new ConnectorError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  - ${problems.join('\n  - ')}`, { problems });
   }

@@ -21,7 +21,8 @@ const RETRYABLE_STATUS = new Map<number, FailureReason>([
 export function classifyAttempt(r: TransportResult, nowMs: number): AttemptOutcome {
   if (r.kind === 'error') {
     if (r.code === 'TARGET_FORBIDDEN') return { kind: 'permanent', reason: 'ssrf', error: r.message };
-    if (r.code === 'INVALID_URL') return { kind: 'permanent', reason: 'invalid_target', error: r.message };
+    // A bad URL or a request the client refuses to send (e.g. a header with CR/LF) fails the same way on every attempt.
+    if (r.code === 'INVALID_URL' || r.code === 'INVALID_REQUEST') return { kind: 'permanent', reason: 'invalid_target', error: r.message };
     if (r.code === 'TIMEOUT') return { kind: 'retryable', reason: 'timeout', error: r.message };
     return { kind: 'retryable', reason: 'network', error: `${r.code}: ${r.message}` };
   }

@@ -1,0 +1,110 @@
+/**
+ * Starts the real connector (createApp) in-process against the real broker, Postgres and HTTP receivers,
+ * with its logs captured so tests can assert on them (and grep them for secrets).
+ */
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { createApp, type App } from '../../src/app.js';
+import { systemClock } from '../../src/clock.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { RegistryDecoder } from '../../src/events/decode-record.js';
+import { createKafka } from '../../src/kafka/create-kafka.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
+import { createTransport } from '../../src/transport/create-transport.js';
+import { KAFKA_BROKERS } from './env.js';
+
+export interface TestConnector {
+  readonly app: App;
+  readonly config: Config;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly logs: string[];
+  readonly pool: pg.Pool;
+  /** The value of one metric series, 0 when absent. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly topic: string;
+  readonly groupId: string;
+  readonly databaseUrl: string;
+  readonly transport?: 'undici' | 'got';
+  /** Any other configuration variables. */
+  readonly env?: Record<string, string>;
+  readonly registryDecoder?: RegistryDecoder;
+}
+
+export async function startConnector(o: StartOptions): Promise<TestConnector> {
+  const config = loadConfig({
+    KAFKA_BROKERS,
+    KAFKA_TOPICS: o.topic,
+    KAFKA_GROUP_ID: o.groupId,
+    KAFKA_FROM_BEGINNING: 'true',
+    DATABASE_URL: o.databaseUrl,
+    TARGET_ALLOW_CIDRS: '127.0.0.1/32',
+    OPS_HOST: '127.0.0.1',
+    OPS_PORT: '0',
+    HTTP_CLIENT: o.transport ?? 'undici',
+    DELIVERY_TIMEOUT_MS: '2000',
+    RETRY_INITIAL_DELAY_MS: '100',
+    RETRY_MAX_DELAY_MS: '1000',
+    COMMIT_INTERVAL_MS: '200',
+    SHUTDOWN_DRAIN_TIMEOUT_MS: '5000',
+    LOG_LEVEL: 'info',
+    ...o.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger(config.LOG_LEVEL, sink);
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { defaultMetrics: false });
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 3 });
+  const app = createApp({
+    config,
+    logger,
+    clock: systemClock,
+    random: Math.random,
+    kafka: createKafka(config, logger),
+    pool,
+    transport: createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
+      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
+      maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
+      allowCidrs: config.TARGET_ALLOW_CIDRS,
+    }),
+    registry,
+    metrics,
+    registryDecoder: o.registryDecoder,
+    lagIntervalMs: 500,
+  });
+  await app.start();
+  let stopped = false;
+  return {
+    app,
+    config,
+    registry,
+    metrics,
+    logs,
+    pool,
+    async metric(name, labels = {}) {
+      const m = await registry.getSingleMetric(name)?.get();
+      const want = Object.entries(labels);
+      const v = m?.values.find((x) => want.every(([k, val]) => String((x.labels as Record<string, unknown>)[k]) === val));
+      return v?.value ?? 0;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await app.stop();
+      await pool.end();
+    },
+  };
+}
