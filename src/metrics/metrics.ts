@@ -87,7 +87,19 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     ssrfRefusals: new Counter({ name: `${P}ssrf_refusals_total`, help: help(`${P}ssrf_refusals_total`), registers }),
     ready: new Gauge({ name: `${P}ready`, help: help(`${P}ready`), registers }),
   };
+  // Known label values start at 0, so rate()/increase() see the first event of each series.
+  for (const outcome of ['delivered', 'dead_lettered']) m.deliveries.inc({ outcome, status_class: outcome === 'delivered' ? '2xx' : 'none' }, 0);
+  for (const reason of DEAD_LETTER_REASONS) m.deadLetters.inc({ reason }, 0);
+  for (const result of ['ok', 'error']) m.offsetCommits.inc({ result }, 0);
+  m.deadLetterPublishFailures.inc(0);
+  m.ssrfRefusals.inc(0);
   return m;
 }
+
+/** Every reason a dead letter can carry: delivery failures and poison records. */
+export const DEAD_LETTER_REASONS = [
+  'http_3xx', 'http_4xx', 'retries_exhausted', 'ssrf', 'invalid_target',
+  'undecodable', 'invalid', 'too_large', 'unknown_schema', 'empty',
+] as const;
 
 export type Metrics = ReturnType<typeof createMetrics>;

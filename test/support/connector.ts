@@ -22,7 +22,7 @@ export interface TestConnector {
   readonly metrics: Metrics;
   readonly logs: string[];
   readonly pool: pg.Pool;
-  /** The value of one metric series, 0 when absent. */
+  /** The sum of the series of a metric whose labels include `labels` (0 when none). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   stop(): Promise<void>;
 }
@@ -97,8 +97,10 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     async metric(name, labels = {}) {
       const m = await registry.getSingleMetric(name)?.get();
       const want = Object.entries(labels);
-      const v = m?.values.find((x) => want.every(([k, val]) => String((x.labels as Record<string, unknown>)[k]) === val));
-      return v?.value ?? 0;
+      return (m?.values ?? [])
+        .filter((x) => !('metricName' in x && x.metricName !== undefined && x.metricName !== name))
+        .filter((x) => want.every(([k, val]) => String((x.labels as Record<string, unknown>)[k]) === val))
+        .reduce((sum, x) => sum + x.value, 0);
     },
     async stop() {
       if (stopped) return;
