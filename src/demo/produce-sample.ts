@@ -28,7 +28,7 @@ export async function runProduceSample(argv: readonly string[], d: { config: Con
   const projects = f.project.length > 0 ? f.project : ['demo-project'];
   const events = f.event.length > 0 ? f.event : [...SAMPLE_EVENT_NAMES];
   const samples = Array.from({ length: count }, (_, i) => sampleEvent(events[i % events.length]!, projects[i % projects.length]!));
-  const values = format === 'avro' ? await encodeAvroEvents(samples, d.config) : samples.map((s) => Buffer.from(JSON.stringify(s)));
+  const values = format === 'avro' ? await encodeAvroEvents(samples, d.config, topic) : samples.map((s) => Buffer.from(JSON.stringify(s)));
   const producer = d.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
