@@ -68,8 +68,8 @@ function notFound(id: string): ConnectorError {
   return new ConnectorError(ErrorCode.SUBSCRIPTION_NOT_FOUND, `no subscription with id "${id}"`, { id });
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+function sqlState(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
 export interface SubscriptionStoreOptions {
@@ -121,7 +121,15 @@ export function createSubscriptionStore(
         });
         return toSubscription(result.rows[0] as Row);
       } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
+        if (sqlState(err) === '23514') {
+          // Not chained: a CHECK violation's `detail` is the whole row, secret included.
+          const constraint = (err as { constraint?: string }).constraint;
+          throw new ConnectorError(
+            ErrorCode.SUBSCRIPTION_INVALID,
+            `invalid subscription: rejected by ${constraint}`,
+          );
+        }
+        if (sqlState(err) !== '23505') throw err;
         throw new ConnectorError(
           ErrorCode.SUBSCRIPTION_INVALID,
           `project "${input.idProject}" already has a subscription of event "${input.event}" to ${input.target}`,

@@ -4,12 +4,9 @@
  * Freshness: a LISTEN connection reports each changed id; ids are coalesced for `debounceMs` and the
  * changed rows alone are reloaded (a large burst falls back to one full reload). A full reload runs at
  * start, after every (re)connection of the listener, after any failed reload (with backoff), and every
- * `resyncIntervalMs` as a safety net for a lost notification. Reloads run one at a time.
- *
- * States: `unavailable` (not started, or stopped) → `fresh` (listener up and a full load done since it
- * came up: the snapshot is current; age 0) ⇄ `degraded` (listener down or the last reload failed: the last
- * snapshot keeps serving; age = time since it was last confirmed) → `stale` (age > maxStalenessMs: the
- * consumer pauses) → `fresh` again by itself once Postgres is back.
+ * `resyncIntervalMs` as a safety net for a lost notification. Reloads run one at a time. While Postgres
+ * is unreachable the last snapshot keeps serving; `snapshot-freshness.ts` says for how long it is usable
+ * (states fresh / degraded / stale / unavailable).
  */
 import type { Client, Pool } from 'pg';
 import pg from 'pg';
@@ -17,12 +14,17 @@ import type { Clock } from '../clock.js';
 import { ConnectorError, ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createPgListener, reconnectDelayMs } from './pg-listener.js';
-import { buildSubscriptionIndex, type SubscriptionSnapshot } from './subscription-index.js';
+import { SnapshotFreshness, type StateListener, type SubscriptionCacheState } from './snapshot-freshness.js';
+import {
+  buildSubscriptionIndex,
+  refreshSubscriptionIndex,
+  type SubscriptionSnapshot,
+} from './subscription-index.js';
 import type { SubscriptionIndex, SubscriptionStore } from './types.js';
 
 export const SUBSCRIPTIONS_CHANNEL = 'webhook_subscriptions';
 
-export type SubscriptionCacheState = 'unavailable' | 'fresh' | 'degraded' | 'stale';
+export type { SubscriptionCacheState } from './snapshot-freshness.js';
 
 export interface SubscriptionCacheOptions {
   /** The listener's connection settings are copied from this pool's (unless `createClient` is given). */
@@ -52,9 +54,7 @@ export interface SubscriptionCache {
   snapshotAgeMs(): number;
   isUsable(): boolean;
   /** Returns an unsubscribe function. */
-  onStateChange(
-    listener: (state: SubscriptionCacheState, previous: SubscriptionCacheState) => void,
-  ): () => void;
+  onStateChange(listener: StateListener): () => void;
 }
 
 function clientFactory(options: SubscriptionCacheOptions): () => Client {
@@ -70,68 +70,13 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
   const debounceMs = options.debounceMs ?? 50;
   const maxIdsPerReload = options.maxIdsPerReload ?? 1_000;
   const stopping = new AbortController();
-  const stateListeners = new Set<(state: SubscriptionCacheState, previous: SubscriptionCacheState) => void>();
-
+  const freshness = new SnapshotFreshness(clock, maxStalenessMs, logger, stopping.signal);
   let snapshot: SubscriptionSnapshot = buildSubscriptionIndex([]);
   let started = false;
-  let state: SubscriptionCacheState = 'unavailable';
-  /** When the snapshot was last known to match Postgres (meaningful while not healthy). */
-  let confirmedAt = 0;
-  let listenerUp = false;
-  /** Incremented on each listener up/down: a full load counts as "synced" only if it began after `up`. */
-  let listenerGeneration = 0;
-  let listenerSynced = false;
-  let reloadFailing = false;
   let pendingFull = false;
   const pendingIds = new Set<string>();
   let wake: (() => void) | null = null;
-  let staleWatchArmed = false;
   const loops: Promise<void>[] = [];
-
-  const healthy = (): boolean => listenerUp && listenerSynced && !reloadFailing;
-  const ageMs = (): number => (!started ? Infinity : healthy() ? 0 : Math.max(0, clock.now() - confirmedAt));
-
-  function computeState(): SubscriptionCacheState {
-    if (!started) return 'unavailable';
-    if (healthy()) return 'fresh';
-    return ageMs() <= maxStalenessMs ? 'degraded' : 'stale';
-  }
-
-  /** Call before a change that may make the snapshot unhealthy: pins the moment it was last confirmed. */
-  function pinConfirmation(): void {
-    if (started && healthy()) confirmedAt = clock.now();
-  }
-
-  function updateState(): void {
-    const next = computeState();
-    if (next === 'degraded') watchForStaleness();
-    if (next === state) return;
-    const previous = state;
-    state = next;
-    const level = next === 'fresh' || next === 'unavailable' ? 'info' : 'warn';
-    logger[level](
-      { state: next, previous, snapshotAgeMs: ageMs(), size: snapshot.size },
-      `subscriptions: snapshot ${next}`,
-    );
-    for (const listener of stateListeners) {
-      try {
-        listener(next, previous);
-      } catch (err) {
-        logger.error({ err }, 'subscriptions: state listener threw');
-      }
-    }
-  }
-
-  /** degraded → stale happens with the passing of time alone, so a timer re-checks at the deadline. */
-  function watchForStaleness(): void {
-    if (staleWatchArmed) return;
-    staleWatchArmed = true;
-    const remaining = Math.max(0, maxStalenessMs - ageMs()) + 1;
-    void clock.sleep(remaining, stopping.signal).then(() => {
-      staleWatchArmed = false;
-      if (!stopping.signal.aborted) updateState();
-    });
-  }
 
   function publish(next: SubscriptionSnapshot): void {
     snapshot = next;
@@ -151,22 +96,24 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
   }
 
   async function fullReload(): Promise<void> {
-    const startedAt = clock.now();
-    const generation = listenerGeneration;
-    const wasUp = listenerUp;
+    const ticket = freshness.beginFullLoad();
     // The load below sees every change committed before it starts: what was asked so far is covered.
     pendingFull = false;
     pendingIds.clear();
     const rows = await store.loadEnabled();
-    publish(buildSubscriptionIndex(rows));
-    confirmedAt = startedAt;
-    if (wasUp && listenerUp && generation === listenerGeneration) listenerSynced = true;
-    logger.debug({ size: snapshot.size, durationMs: clock.now() - startedAt }, 'subscriptions: full reload');
+    const next = refreshSubscriptionIndex(snapshot, rows);
+    if (next !== snapshot || !started) publish(next);
+    freshness.fullLoadSucceeded(ticket);
+    logger.debug(
+      { size: snapshot.size, durationMs: clock.now() - ticket.startedAt },
+      'subscriptions: full reload',
+    );
   }
 
   async function partialReload(ids: string[]): Promise<void> {
     const rows = await store.loadByIds(ids);
     publish(snapshot.withChanges(ids, rows));
+    freshness.partialLoadSucceeded();
     logger.debug({ changed: ids.length }, 'subscriptions: partial reload');
   }
 
@@ -190,10 +137,8 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
           await partialReload(ids);
         }
         failures = 0;
-        reloadFailing = false;
       } catch (err) {
-        pinConfirmation();
-        reloadFailing = true;
+        freshness.reloadFailed();
         pendingFull = true; // after a failure, trust nothing but a full load
         failures++;
         logger.warn(
@@ -201,7 +146,6 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
           'subscriptions: reload failed; serving the last snapshot',
         );
       }
-      updateState();
       if (failures > 0) {
         const delay = Math.min(resyncIntervalMs, reconnectDelayMs(failures - 1, 250, 30_000, Math.random));
         await clock.sleep(delay, stopping.signal);
@@ -236,19 +180,11 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
     logger,
     onNotification,
     onUp: () => {
-      listenerUp = true;
-      listenerGeneration++;
-      listenerSynced = false;
+      freshness.listenerConnected();
       // Notifications were missed while down. (At start the initial load covers this request.)
       requestReload();
     },
-    onDown: () => {
-      pinConfirmation();
-      listenerUp = false;
-      listenerGeneration++;
-      listenerSynced = false;
-      updateState();
-    },
+    onDown: () => freshness.listenerLost(),
     reconnectInitialDelayMs: options.reconnectInitialDelayMs,
     reconnectMaxDelayMs: options.reconnectMaxDelayMs,
   });
@@ -258,14 +194,11 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
       return snapshot;
     },
     get state() {
-      return computeState();
+      return freshness.current;
     },
-    snapshotAgeMs: ageMs,
-    isUsable: () => started && ageMs() <= maxStalenessMs,
-    onStateChange(fn) {
-      stateListeners.add(fn);
-      return () => stateListeners.delete(fn);
-    },
+    snapshotAgeMs: () => freshness.ageMs(),
+    isUsable: () => freshness.isUsable(),
+    onStateChange: (listener) => freshness.onStateChange(listener),
 
     async start(): Promise<void> {
       if (started || stopping.signal.aborted) throw new Error('subscription cache already started');
@@ -284,7 +217,7 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
       }
       started = true;
       loops.push(reloadLoop(), resyncLoop());
-      updateState();
+      freshness.start();
     },
 
     async stop(): Promise<void> {
@@ -292,9 +225,8 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
       wake?.();
       await listener.stop();
       await Promise.allSettled(loops);
-      const wasStarted = started;
       started = false;
-      if (wasStarted) updateState();
+      freshness.stop();
     },
   };
 }

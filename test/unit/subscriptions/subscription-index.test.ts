@@ -1,5 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildSubscriptionIndex } from '../../../src/subscriptions/subscription-index.js';
+import {
+  buildSubscriptionIndex,
+  refreshSubscriptionIndex,
+} from '../../../src/subscriptions/subscription-index.js';
 import type { Subscription } from '../../../src/subscriptions/types.js';
 
 let seq = 0;
@@ -126,5 +129,87 @@ describe('withChanges', () => {
       );
     }
     expect(ids(next.match('request.create', 'P'))).toEqual(['a', 'g', 'h']);
+  });
+
+  it('stays equal to a full rebuild through many random changes', () => {
+    // Small deterministic PRNG (mulberry32), so a failure reproduces.
+    let seed = 42;
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const events = ['e1', 'e2', 'e3'];
+    const projects = ['P', 'Q', 'R', 'S'];
+    const randomSub = (id: string): Subscription =>
+      sub({
+        id,
+        idProject: pick(projects),
+        event: pick(events),
+        global: random() < 0.2,
+        enabled: random() < 0.85,
+      });
+    const table = new Map<string, Subscription>();
+    for (let i = 0; i < 40; i++) table.set(`id${i}`, randomSub(`id${i}`));
+    let snapshot = buildSubscriptionIndex([...table.values()]);
+    for (let step = 0; step < 300; step++) {
+      const changedIds: string[] = [];
+      const rows: Subscription[] = [];
+      for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
+        const id = `id${Math.floor(random() * 50)}`;
+        changedIds.push(id);
+        if (random() < 0.25) {
+          table.delete(id);
+        } else {
+          const next = randomSub(id);
+          table.set(id, next);
+        }
+      }
+      for (const id of new Set(changedIds)) {
+        const row = table.get(id);
+        if (row) rows.push(row);
+      }
+      snapshot = snapshot.withChanges(changedIds, rows);
+      const rebuilt = buildSubscriptionIndex([...table.values()]);
+      expect(snapshot.size).toBe(rebuilt.size);
+      for (const event of events) {
+        for (const project of [...projects, 'X', null]) {
+          const got = snapshot.match(event, project);
+          expect(ids(got)).toEqual(ids(rebuilt.match(event, project)));
+          expect(new Set(got.map((s) => s.id)).size).toBe(got.length);
+        }
+      }
+      for (const id of table.keys()) expect(snapshot.get(id)).toBe(rebuilt.get(id));
+    }
+  });
+});
+
+describe('refreshSubscriptionIndex', () => {
+  const a = sub({ id: 'a', idProject: 'P', event: 'request.create' });
+  const b = sub({ id: 'b', idProject: 'P', event: 'request.create', global: true });
+  const base = buildSubscriptionIndex([a, b]);
+  const copy = (s: Subscription): Subscription => ({
+    ...s,
+    createdAt: new Date(s.createdAt),
+    updatedAt: new Date(s.updatedAt),
+  });
+
+  it('returns the same snapshot when a full load finds nothing changed', () => {
+    expect(
+      refreshSubscriptionIndex(base, [copy(a), copy(b), { ...copy(a), id: 'off', enabled: false }]),
+    ).toBe(base);
+  });
+
+  it('keeps the objects of unchanged rows, so per-subscription caches survive a resync', () => {
+    const next = refreshSubscriptionIndex(base, [copy(a), { ...copy(b), target: 'https://new.example' }]);
+    expect(next).not.toBe(base);
+    expect(next.get('a')).toBe(a);
+    expect(next.get('b')?.target).toBe('https://new.example');
+    expect(refreshSubscriptionIndex(base, [copy(a)]).size).toBe(1);
+    expect(refreshSubscriptionIndex(base, [copy(a), copy(b), sub({ idProject: 'Q', event: 'x' })]).size).toBe(
+      3,
+    );
   });
 });
