@@ -62,7 +62,14 @@ function clientFactory(options: SubscriptionCacheOptions): () => Client {
   const pool = options.pool;
   if (pool === undefined) throw new Error('createSubscriptionCache needs `pool` or `createClient`');
   const name = pool.options.application_name ?? 'tiledesk-webhook-connector';
-  return () => new pg.Client({ ...pool.options, application_name: `${name}:listener`, keepAlive: true });
+  // pg-pool keeps `password` non-enumerable (out of logs), so the spread would drop it: copy it by name.
+  const config = {
+    ...pool.options,
+    password: pool.options.password,
+    application_name: `${name}:listener`,
+    keepAlive: true,
+  };
+  return () => new pg.Client(config);
 }
 
 export function createSubscriptionCache(options: SubscriptionCacheOptions): SubscriptionCache {
@@ -201,12 +208,15 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
     onStateChange: (listener) => freshness.onStateChange(listener),
 
     async start(): Promise<void> {
-      if (started || stopping.signal.aborted) throw new Error('subscription cache already started');
+      if (started || stopping.signal.aborted) {
+        throw new Error('a subscription cache starts once; create a new one');
+      }
       // LISTEN first, then load: a change committed in between is both loaded and notified, never lost.
       await listener.start();
       try {
         await fullReload();
       } catch (err) {
+        stopping.abort();
         await listener.stop();
         throw new ConnectorError(
           ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
