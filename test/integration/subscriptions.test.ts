@@ -18,7 +18,7 @@ import {
   type SubscriptionCacheState,
 } from '../../src/subscriptions/subscription-cache.js';
 import type { SubscriptionStore } from '../../src/subscriptions/types.js';
-import { createTestDatabase } from '../support/pg.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
 const logger = createLogger('silent');
@@ -26,8 +26,7 @@ const SQL_FILES = readdirSync(defaultSqlDir())
   .filter((f) => f.endsWith('.sql'))
   .sort();
 
-let db: { url: string; drop(): Promise<void> };
-let dbName: string;
+let db: TestDatabase;
 let pool: pg.Pool;
 let admin: pg.Client;
 let store: SubscriptionStore;
@@ -63,7 +62,6 @@ const uniqueProject = (): string => `proj-${Date.now().toString(36)}-${++n}`;
 
 beforeAll(async () => {
   db = await createTestDatabase('subscriptions');
-  dbName = decodeURIComponent(new URL(db.url).pathname.slice(1));
   pool = createPgPool({ connectionString: db.url, logger, max: 4 });
   admin = new pg.Client({ connectionString: adminUrl(db.url) });
   await admin.connect();
@@ -79,7 +77,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await admin
-    ?.query(`alter database ${pg.escapeIdentifier(dbName)} allow_connections true`)
+    ?.query(`alter database ${pg.escapeIdentifier(db.name)} allow_connections true`)
     .catch(() => undefined);
   await pool?.end();
   await admin?.end();
@@ -316,7 +314,7 @@ describe('subscription cache', () => {
     cache.onStateChange((s) => states.push(s));
     const killed = await admin.query(
       `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name like '%:listener'`,
-      [dbName],
+      [db.name],
     );
     expect(killed.rowCount).toBeGreaterThanOrEqual(1);
     await waitFor(() => cache.state === 'degraded', {
@@ -392,12 +390,12 @@ describe('subscription cache', () => {
     await cache.start();
     const states: SubscriptionCacheState[] = [];
     cache.onStateChange((state) => states.push(state));
-    const db_ = pg.escapeIdentifier(dbName);
+    const db_ = pg.escapeIdentifier(db.name);
 
     await admin.query(`alter database ${db_} allow_connections false`);
     try {
       await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [
-        dbName,
+        db.name,
       ]);
       await waitFor(() => cache.state === 'degraded', {
         timeoutMs: 2_000,
