@@ -20,7 +20,15 @@ export function createLagMonitor(
   const admin: Admin = kafka.admin();
   let timer: NodeJS.Timeout | undefined;
   let reported = new Set<string>();
-  const refresh = async (): Promise<void> => {
+  let stopped = false;
+  let inFlight: Promise<void> = Promise.resolve();
+  const refresh = (): Promise<void> => {
+    if (stopped) return inFlight;
+    inFlight = inFlight.then(poll);
+    return inFlight;
+  };
+  const poll = async (): Promise<void> => {
+    if (stopped) return;
     const assigned = o.assignment();
     const topics = [...new Set(assigned.map((a) => a.topic))];
     const next = new Set<string>();
@@ -55,7 +63,9 @@ export function createLagMonitor(
       timer.unref();
     },
     async stop() {
+      stopped = true;
       clearInterval(timer);
+      await inFlight;
       await admin.disconnect();
     },
   };

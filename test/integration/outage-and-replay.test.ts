@@ -25,6 +25,7 @@ const dbName = (url: string): string => new URL(url).pathname.slice(1);
 beforeAll(async () => {
   db = await createTestDatabase('outage');
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool.on('error', () => undefined); // its idle clients are terminated on purpose below
   await migrate(pool);
   admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();

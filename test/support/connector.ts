@@ -3,7 +3,7 @@
  * with its logs captured so tests can assert on them (and grep them for secrets).
  */
 import { Writable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
 import { systemClock } from '../../src/clock.js';
@@ -12,6 +12,7 @@ import type { RegistryDecoder } from '../../src/events/decode-record.js';
 import { createKafka } from '../../src/kafka/create-kafka.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
+import { createPgPool } from '../../src/subscriptions/pool.js';
 import { createTransport } from '../../src/transport/create-transport.js';
 import { KAFKA_BROKERS } from './env.js';
 
@@ -66,7 +67,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
   const logger = createLogger(config.LOG_LEVEL, sink);
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaultMetrics: false });
-  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 3 });
+  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 3 });
   const app = createApp({
     config,
     logger,
