@@ -12,11 +12,10 @@
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createTcpServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { SCHEMA_REGISTRY_URL } from './env.js';
 
-/** The shared registry's Confluent API (test/infra/infra.sh: port 8081 shifted by INFRA_PORT_OFFSET). */
-export const SHARED_REGISTRY_URL =
-  process.env.SCHEMA_REGISTRY_URL ??
-  `http://127.0.0.1:${8081 + Number(process.env.INFRA_PORT_OFFSET ?? 0)}/apis/ccompat/v7`;
+/** The shared registry's Confluent API (test/infra/infra.sh; env.ts applies INFRA_PORT_OFFSET). */
+export const SHARED_REGISTRY_URL = SCHEMA_REGISTRY_URL;
 
 export interface RegistryProxy {
   /** The proxied Confluent API base URL (same path as the target's). */
