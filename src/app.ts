@@ -101,6 +101,7 @@ export function createApp(d: AppDeps): App {
     subscriptions: () => (subscriptions.isUsable() ? subscriptions.index : null),
     deliverDeps,
     lanes: new Lanes(),
+    keyLanes: new Lanes(),
     deadLetters,
     outages,
     metrics,

@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js';
 import { isConnectorError, ErrorCode } from '../errors.js';
-import type { DecodeResult } from '../events/decode-record.js';
+import { isRegistryFramed, type DecodeResult } from '../events/decode-record.js';
 import type { RecordCoordinates, TiledeskEvent } from '../events/event.js';
 import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
 import { buildDeadLetterRecord, type DeadLetterInfo, type InboundRecord } from '../dead-letter/dead-letter-record.js';
@@ -25,7 +25,11 @@ export interface PipelineDeps {
   /** The current snapshot, or null while it is too stale to use (the caller waits). */
   readonly subscriptions: () => SubscriptionIndex | null;
   readonly deliverDeps: DeliverDeps;
+  /** Delivery lanes: (record key, subscription). */
   readonly lanes: Lanes;
+  /** Intake lanes: record key. Decoding and matching run in record order per key, so a record whose
+   * decode waits (schema lookup, outage) is never overtaken by a later record with the same key. */
+  readonly keyLanes: Lanes;
   readonly deadLetters: DeadLetterWriter;
   readonly outages: Outages;
   readonly metrics: Metrics;
@@ -36,6 +40,16 @@ export interface PipelineDeps {
 }
 
 export async function processRecord(rec: InboundRecord, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult> {
+  const key = rec.key === null ? null : rec.key.toString('latin1');
+  // Only the intake (decode, match, queueing the deliveries) holds the key lane; the deliveries then run
+  // in their own (key, subscription) lanes, queued in record order.
+  const intake = await d.keyLanes.run(key, () => intakeRecord(rec, key, d, signal));
+  if (intake === 'done' || intake === 'aborted') return intake;
+  const results = await Promise.all(intake);
+  return results.every((r) => r === 'done') ? 'done' : 'aborted';
+}
+
+async function intakeRecord(rec: InboundRecord, key: string | null, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult | Promise<RecordResult>[]> {
   const decoded = await decodeWithOutageRetry(rec, d, signal);
   if (decoded === null) return 'aborted';
   if (!decoded.ok) {
@@ -51,11 +65,7 @@ export async function processRecord(rec: InboundRecord, d: PipelineDeps, signal:
     d.metrics.eventsUnmatched.inc({ event_family: eventFamily(event.event) });
     return 'done';
   }
-  const key = rec.key === null ? null : rec.key.toString('latin1');
-  const results = await Promise.all(
-    subs.map((sub) => d.lanes.run(key === null ? null : `${sub.id}\u0000${key}`, () => deliverOne(rec, event, sub, d, signal))),
-  );
-  return results.every((r) => r === 'done') ? 'done' : 'aborted';
+  return subs.map((sub) => d.lanes.run(key === null ? null : `${sub.id}\u0000${key}`, () => deliverOne(rec, event, sub, d, signal)));
 }
 
 async function deliverOne(rec: InboundRecord, event: TiledeskEvent, sub: Subscription, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult> {
@@ -119,7 +129,8 @@ async function decodeWithOutageRetry(rec: InboundRecord, d: PipelineDeps, signal
   for (;;) {
     try {
       const result = await d.decode(rec.value, rec);
-      d.outages.set('schema_registry', false);
+      // Only a registry-framed record proves the registry is back.
+      if (rec.value !== null && isRegistryFramed(rec.value)) d.outages.set('schema_registry', false);
       return result;
     } catch (err) {
       if (!isConnectorError(err, ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)) {

@@ -1,0 +1,104 @@
+import { describe, expect, it } from '@jest/globals';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { Clock } from '../../../src/clock.js';
+import { Lanes } from '../../../src/consumer/lanes.js';
+import { Outages } from '../../../src/consumer/outages.js';
+import { processRecord, type PipelineDeps } from '../../../src/consumer/process-record.js';
+import type { DeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
+import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
+import { Semaphore } from '../../../src/delivery/semaphore.js';
+import { decodeRecord, type DecodeResult } from '../../../src/events/decode-record.js';
+import type { RecordCoordinates } from '../../../src/events/event.js';
+import { createMetrics } from '../../../src/metrics/metrics.js';
+import type { Subscription, SubscriptionIndex } from '../../../src/subscriptions/types.js';
+import type { WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
+
+const sub: Subscription = {
+  id: 'sub-1', idProject: 'P1', event: 'request.create', target: 'https://crm.example.com/hooks', secret: 's3cret',
+  previousSecret: null, previousSecretExpiresAt: null, global: false, enabled: true, createdBy: 'u',
+  createdAt: new Date(0), updatedAt: new Date(0),
+};
+const index: SubscriptionIndex = { match: (e, p) => (e === sub.event && p === sub.idProject ? [sub] : []), get: () => sub, size: 1 };
+const clock: Clock = { now: () => 1_000, sleep: () => Promise.resolve() };
+
+function deps(decode: PipelineDeps['decode'], sent: string[], deadLetters: DeadLetterRecord[] = []): PipelineDeps {
+  const transport: WebhookTransport = {
+    name: 'undici',
+    send: async (r: WebhookRequest) => {
+      sent.push((JSON.parse(r.body) as { payload: { n: number } }).payload.n.toString());
+      return { kind: 'response', status: 200, headers: {}, durationMs: 1 };
+    },
+    close: async () => undefined,
+  };
+  return {
+    decode,
+    subscriptions: () => index,
+    deliverDeps: {
+      transport, prepared: new PreparedSubscriptions(() => 1_000), clock, random: () => 0.5, slots: new Semaphore(10), userAgent: 'ua', legacySecretHeader: false,
+      policy: { maxAttempts: 3, initialDelayMs: 1, multiplier: 2, maxDelayMs: 10, retryAfterMaxMs: 10 },
+    },
+    lanes: new Lanes(),
+    keyLanes: new Lanes(),
+    deadLetters: { write: async (r) => (deadLetters.push(r), true), start: async () => undefined, stop: async () => undefined },
+    outages: new Outages(),
+    metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+    logger: pino({ level: 'silent' }),
+    clock,
+  };
+}
+
+const record = (n: number, key: string | null = 'P1') => ({
+  topic: 't', partition: 0, offset: String(n), timestamp: '0', key: key === null ? null : Buffer.from(key), headers: {},
+  value: Buffer.from(JSON.stringify({ id: `e${n}`, event: 'request.create', id_project: 'P1', timestamp: 1, payload: { n } })),
+});
+
+describe('processRecord', () => {
+  it('keeps record order per key even when an earlier record decodes slower (e.g. a schema lookup)', async () => {
+    const sent: string[] = [];
+    let releaseFirst!: () => void;
+    const firstDecoded = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const decode = async (value: Buffer | null, at: RecordCoordinates): Promise<DecodeResult> => {
+      if (at.offset === '0') await firstDecoded;
+      return decodeRecord(value, at, { maxRecordBytes: 10_000 });
+    };
+    const d = deps(decode, sent);
+    const signal = new AbortController().signal;
+    const results = [0, 1, 2].map((n) => processRecord(record(n), d, signal));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sent).toEqual([]); // records 1 and 2 wait behind record 0 of the same key
+    releaseFirst();
+    expect(await Promise.all(results)).toEqual(['done', 'done', 'done']);
+    expect(sent).toEqual(['0', '1', '2']);
+  });
+
+  it('does not hold other keys behind a slow record', async () => {
+    const sent: string[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const d = deps(async (value, at) => {
+      if (at.offset === '0') await slow;
+      return decodeRecord(value, at, { maxRecordBytes: 10_000 });
+    }, sent);
+    const signal = new AbortController().signal;
+    const first = processRecord(record(0, 'P1'), d, signal);
+    expect(await processRecord(record(1, 'P2'), d, signal)).toBe('done');
+    expect(sent).toEqual(['1']);
+    release();
+    expect(await first).toBe('done');
+  });
+
+  it('dead-letters a poison record and resolves done; a rejected decoder counts as undecodable, not a crash', async () => {
+    const dls: DeadLetterRecord[] = [];
+    const d = deps(async () => {
+      throw new Error('decoder bug');
+    }, [], dls);
+    expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
+    expect(dls[0]!.headers['dlq-reason']).toBe('undecodable');
+  });
+
+  it('returns aborted, not done, when the dead-letter write is abandoned (shutdown)', async () => {
+    const d = { ...deps(async () => ({ ok: false, reason: 'invalid', message: 'bad' }) as DecodeResult, []), deadLetters: { write: async () => false, start: async () => undefined, stop: async () => undefined } };
+    expect(await processRecord(record(0), d, new AbortController().signal)).toBe('aborted');
+  });
+});
