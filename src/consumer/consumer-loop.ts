@@ -63,6 +63,7 @@ export class ConsumerLoop {
   private restartedSinceJoin = false;
   private inFlight = 0;
   private committing: Promise<void> | null = null;
+  private nextCommit: Promise<void> | null = null;
   private commitTimer: NodeJS.Timeout | undefined;
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -234,7 +235,15 @@ export class ConsumerLoop {
 
   /** Commits the done prefix of every assigned partition. Failures are retried at the next tick. */
   commit(): Promise<void> {
-    if (this.committing) return this.committing;
+    // A commit under way chose its offsets when it started; a caller (stop, rebalance) wants what is done
+    // now, so one more commit follows it (callers meanwhile share that one).
+    if (this.committing) {
+      this.nextCommit ??= this.committing.then(() => {
+        this.nextCommit = null;
+        return this.commit();
+      });
+      return this.nextCommit;
+    }
     const work = async (): Promise<void> => {
       const toCommit: { st: PartitionState; offset: number }[] = [];
       for (const st of this.parts.values()) {

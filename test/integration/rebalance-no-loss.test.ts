@@ -1,0 +1,243 @@
+/**
+ * Delivery guarantees, acceptance: a rebalance loses nothing. Two instances (child processes) share a
+ * group on a 4-partition topic while events are produced continuously; mid-stream one of them stops —
+ * gracefully (SIGTERM: drain, commit, leave) or by `kill -9` (its partitions move once its session
+ * expires). The survivor must own all 4 partitions, and every (event, subscription) pair must be answered
+ * 2xx or dead-lettered. Duplicates are allowed (at-least-once) and printed; after a graceful stop that
+ * drained fully there must be none.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { migrate } from '../../src/subscriptions/migrate.js';
+import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
+import {
+  accountFor,
+  deadLetteredPairs,
+  describeGroup,
+  spawnConnector,
+  startLedgerReceiver,
+  stopAllChildren,
+  tail,
+  type ChildConnector,
+  type LedgerReceiver,
+} from '../support/child-connector.js';
+import { committedOffsets, createTopic, deleteTopics, testKafka, uniqueName } from '../support/kafka.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { waitFor } from '../support/wait.js';
+
+const EVENTS = 2_000;
+const PARTITIONS = 4;
+const KEYS = 16;
+/** The producer's pace: EVENTS in batches of BATCH, one batch every PACE_MS (≈ 4 s in all). */
+const BATCH = 50;
+const PACE_MS = 100;
+
+let db: TestDatabase;
+let pool: pg.Pool;
+const receivers: LedgerReceiver[] = [];
+const subscriptionIds: string[] = [];
+const topics: string[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('rebalance_no_loss');
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  await migrate(pool);
+  const store = createSubscriptionStore(pool);
+  const jitter = (): number => 2 + Math.floor(Math.random() * 10);
+  const scripts = {
+    steady: () => ({ status: 200, delayMs: jitter() }),
+    flaky: () => ({ status: Math.random() < 0.1 ? 503 : 200, delayMs: jitter() }),
+    picky: ({ eventId }: { eventId: string }) => ({
+      status: eventId.endsWith('3') ? 410 : 200,
+      delayMs: jitter(),
+    }),
+  };
+  for (const [name, script] of Object.entries(scripts)) {
+    const r = await startLedgerReceiver(script);
+    receivers.push(r);
+    const sub = await store.add({
+      idProject: 'P1',
+      event: 'request.create',
+      target: `${r.url}/${name}`,
+      createdBy: 'rebalance-test',
+    });
+    subscriptionIds.push(sub.id);
+  }
+});
+
+afterEach(async () => {
+  await stopAllChildren();
+  for (const r of receivers) r.delivered.clear();
+});
+
+afterAll(async () => {
+  await stopAllChildren();
+  await Promise.all(receivers.map((r) => r.close()));
+  await pool?.end();
+  await db?.drop();
+  await deleteTopics(...topics).catch(() => undefined);
+});
+
+const event = (id: string, n: number): string =>
+  JSON.stringify({
+    id,
+    event: 'request.create',
+    id_project: 'P1',
+    timestamp: Date.now(),
+    payload: { id, n },
+  });
+
+async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  const topic = uniqueName(`rebalance-${stop.toLowerCase()}`);
+  const dlq = `${topic}.dlq`;
+  const groupId = uniqueName('rebalance-group');
+  topics.push(topic, dlq);
+  await createTopic(topic, PARTITIONS);
+  const spawn = (name: string): Promise<ChildConnector> =>
+    spawnConnector({
+      name,
+      topic,
+      groupId,
+      dlqTopic: dlq,
+      databaseUrl: db.url,
+      env: {
+        KAFKA_SESSION_TIMEOUT_MS: '6000',
+        RETRY_INITIAL_DELAY_MS: '50',
+        RETRY_MULTIPLIER: '2',
+        RETRY_MAX_DELAY_MS: '200',
+        DELIVERY_MAX_ATTEMPTS: '10',
+        DELIVERY_TIMEOUT_MS: '5000',
+        COMMIT_INTERVAL_MS: '200',
+        PARTITION_MAX_IN_FLIGHT: '50',
+        SHUTDOWN_DRAIN_TIMEOUT_MS: '10000',
+      },
+    });
+  const t0 = Date.now();
+  const [leaving, survivor] = await Promise.all([spawn(`leaving-${stop}`), spawn(`survivor-${stop}`)]);
+  await Promise.all([leaving.waitReady(), survivor.waitReady()]);
+  // Both members share the 4 partitions before anything is produced.
+  await waitFor(
+    async () => {
+      const g = await describeGroup(groupId, topic);
+      return (
+        g.state === 'Stable' && g.members.length === 2 && g.members.every((m) => m.partitions.length === 2)
+      );
+    },
+    { timeoutMs: 30_000, intervalMs: 200, message: 'two members with two partitions each' },
+  );
+  const readyAt = Date.now();
+
+  // Produce continuously; halfway through, one instance stops.
+  const eventIds = Array.from({ length: EVENTS }, (_, i) => `${stop}-ev-${i}`);
+  const producer = testKafka().producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  let stoppedAt = 0;
+  try {
+    for (let from = 0; from < EVENTS; from += BATCH) {
+      if (from === EVENTS / 2) {
+        leaving.signal(stop);
+        stoppedAt = Date.now();
+      }
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: eventIds
+          .slice(from, from + BATCH)
+          .map((id, j) => ({ key: `K${(from + j) % KEYS}`, value: event(id, from + j) })),
+      });
+      await new Promise((resolve) => setTimeout(resolve, PACE_MS)); // paces the producer
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  const producedAt = Date.now();
+
+  const exit = await leaving.exited;
+  let drainNote = 'killed: no drain';
+  if (stop === 'SIGTERM') {
+    // Graceful: it drained what it had taken (the budget is ample), committed, left, and exited 0.
+    expect(exit).toEqual({ code: 0, signal: null });
+    const drain = leaving.logs().find((entry) => 'drained' in entry);
+    expect(drain).toMatchObject({ drained: true, inFlightRecords: 0 });
+    drainNote = `drained and exited ${Date.parse(String(leaving.logs('stopped')[0]?.time)) - stoppedAt} ms after SIGTERM`;
+  } else {
+    expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+  }
+  // The survivor owns every partition.
+  const group = await waitFor(
+    async () => {
+      const g = await describeGroup(groupId, topic);
+      return (
+        g.state === 'Stable' && g.members.length === 1 && g.members[0]!.partitions.length === PARTITIONS && g
+      );
+    },
+    {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      message: () => `the survivor owning all partitions\n${tail(survivor.output())}`,
+    },
+  );
+  expect(group.members).toEqual([{ clientId: `survivor-${stop}`, partitions: [0, 1, 2, 3] }]);
+  const tookOverAt = Date.now();
+
+  // Everything produced is committed: then every delivery is done (2xx or dead letter acknowledged).
+  const admin = testKafka().admin();
+  await admin.connect();
+  const ends = Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
+  await admin.disconnect();
+  expect(Object.values(ends).reduce((n, o) => n + Number(o), 0)).toBe(EVENTS);
+  await waitFor(
+    async () => {
+      const c = await committedOffsets(groupId, topic);
+      return Object.entries(ends).every(([p, high]) => c[Number(p)] === high);
+    },
+    { timeoutMs: 60_000, intervalMs: 250, message: () => `everything committed\n${tail(survivor.output())}` },
+  );
+  const drainedAt = Date.now();
+  // The survivor's own view agrees: its lag gauge has a series for each of the four partitions (polled every 10 s).
+  await waitFor(
+    async () => {
+      const partitions = (await survivor.metricLabels('webhook_connector_consumer_lag'))
+        .map((l) => l.partition)
+        .sort();
+      expect(partitions).toEqual(['0', '1', '2', '3']);
+      return true;
+    },
+    { timeoutMs: 15_000, intervalMs: 250, message: "the survivor's lag gauge covering all partitions" },
+  );
+
+  const deadLettered = await deadLetteredPairs(dlq);
+  const result = accountFor(
+    eventIds,
+    subscriptionIds,
+    receivers.map((r) => r.delivered),
+    deadLettered,
+  );
+  console.log(
+    `rebalance-no-loss (${stop}): ${EVENTS * subscriptionIds.length} deliveries; members ready after ${readyAt - t0} ms; ` +
+      `stop after ${stoppedAt - readyAt} ms of producing (${drainNote}), production ended ${producedAt - stoppedAt} ms later; ` +
+      `survivor owned all partitions ${tookOverAt - stoppedAt} ms after the stop; all committed ${drainedAt - stoppedAt} ms after the stop. ` +
+      `delivered ${result.delivered}, dead-lettered ${result.deadLettered}, missing ${result.missing.length}, ` +
+      `duplicated pairs ${result.duplicated} (extra deliveries ${result.extraDeliveries}) ${result.duplicateSample.join(', ')}`,
+  );
+  expect(result.missing).toEqual([]);
+  const picky = subscriptionIds[2]!;
+  expect([...deadLettered.keys()].sort()).toEqual(
+    eventIds
+      .filter((id) => id.endsWith('3'))
+      .map((id) => `${id}|${picky}`)
+      .sort(),
+  );
+  // A graceful stop that drained fully committed everything it finished: the survivor redelivers nothing.
+  if (stop === 'SIGTERM') expect(result.duplicateSample).toEqual([]);
+}
+
+describe('rebalance: one of two instances stops mid-stream', () => {
+  it('graceful stop (SIGTERM): the survivor takes over all partitions, nothing is lost', async () => {
+    await runScenario('SIGTERM');
+  });
+
+  it('kill -9: the survivor takes over once the session expires, nothing is lost', async () => {
+    await runScenario('SIGKILL');
+  });
+});
