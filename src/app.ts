@@ -209,7 +209,9 @@ export function createApp(d: AppDeps): App {
           logger.warn({ err }, 'error while stopping');
         }
       }
-      await d.transport.close();
+      // The consumer has drained or spent its budget: what is still in flight is abandoned (its records are
+      // uncommitted and go to the next owner), so do not wait up to DELIVERY_TIMEOUT_MS for it.
+      await d.transport.destroy();
       logger.info('stopped');
     },
   };

@@ -64,6 +64,7 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
   // undici's Agent.close() waits for in-flight requests; Node's agents only know how to destroy sockets,
   // so close() waits for the attempts itself (each bounded by timeoutMs) before destroying them.
   const inFlight = new Set<Promise<TransportResult>>();
+  const streams = new Set<GotRequest>();
   let closing: Promise<void> | undefined;
 
   function send(request: WebhookRequest): Promise<TransportResult> {
@@ -83,6 +84,7 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
     let stream: GotRequest | undefined;
     try {
       stream = client.stream.post(target.url, { headers: { ...request.headers }, body: request.body });
+      streams.add(stream);
       const response = await responseOf(stream);
       await discardBody(stream, maxResponseBytes);
       return {
@@ -94,6 +96,8 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
     } catch (err) {
       stream?.destroy();
       return failureResult(err, elapsed(), request.headers, options.onRefused);
+    } finally {
+      if (stream) streams.delete(stream);
     }
   }
 
@@ -107,6 +111,13 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
     name: 'got',
     send,
     close: () => (closing ??= closeAfterInFlight()),
+    destroy: async () => {
+      closing ??= Promise.resolve();
+      for (const stream of streams) stream.destroy(new Error('transport destroyed'));
+      agents.http.destroy();
+      agents.https.destroy();
+      await Promise.allSettled([...inFlight]);
+    },
   };
 }
 

@@ -27,7 +27,10 @@ export type TransportResult =
 export interface WebhookTransport {
   readonly name: 'undici' | 'got';
   send(request: WebhookRequest): Promise<TransportResult>;
+  /** Waits for requests in flight (each bounded by the attempt timeout), then closes connections. */
   close(): Promise<void>;
+  /** Ends requests in flight at once (they report an error) and closes connections: shutdown after the drain budget. */
+  destroy(): Promise<void>;
 }
 
 export interface TransportOptions {

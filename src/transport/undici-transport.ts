@@ -88,5 +88,6 @@ export function createUndiciTransport(options: TransportOptions): WebhookTranspo
     name: 'undici',
     send,
     close: () => (closing ??= agent.close()),
+    destroy: () => (closing = agent.destroy()),
   };
 }

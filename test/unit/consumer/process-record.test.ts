@@ -30,6 +30,7 @@ function deps(decode: PipelineDeps['decode'], sent: string[], deadLetters: DeadL
       return { kind: 'response', status: 200, headers: {}, durationMs: 1 };
     },
     close: async () => undefined,
+    destroy: async () => undefined,
   };
   return {
     decode,

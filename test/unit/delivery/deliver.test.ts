@@ -93,6 +93,7 @@ class ScriptedTransport implements WebhookTransport {
     return this.script[Math.min(this.requests.length - 1, this.script.length - 1)]!;
   }
   async close(): Promise<void> {}
+  async destroy(): Promise<void> {}
 }
 
 function deps(transport: WebhookTransport, clock: Clock, over: Partial<DeliverDeps> = {}): DeliverDeps {
@@ -289,6 +290,7 @@ describe('deliver with a Semaphore', () => {
       next(result);
     }
     async close(): Promise<void> {}
+    async destroy(): Promise<void> {}
   }
 
   it('never has more requests in flight than its capacity', async () => {
@@ -338,6 +340,7 @@ describe('deliver with a Semaphore', () => {
       name: 'undici',
       send: () => Promise.reject(new Error('transport bug')),
       close: async () => undefined,
+      destroy: async () => undefined,
     };
     // The transport contract is to report, not throw; if one does anyway, the slot must not leak.
     await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots })).catch(() => undefined);
