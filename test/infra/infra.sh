@@ -335,19 +335,24 @@ ensure_kafka() {
 
 fetch_registry() {
   [[ -f "$REGISTRY_HOME/quarkus-run.jar" ]] && return 0
-  local t dl="$REGISTRY_DIR/dl"
+  local t name="apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" tarball
   t=$(now_ms)
-  log "registry: fetching Apicurio Registry $APICURIO_VERSION with Maven (~160 MB, cached in ~/.m2)"
-  rm -rf "$dl" "$REGISTRY_HOME.tmp"
-  maven "$REGISTRY_DIR/mvn.log" -f "$HERE/kafka/pom.xml" "$DEPENDENCY_PLUGIN:copy" \
-    -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" -DoutputDirectory="$dl" ||
-    die "mvn could not fetch io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
+  tarball="$HOME/.m2/repository/io/apicurio/apicurio-registry-app/$APICURIO_VERSION/$name"
+  if [[ ! -f "$tarball" ]]; then # not in the default local repository yet: one Maven run fetches it
+    log "registry: fetching Apicurio Registry $APICURIO_VERSION with Maven (~160 MB, cached in ~/.m2)"
+    rm -rf "$REGISTRY_DIR/dl"
+    maven "$REGISTRY_DIR/mvn.log" -f "$HERE/kafka/pom.xml" "$DEPENDENCY_PLUGIN:copy" \
+      -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" -DoutputDirectory="$REGISTRY_DIR/dl" ||
+      die "mvn could not fetch io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
+    tarball="$REGISTRY_DIR/dl/$name"
+  fi
+  rm -rf "$REGISTRY_HOME.tmp"
   mkdir -p "$REGISTRY_HOME.tmp"
-  tar -xzf "$dl/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz" -C "$REGISTRY_HOME.tmp"
-  [[ -f "$REGISTRY_HOME.tmp/quarkus-run.jar" ]] || die "no quarkus-run.jar at the root of the Apicurio archive"
+  tar -xzf "$tarball" -C "$REGISTRY_HOME.tmp"
+  [[ -f "$REGISTRY_HOME.tmp/quarkus-run.jar" ]] || die "no quarkus-run.jar at the root of $tarball"
   mv "$REGISTRY_HOME.tmp" "$REGISTRY_HOME"
-  rm -rf "$dl"
-  log "registry: unpacked in $(since "$t")"
+  rm -rf "$REGISTRY_DIR/dl"
+  log "registry: unpacked Apicurio Registry $APICURIO_VERSION in $(since "$t")"
 }
 
 registry_answers() { curl -fsS -o /dev/null --max-time 3 "$REGISTRY_PROBE" 2>/dev/null; }

@@ -165,12 +165,12 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
     maxWaitTimeInMs: 100,
     retry: { retries: 5 },
   });
+  let finish = (): void => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const timer = setTimeout(() => finish(), Math.max(0, deadline - Date.now()));
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    let finish = (): void => undefined;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
@@ -188,8 +188,8 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
       },
     });
     await finished;
-    clearTimeout(timer);
   } finally {
+    clearTimeout(timer);
     await consumer.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
