@@ -1,7 +1,11 @@
 import tseslint from 'typescript-eslint';
 
 // Import boundaries: each I/O library is imported by one folder only (STYLE.md).
-const only = (pkg, where) => ({ name: pkg, message: `${pkg} is imported only in ${where}`, allowTypeImports: true });
+const only = (pkg, where) => ({
+  name: pkg,
+  message: `${pkg} is imported only in ${where}`,
+  allowTypeImports: true,
+});
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.infra/**', 'bench/.peer/**', 'coverage/**'] },
@@ -15,7 +19,19 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/consumer/**', 'src/dead-letter/**', 'src/main.ts', 'src/cli.ts', 'src/kafka/**', 'src/demo/**'],
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { paths: [only('kafkajs', 'src/consumer, src/dead-letter, src/kafka, src/demo')] }] },
+    ignores: [
+      'src/consumer/**',
+      'src/dead-letter/**',
+      'src/main.ts',
+      'src/cli.ts',
+      'src/kafka/**',
+      'src/demo/**',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [only('kafkajs', 'src/consumer, src/dead-letter, src/kafka, src/demo')] },
+      ],
+    },
   },
 );

@@ -91,13 +91,17 @@ export function createApp(d: AppDeps): App {
     legacySecretHeader: c.LEGACY_SECRET_HEADER,
     onAttempt: (outcome, result) => {
       const sc = statusClass(outcome.kind === 'delivered' ? outcome.status : outcome.status);
-      metrics.attempts.inc({ result: outcome.kind === 'delivered' ? 'success' : outcome.kind, status_class: sc });
+      metrics.attempts.inc({
+        result: outcome.kind === 'delivered' ? 'success' : outcome.kind,
+        status_class: sc,
+      });
       metrics.attemptDuration.observe({ status_class: sc }, result.durationMs / 1000);
       if (outcome.kind !== 'delivered' && outcome.reason === 'ssrf') metrics.ssrfRefusals.inc();
     },
   };
   const pipeline: PipelineDeps = {
-    decode: (value, at) => decodeRecord(value, at, { maxRecordBytes: c.MAX_RECORD_BYTES, registry: d.registryDecoder }),
+    decode: (value, at) =>
+      decodeRecord(value, at, { maxRecordBytes: c.MAX_RECORD_BYTES, registry: d.registryDecoder }),
     subscriptions: () => (subscriptions.isUsable() ? subscriptions.index : null),
     deliverDeps,
     lanes: new Lanes(),
@@ -157,9 +161,14 @@ export function createApp(d: AppDeps): App {
         const missing = c.KAFKA_TOPICS.filter((t) => !existing.has(t));
         if (missing.length === 0) {
           if (!existing.has(c.DLQ_TOPIC)) {
-            await admin.createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true }).catch((err: unknown) => {
-              logger.warn({ err, topic: c.DLQ_TOPIC }, 'could not create the dead-letter topic; relying on auto-creation');
-            });
+            await admin
+              .createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true })
+              .catch((err: unknown) => {
+                logger.warn(
+                  { err, topic: c.DLQ_TOPIC },
+                  'could not create the dead-letter topic; relying on auto-creation',
+                );
+              });
           }
           return;
         }
@@ -196,7 +205,10 @@ export function createApp(d: AppDeps): App {
         readiness();
       }, 1_000);
       ageTimer.unref();
-      logger.info({ opsPort, topics: c.KAFKA_TOPICS, groupId: c.KAFKA_GROUP_ID, transport: d.transport.name }, 'started');
+      logger.info(
+        { opsPort, topics: c.KAFKA_TOPICS, groupId: c.KAFKA_GROUP_ID, transport: d.transport.name },
+        'started',
+      );
     },
     async stop() {
       stopRequested = true;

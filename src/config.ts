@@ -14,50 +14,194 @@ type Spec =
 
 export const configSpec = {
   // Kafka
-  KAFKA_BROKERS: { type: 'list', default: ['127.0.0.1:9092'], minItems: 1, doc: 'Comma-separated bootstrap brokers (host:port).' },
-  KAFKA_CLIENT_ID: { type: 'string', default: 'tiledesk-webhook-connector', doc: 'Kafka client id (shows in broker logs and quotas).' },
-  KAFKA_TOPICS: { type: 'list', default: ['tiledesk.events'], minItems: 1, doc: 'Comma-separated topics carrying Tiledesk events.' },
-  KAFKA_GROUP_ID: { type: 'string', default: 'tiledesk-webhook-connector', doc: 'Consumer group id; every replica uses the same one.' },
-  KAFKA_FROM_BEGINNING: { type: 'bool', default: false, doc: 'Where a group with no committed offset starts: true = earliest, false = latest.' },
-  KAFKA_SESSION_TIMEOUT_MS: { type: 'int', default: 30_000, min: 6_000, max: 300_000, doc: 'Consumer session timeout.' },
+  KAFKA_BROKERS: {
+    type: 'list',
+    default: ['127.0.0.1:9092'],
+    minItems: 1,
+    doc: 'Comma-separated bootstrap brokers (host:port).',
+  },
+  KAFKA_CLIENT_ID: {
+    type: 'string',
+    default: 'tiledesk-webhook-connector',
+    doc: 'Kafka client id (shows in broker logs and quotas).',
+  },
+  KAFKA_TOPICS: {
+    type: 'list',
+    default: ['tiledesk.events'],
+    minItems: 1,
+    doc: 'Comma-separated topics carrying Tiledesk events.',
+  },
+  KAFKA_GROUP_ID: {
+    type: 'string',
+    default: 'tiledesk-webhook-connector',
+    doc: 'Consumer group id; every replica uses the same one.',
+  },
+  KAFKA_FROM_BEGINNING: {
+    type: 'bool',
+    default: false,
+    doc: 'Where a group with no committed offset starts: true = earliest, false = latest.',
+  },
+  KAFKA_SESSION_TIMEOUT_MS: {
+    type: 'int',
+    default: 30_000,
+    min: 6_000,
+    max: 300_000,
+    doc: 'Consumer session timeout.',
+  },
   KAFKA_SSL: { type: 'bool', default: false, doc: 'Connect to the brokers with TLS.' },
-  KAFKA_SSL_CA_FILE: { type: 'string', default: '', doc: 'PEM file with the CA(s) that signed the brokers\' certificates (TLS).' },
+  KAFKA_SSL_CA_FILE: {
+    type: 'string',
+    default: '',
+    doc: "PEM file with the CA(s) that signed the brokers' certificates (TLS).",
+  },
   KAFKA_SSL_CERT_FILE: { type: 'string', default: '', doc: 'PEM client certificate for mutual TLS.' },
   KAFKA_SSL_KEY_FILE: { type: 'string', default: '', doc: 'PEM private key of the client certificate.' },
-  KAFKA_SASL_MECHANISM: { type: 'string', default: '', oneOf: ['', 'plain', 'scram-sha-256', 'scram-sha-512'], doc: 'SASL mechanism: plain, scram-sha-256, scram-sha-512, or empty for none.' },
+  KAFKA_SASL_MECHANISM: {
+    type: 'string',
+    default: '',
+    oneOf: ['', 'plain', 'scram-sha-256', 'scram-sha-512'],
+    doc: 'SASL mechanism: plain, scram-sha-256, scram-sha-512, or empty for none.',
+  },
   KAFKA_SASL_USERNAME: { type: 'string', default: '', doc: 'SASL user name.' },
   KAFKA_SASL_PASSWORD: { type: 'string', default: '', secret: true, doc: 'SASL password.' },
   DLQ_TOPIC: { type: 'string', default: '', doc: 'Dead-letter topic; empty = `<first topic>.dlq`.' },
-  MAX_RECORD_BYTES: { type: 'int', default: 1_048_576, min: 1_024, doc: 'Records with a larger value are dead-lettered as `too_large`.' },
+  MAX_RECORD_BYTES: {
+    type: 'int',
+    default: 1_048_576,
+    min: 1_024,
+    doc: 'Records with a larger value are dead-lettered as `too_large`.',
+  },
   // Schema registry
-  SCHEMA_REGISTRY_URL: { type: 'string', default: '', doc: 'Confluent-compatible schema registry URL; empty = Avro records are poison.' },
+  SCHEMA_REGISTRY_URL: {
+    type: 'string',
+    default: '',
+    doc: 'Confluent-compatible schema registry URL; empty = Avro records are poison.',
+  },
   SCHEMA_REGISTRY_USERNAME: { type: 'string', default: '', doc: 'Basic-auth user for the schema registry.' },
-  SCHEMA_REGISTRY_PASSWORD: { type: 'string', default: '', secret: true, doc: 'Basic-auth password for the schema registry.' },
-  SCHEMA_REGISTRY_CACHE_SIZE: { type: 'int', default: 1_000, min: 1, doc: 'Most writer schemas kept in memory (LRU).' },
+  SCHEMA_REGISTRY_PASSWORD: {
+    type: 'string',
+    default: '',
+    secret: true,
+    doc: 'Basic-auth password for the schema registry.',
+  },
+  SCHEMA_REGISTRY_CACHE_SIZE: {
+    type: 'int',
+    default: 1_000,
+    min: 1,
+    doc: 'Most writer schemas kept in memory (LRU).',
+  },
   // Postgres
-  DATABASE_URL: { type: 'string', default: 'postgres://127.0.0.1:5432/postgres', secret: true, doc: 'Postgres connection string (TLS via `sslmode=` or `PGSSLMODE`).' },
-  SUBSCRIPTIONS_RESYNC_INTERVAL_MS: { type: 'int', default: 60_000, min: 1_000, doc: 'Full reload of the subscription snapshot (heals missed notifications).' },
-  SUBSCRIPTIONS_MAX_STALENESS_MS: { type: 'int', default: 300_000, min: 1_000, doc: 'With Postgres down, deliver from a snapshot at most this old, then pause consumption.' },
+  DATABASE_URL: {
+    type: 'string',
+    default: 'postgres://127.0.0.1:5432/postgres',
+    secret: true,
+    doc: 'Postgres connection string (TLS via `sslmode=` or `PGSSLMODE`).',
+  },
+  SUBSCRIPTIONS_RESYNC_INTERVAL_MS: {
+    type: 'int',
+    default: 60_000,
+    min: 1_000,
+    doc: 'Full reload of the subscription snapshot (heals missed notifications).',
+  },
+  SUBSCRIPTIONS_MAX_STALENESS_MS: {
+    type: 'int',
+    default: 300_000,
+    min: 1_000,
+    doc: 'With Postgres down, deliver from a snapshot at most this old, then pause consumption.',
+  },
   // Delivery
-  HTTP_CLIENT: { type: 'string', default: 'undici', oneOf: ['undici', 'got'], doc: 'HTTP transport: undici (default) or got.' },
-  DELIVERY_TIMEOUT_MS: { type: 'int', default: 10_000, min: 100, max: 120_000, doc: 'Per-attempt timeout (connect + headers + body).' },
-  DELIVERY_MAX_ATTEMPTS: { type: 'int', default: 6, min: 1, max: 50, doc: 'Attempts per delivery before it is dead-lettered.' },
+  HTTP_CLIENT: {
+    type: 'string',
+    default: 'undici',
+    oneOf: ['undici', 'got'],
+    doc: 'HTTP transport: undici (default) or got.',
+  },
+  DELIVERY_TIMEOUT_MS: {
+    type: 'int',
+    default: 10_000,
+    min: 100,
+    max: 120_000,
+    doc: 'Per-attempt timeout (connect + headers + body).',
+  },
+  DELIVERY_MAX_ATTEMPTS: {
+    type: 'int',
+    default: 6,
+    min: 1,
+    max: 50,
+    doc: 'Attempts per delivery before it is dead-lettered.',
+  },
   RETRY_INITIAL_DELAY_MS: { type: 'int', default: 1_000, min: 0, doc: 'Backoff before the 2nd attempt.' },
-  RETRY_MULTIPLIER: { type: 'number', default: 4, min: 1, max: 20, doc: 'Backoff growth factor per attempt.' },
+  RETRY_MULTIPLIER: {
+    type: 'number',
+    default: 4,
+    min: 1,
+    max: 20,
+    doc: 'Backoff growth factor per attempt.',
+  },
   RETRY_MAX_DELAY_MS: { type: 'int', default: 60_000, min: 0, doc: 'Cap on one backoff delay.' },
-  RETRY_AFTER_MAX_MS: { type: 'int', default: 120_000, min: 0, doc: 'Cap on a receiver\'s `Retry-After`.' },
-  DELIVERY_CONCURRENCY: { type: 'int', default: 256, min: 1, max: 10_000, doc: 'Most HTTP requests in flight per instance.' },
-  HTTP_CONNECTIONS_PER_ORIGIN: { type: 'int', default: 64, min: 1, max: 1_024, doc: 'Keep-alive connections per receiver origin.' },
-  RESPONSE_BODY_MAX_BYTES: { type: 'int', default: 4_096, min: 0, doc: 'Response bytes read (then discarded) per attempt.' },
-  PARTITION_MAX_IN_FLIGHT: { type: 'int', default: 2_000, min: 1, doc: 'Records per partition taken but not committed; a full partition is paused.' },
+  RETRY_AFTER_MAX_MS: { type: 'int', default: 120_000, min: 0, doc: "Cap on a receiver's `Retry-After`." },
+  DELIVERY_CONCURRENCY: {
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 10_000,
+    doc: 'Most HTTP requests in flight per instance.',
+  },
+  HTTP_CONNECTIONS_PER_ORIGIN: {
+    type: 'int',
+    default: 64,
+    min: 1,
+    max: 1_024,
+    doc: 'Keep-alive connections per receiver origin.',
+  },
+  RESPONSE_BODY_MAX_BYTES: {
+    type: 'int',
+    default: 4_096,
+    min: 0,
+    doc: 'Response bytes read (then discarded) per attempt.',
+  },
+  PARTITION_MAX_IN_FLIGHT: {
+    type: 'int',
+    default: 2_000,
+    min: 1,
+    doc: 'Records per partition taken but not committed; a full partition is paused.',
+  },
   COMMIT_INTERVAL_MS: { type: 'int', default: 1_000, min: 50, doc: 'How often done offsets are committed.' },
-  SHUTDOWN_DRAIN_TIMEOUT_MS: { type: 'int', default: 25_000, min: 0, doc: 'On SIGTERM, time allowed for in-flight deliveries before committing and leaving.' },
-  LEGACY_SECRET_HEADER: { type: 'bool', default: false, doc: 'Also send Tiledesk\'s plain `x-hook-secret` header (insecure; for old receivers).' },
-  TARGET_ALLOW_CIDRS: { type: 'list', default: [], doc: 'CIDRs that targets may resolve to although not public (e.g. `10.0.0.0/8,127.0.0.1/32`).' },
+  SHUTDOWN_DRAIN_TIMEOUT_MS: {
+    type: 'int',
+    default: 25_000,
+    min: 0,
+    doc: 'On SIGTERM, time allowed for in-flight deliveries before committing and leaving.',
+  },
+  LEGACY_SECRET_HEADER: {
+    type: 'bool',
+    default: false,
+    doc: "Also send Tiledesk's plain `x-hook-secret` header (insecure; for old receivers).",
+  },
+  TARGET_ALLOW_CIDRS: {
+    type: 'list',
+    default: [],
+    doc: 'CIDRs that targets may resolve to although not public (e.g. `10.0.0.0/8,127.0.0.1/32`).',
+  },
   // Operations
-  OPS_HOST: { type: 'string', default: '0.0.0.0', doc: 'Bind address of the ops server (/metrics, /healthz, /readyz).' },
-  OPS_PORT: { type: 'int', default: 9464, min: 0, max: 65_535, doc: 'Port of the ops server (0 = any free port).' },
-  LOG_LEVEL: { type: 'string', default: 'info', oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'pino log level.' },
+  OPS_HOST: {
+    type: 'string',
+    default: '0.0.0.0',
+    doc: 'Bind address of the ops server (/metrics, /healthz, /readyz).',
+  },
+  OPS_PORT: {
+    type: 'int',
+    default: 9464,
+    min: 0,
+    max: 65_535,
+    doc: 'Port of the ops server (0 = any free port).',
+  },
+  LOG_LEVEL: {
+    type: 'string',
+    default: 'info',
+    oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    doc: 'pino log level.',
+  },
 } as const satisfies Record<string, Spec>;
 
 export type ConfigKey = keyof typeof configSpec;
@@ -79,7 +223,9 @@ function parseOne(key: string, spec: Spec, raw: string | undefined, problems: st
   switch (spec.type) {
     case 'string':
       if (spec.oneOf && !spec.oneOf.includes(value)) {
-        problems.push(`${key}: must be one of ${spec.oneOf.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(raw)}`);
+        problems.push(
+          `${key}: must be one of ${spec.oneOf.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(raw)}`,
+        );
       }
       return value;
     case 'int':
@@ -87,7 +233,9 @@ function parseOne(key: string, spec: Spec, raw: string | undefined, problems: st
       const n = Number(value);
       const ok = value !== '' && Number.isFinite(n) && (spec.type === 'number' || Number.isInteger(n));
       if (!ok) {
-        problems.push(`${key}: must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+        problems.push(
+          `${key}: must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`,
+        );
         return spec.default;
       }
       if (n < spec.min || (spec.max !== undefined && n > spec.max)) {
@@ -101,8 +249,16 @@ function parseOne(key: string, spec: Spec, raw: string | undefined, problems: st
       problems.push(`${key}: must be true or false, got ${JSON.stringify(raw)}`);
       return spec.default;
     case 'list': {
-      const items = value === '' ? [] : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-      if (items.length < (spec.minItems ?? 0)) problems.push(`${key}: needs at least ${spec.minItems} item(s)`);
+      const items =
+        value === ''
+          ? []
+          : value
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '');
+      if (items.length < (spec.minItems ?? 0)) {
+        problems.push(`${key}: needs at least ${spec.minItems} item(s)`);
+      }
       return items;
     }
   }
@@ -114,19 +270,29 @@ function checkCombinations(c: Config, problems: string[]): void {
     if (!/^[^\s:/]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
   }
   if (c.KAFKA_SASL_MECHANISM !== '' && (c.KAFKA_SASL_USERNAME === '' || c.KAFKA_SASL_PASSWORD === '')) {
-    problems.push('KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set');
+    problems.push(
+      'KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when KAFKA_SASL_MECHANISM is set',
+    );
   }
   if ((c.KAFKA_SSL_CERT_FILE === '') !== (c.KAFKA_SSL_KEY_FILE === '')) {
     problems.push('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together');
   }
   if (c.SCHEMA_REGISTRY_URL !== '' && !/^https?:\/\/[^\s]+$/.test(c.SCHEMA_REGISTRY_URL)) {
-    problems.push(`SCHEMA_REGISTRY_URL: must be an http(s) URL, got ${JSON.stringify(c.SCHEMA_REGISTRY_URL)}`);
+    problems.push(
+      `SCHEMA_REGISTRY_URL: must be an http(s) URL, got ${JSON.stringify(c.SCHEMA_REGISTRY_URL)}`,
+    );
   }
-  if (!/^postgres(ql)?:\/\//.test(c.DATABASE_URL)) problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  if (!/^postgres(ql)?:\/\//.test(c.DATABASE_URL)) {
+    problems.push('DATABASE_URL: must start with postgres:// or postgresql://');
+  }
   for (const cidr of c.TARGET_ALLOW_CIDRS) {
-    if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) problems.push(`TARGET_ALLOW_CIDRS: "${cidr}" is not a CIDR (address/prefix)`);
+    if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) {
+      problems.push(`TARGET_ALLOW_CIDRS: "${cidr}" is not a CIDR (address/prefix)`);
+    }
   }
-  if (c.RETRY_INITIAL_DELAY_MS > c.RETRY_MAX_DELAY_MS) problems.push('RETRY_INITIAL_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
+  if (c.RETRY_INITIAL_DELAY_MS > c.RETRY_MAX_DELAY_MS) {
+    problems.push('RETRY_INITIAL_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
+  }
   const dlq = c.DLQ_TOPIC === '' ? `${c.KAFKA_TOPICS[0]}.dlq` : c.DLQ_TOPIC;
   if (c.KAFKA_TOPICS.includes(dlq)) problems.push('DLQ_TOPIC must differ from the consumed topics');
 }
@@ -141,7 +307,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const config = out as Config;
   checkCombinations(config, problems);
   if (problems.length > 0) {
-    throw new ConnectorError(ErrorCode.CONFIG_INVALID, `invalid configuration:\n  - ${problems.join('\n  - ')}`, { problems });
+    throw new ConnectorError(
+      ErrorCode.CONFIG_INVALID,
+      `invalid configuration:\n  - ${problems.join('\n  - ')}`,
+      { problems },
+    );
   }
   if (config.DLQ_TOPIC === '') out.DLQ_TOPIC = `${config.KAFKA_TOPICS[0]}.dlq`;
   return Object.freeze(out) as Config;

@@ -20,22 +20,52 @@ export const webhookHeaderDocs: Record<string, string> = {
   'User-Agent': '`tiledesk-webhooks (tiledesk-webhook-connector/<version>)`',
   'X-Hub-Signature': '`sha1=` + hex HMAC-SHA1(secret, raw body)',
   'X-Hub-Signature-256': '`sha256=` + hex HMAC-SHA256(secret, raw body); verifiable with GitHub tooling',
-  'webhook-id': 'Idempotency key, stable per (event id, subscription id) across attempts, restarts, rebalances and replays',
+  'webhook-id':
+    'Idempotency key, stable per (event id, subscription id) across attempts, restarts, rebalances and replays',
   'webhook-timestamp': 'Send time of this attempt, epoch seconds',
-  'webhook-signature': 'Standard Webhooks v1: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`; two space-separated signatures during a secret rotation',
+  'webhook-signature':
+    'Standard Webhooks v1: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`; two space-separated signatures during a secret rotation',
   'X-Tiledesk-Event': 'The event name',
   'X-Webhook-Attempt': 'Attempt number, 1, 2, ...',
-  'x-hook-secret': 'The plain secret, only with `LEGACY_SECRET_HEADER=true` (Tiledesk compatibility; insecure)',
+  'x-hook-secret':
+    'The plain secret, only with `LEGACY_SECRET_HEADER=true` (Tiledesk compatibility; insecure)',
 };
 
 export const tables: Record<string, () => string> = {
   config: () =>
-    ['| variable | default | meaning |', '| --- | --- | --- |', ...Object.entries(configSpec).map(([k, s]) => `| \`${k}\` | ${cell(show(s.default))} | ${cell(s.doc)} |`)].join('\n'),
+    [
+      '| variable | default | meaning |',
+      '| --- | --- | --- |',
+      ...Object.entries(configSpec).map(
+        ([k, s]) => `| \`${k}\` | ${cell(show(s.default))} | ${cell(s.doc)} |`,
+      ),
+    ].join('\n'),
   metrics: () =>
-    ['| metric | type | labels | meaning |', '| --- | --- | --- | --- |', ...Object.entries(metricDocs).map(([k, m]) => `| \`${k}\` | ${m.type} | ${m.labels || '—'} | ${cell(m.help)} |`)].join('\n'),
-  errors: () => ['| code | meaning and what to do |', '| --- | --- |', ...Object.entries(errorDocs).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`)].join('\n'),
-  'dlq-headers': () => ['| header | value |', '| --- | --- |', ...Object.entries(dlqHeaders).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`)].join('\n'),
-  'webhook-headers': () => ['| header | value |', '| --- | --- |', ...Object.entries(webhookHeaderDocs).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`)].join('\n'),
+    [
+      '| metric | type | labels | meaning |',
+      '| --- | --- | --- | --- |',
+      ...Object.entries(metricDocs).map(
+        ([k, m]) => `| \`${k}\` | ${m.type} | ${m.labels || '—'} | ${cell(m.help)} |`,
+      ),
+    ].join('\n'),
+  errors: () =>
+    [
+      '| code | meaning and what to do |',
+      '| --- | --- |',
+      ...Object.entries(errorDocs).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`),
+    ].join('\n'),
+  'dlq-headers': () =>
+    [
+      '| header | value |',
+      '| --- | --- |',
+      ...Object.entries(dlqHeaders).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`),
+    ].join('\n'),
+  'webhook-headers': () =>
+    [
+      '| header | value |',
+      '| --- | --- |',
+      ...Object.entries(webhookHeaderDocs).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`),
+    ].join('\n'),
 };
 
 /** Replaces every `<!-- table:NAME -->…<!-- /table:NAME -->` block of `text` with the rendered table. */

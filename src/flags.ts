@@ -7,9 +7,15 @@ export interface FlagSpec<S extends string, M extends string, B extends string> 
   readonly boolean?: readonly B[];
 }
 
-export type Flags<S extends string, M extends string, B extends string> = { [K in S]?: string } & { [K in M]: string[] } & { [K in B]: boolean } & { _: string[] };
+export type Flags<S extends string, M extends string, B extends string> = { [K in S]?: string } & {
+  [K in M]: string[];
+} & { [K in B]: boolean } & { _: string[] };
 
-export function parseFlags<S extends string, M extends string, B extends string>(argv: readonly string[], spec: FlagSpec<S, M, B>, usage: string): Flags<S, M, B> {
+export function parseFlags<S extends string, M extends string, B extends string>(
+  argv: readonly string[],
+  spec: FlagSpec<S, M, B>,
+  usage: string,
+): Flags<S, M, B> {
   const out: Record<string, unknown> = { _: [] };
   for (const m of spec.multi ?? []) out[m] = [];
   for (const b of spec.boolean ?? []) out[b] = false;
@@ -34,7 +40,9 @@ export function parseFlags<S extends string, M extends string, B extends string>
     const isMulti = (spec.multi as readonly string[] | undefined)?.includes(name);
     if (!isString && !isMulti) fail(`unknown option --${name}`);
     const value = inline ?? argv[++i];
-    if (value === undefined || (inline === undefined && value.startsWith('--'))) fail(`--${name} needs a value`);
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) {
+      fail(`--${name} needs a value`);
+    }
     if (isMulti) (out[name] as string[]).push(value!);
     else out[name] = value;
   }

@@ -94,7 +94,11 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   }
 }
 
-async function withPool<T>(config: Config, logger: Logger, fn: (pool: ReturnType<typeof createPgPool>) => Promise<T>): Promise<T> {
+async function withPool<T>(
+  config: Config,
+  logger: Logger,
+  fn: (pool: ReturnType<typeof createPgPool>) => Promise<T>,
+): Promise<T> {
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2 });
   try {
     return await fn(pool);
@@ -129,7 +133,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
     case 'replay':
       return withPool(config, logger, (pool) =>
-        runReplayCommand(args, { config, logger, kafka: createKafka(config, logger), store: createSubscriptionStore(pool), transport: transportFor(config), out }),
+        runReplayCommand(args, {
+          config,
+          logger,
+          kafka: createKafka(config, logger),
+          store: createSubscriptionStore(pool),
+          transport: transportFor(config),
+          out,
+        }),
       );
     case 'produce-sample':
       return runProduceSample(args, { config, kafka: createKafka(config, logger), out });

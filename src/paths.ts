@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [join(here, '..', 'schemas'), join(here, '..', '..', 'schemas')];
-const schemasDir = candidates.find((d) => existsSync(join(d, 'tiledesk-event.v1.schema.json'))) ?? candidates[0]!;
+const schemasDir =
+  candidates.find((d) => existsSync(join(d, 'tiledesk-event.v1.schema.json'))) ?? candidates[0]!;
 
 export function schemaPath(...parts: string[]): string {
   return join(schemasDir, ...parts);

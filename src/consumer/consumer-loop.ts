@@ -88,7 +88,10 @@ export class ConsumerLoop {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
     });
     o.outages.onChange((down) => {
-      this.log.warn({ down: o.outages.list() }, down ? 'dependency outage: pausing consumption' : 'dependencies back: resuming');
+      this.log.warn(
+        { down: o.outages.list() },
+        down ? 'dependency outage: pausing consumption' : 'dependencies back: resuming',
+      );
       this.reconcilePauses();
     });
   }
@@ -125,7 +128,10 @@ export class ConsumerLoop {
     if (wasRunning) {
       this.reconcilePauses();
       const drained = await this.waitIdle(this.o.drainTimeoutMs);
-      this.log.info({ drained, inFlightRecords: this.inFlight }, drained ? 'drained' : 'drain budget spent; aborting the rest');
+      this.log.info(
+        { drained, inFlightRecords: this.inFlight },
+        drained ? 'drained' : 'drain budget spent; aborting the rest',
+      );
       for (const st of this.parts.values()) st.abort.abort();
       await this.commit();
     }
@@ -140,7 +146,15 @@ export class ConsumerLoop {
     const st = this.parts.get(tp(batch.topic, batch.partition));
     if (!st) return; // a batch of a partition we no longer own: take nothing
     for (const message of batch.messages) {
-      if (!isRunning() || isStale() || this.state !== 'running' || this.o.outages.any || st.abort.signal.aborted) break;
+      if (
+        !isRunning() ||
+        isStale() ||
+        this.state !== 'running' ||
+        this.o.outages.any ||
+        st.abort.signal.aborted
+      ) {
+        break;
+      }
       const offset = Number(message.offset);
       if (offset <= st.offsets.highestTaken) {
         resolveOffset(message.offset); // refetched after a rebalance: already taken, maybe done
@@ -175,7 +189,10 @@ export class ConsumerLoop {
       this.o.process(record, st.abort.signal).then(finish, (err: unknown) => {
         // processRecord resolves for every failure it knows; a rejection is a bug. Never skip the record:
         // log it and run it again (the record stays uncommitted meanwhile).
-        this.log.error({ err, topic: record.topic, partition: record.partition, offset: record.offset }, 'record processing failed unexpectedly; retrying');
+        this.log.error(
+          { err, topic: record.topic, partition: record.partition, offset: record.offset },
+          'record processing failed unexpectedly; retrying',
+        );
         if (st.abort.signal.aborted) return finish('aborted');
         setTimeout(run, 1_000).unref();
       });
@@ -188,7 +205,9 @@ export class ConsumerLoop {
     this.memberId = memberId;
     this.restartedSinceJoin = false;
     const now = new Set<string>();
-    for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) now.add(tp(topic, p));
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const p of partitions) now.add(tp(topic, p));
+    }
     const revoked: string[] = [];
     for (const [key, st] of this.parts) {
       if (reset || !now.has(key)) {
@@ -201,7 +220,14 @@ export class ConsumerLoop {
       for (const partition of partitions) {
         const key = tp(topic, partition);
         if (!this.parts.has(key)) {
-          this.parts.set(key, { topic, partition, offsets: new PartitionOffsets(), abort: new AbortController(), windowFull: false, pausedInKafka: false });
+          this.parts.set(key, {
+            topic,
+            partition,
+            offsets: new PartitionOffsets(),
+            abort: new AbortController(),
+            windowFull: false,
+            pausedInKafka: false,
+          });
         }
       }
     }
@@ -252,7 +278,13 @@ export class ConsumerLoop {
       }
       if (toCommit.length === 0) return;
       try {
-        await this.consumer.commitOffsets(toCommit.map(({ st, offset }) => ({ topic: st.topic, partition: st.partition, offset: String(offset) })));
+        await this.consumer.commitOffsets(
+          toCommit.map(({ st, offset }) => ({
+            topic: st.topic,
+            partition: st.partition,
+            offset: String(offset),
+          })),
+        );
         for (const { st, offset } of toCommit) st.offsets.markCommitted(offset);
         this.o.metrics.offsetCommits.inc({ result: 'ok' });
       } catch (err) {
@@ -279,5 +311,13 @@ export class ConsumerLoop {
 }
 
 function toInbound(topic: string, partition: number, m: KafkaMessage): InboundRecord {
-  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key ?? null, value: m.value ?? null, headers: m.headers ?? {} };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    timestamp: m.timestamp,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: m.headers ?? {},
+  };
 }

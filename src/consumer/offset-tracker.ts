@@ -27,7 +27,9 @@ export class PartitionOffsets {
   }
 
   take(offset: number): void {
-    if (offset <= this.lastTaken) throw new Error(`offset ${offset} taken out of order (last ${this.lastTaken})`);
+    if (offset <= this.lastTaken) {
+      throw new Error(`offset ${offset} taken out of order (last ${this.lastTaken})`);
+    }
     const entry = { offset, done: false };
     this.queue.push(entry);
     this.byOffset.set(offset, entry);

@@ -10,7 +10,11 @@ import { isConnectorError, ErrorCode } from '../errors.js';
 import { isRegistryFramed, type DecodeResult } from '../events/decode-record.js';
 import type { RecordCoordinates, TiledeskEvent } from '../events/event.js';
 import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
-import { buildDeadLetterRecord, type DeadLetterInfo, type InboundRecord } from '../dead-letter/dead-letter-record.js';
+import {
+  buildDeadLetterRecord,
+  type DeadLetterInfo,
+  type InboundRecord,
+} from '../dead-letter/dead-letter-record.js';
 import type { DeadLetterWriter } from '../dead-letter/dead-letter-producer.js';
 import type { Logger } from '../logger.js';
 import { eventFamily, statusClass, type Metrics } from '../metrics/metrics.js';
@@ -39,7 +43,11 @@ export interface PipelineDeps {
   readonly outageRetryMs?: number;
 }
 
-export async function processRecord(rec: InboundRecord, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult> {
+export async function processRecord(
+  rec: InboundRecord,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult> {
   const key = rec.key === null ? null : rec.key.toString('latin1');
   // Only the intake (decode, match, queueing the deliveries) holds the key lane; the deliveries then run
   // in their own (key, subscription) lanes, queued in record order.
@@ -49,12 +57,19 @@ export async function processRecord(rec: InboundRecord, d: PipelineDeps, signal:
   return results.every((r) => r === 'done') ? 'done' : 'aborted';
 }
 
-async function intakeRecord(rec: InboundRecord, key: string | null, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult | Promise<RecordResult>[]> {
+async function intakeRecord(
+  rec: InboundRecord,
+  key: string | null,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult | Promise<RecordResult>[]> {
   const decoded = await decodeWithOutageRetry(rec, d, signal);
   if (decoded === null) return 'aborted';
   if (!decoded.ok) {
     d.metrics.eventsPoison.inc({ reason: decoded.reason });
-    return (await deadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal)) ? 'done' : 'aborted';
+    return (await deadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal))
+      ? 'done'
+      : 'aborted';
   }
   const event = decoded.event;
   d.metrics.eventsConsumed.inc({ event_family: eventFamily(event.event) });
@@ -65,10 +80,18 @@ async function intakeRecord(rec: InboundRecord, key: string | null, d: PipelineD
     d.metrics.eventsUnmatched.inc({ event_family: eventFamily(event.event) });
     return 'done';
   }
-  return subs.map((sub) => d.lanes.run(key === null ? null : `${sub.id}\u0000${key}`, () => deliverOne(rec, event, sub, d, signal)));
+  return subs.map((sub) =>
+    d.lanes.run(key === null ? null : `${sub.id}\u0000${key}`, () => deliverOne(rec, event, sub, d, signal)),
+  );
 }
 
-async function deliverOne(rec: InboundRecord, event: TiledeskEvent, sub: Subscription, d: PipelineDeps, signal: AbortSignal): Promise<RecordResult> {
+async function deliverOne(
+  rec: InboundRecord,
+  event: TiledeskEvent,
+  sub: Subscription,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult> {
   if (signal.aborted) return 'aborted';
   d.metrics.inFlightDeliveries.inc();
   let outcome: DeliveryOutcome;
@@ -98,11 +121,18 @@ async function deliverOne(rec: InboundRecord, event: TiledeskEvent, sub: Subscri
     lastAttemptAt: outcome.lastAttemptAt,
   };
   const written = await deadLetter(rec, info, d, signal);
-  if (written) d.metrics.deliveries.inc({ outcome: 'dead_lettered', status_class: statusClass(outcome.lastStatus) });
+  if (written) {
+    d.metrics.deliveries.inc({ outcome: 'dead_lettered', status_class: statusClass(outcome.lastStatus) });
+  }
   return written ? 'done' : 'aborted';
 }
 
-async function deadLetter(rec: InboundRecord, info: DeadLetterInfo, d: PipelineDeps, signal: AbortSignal): Promise<boolean> {
+async function deadLetter(
+  rec: InboundRecord,
+  info: DeadLetterInfo,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<boolean> {
   const ok = await d.deadLetters.write(buildDeadLetterRecord(rec, info), signal);
   if (ok) {
     d.metrics.deadLetters.inc({ reason: info.reason });
@@ -125,7 +155,11 @@ async function deadLetter(rec: InboundRecord, info: DeadLetterInfo, d: PipelineD
   return ok;
 }
 
-async function decodeWithOutageRetry(rec: InboundRecord, d: PipelineDeps, signal: AbortSignal): Promise<DecodeResult | null> {
+async function decodeWithOutageRetry(
+  rec: InboundRecord,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<DecodeResult | null> {
   for (;;) {
     try {
       const result = await d.decode(rec.value, rec);
@@ -138,7 +172,10 @@ async function decodeWithOutageRetry(rec: InboundRecord, d: PipelineDeps, signal
         return { ok: false, reason: 'undecodable', message: `decoder failed: ${(err as Error).message}` };
       }
       d.outages.set('schema_registry', true);
-      d.logger.warn({ err, topic: rec.topic, partition: rec.partition, offset: rec.offset }, 'schema registry unavailable; will retry');
+      d.logger.warn(
+        { err, topic: rec.topic, partition: rec.partition, offset: rec.offset },
+        'schema registry unavailable; will retry',
+      );
       if (signal.aborted) return null;
       await d.clock.sleep(d.outageRetryMs ?? 1_000, signal);
       if (signal.aborted) return null;

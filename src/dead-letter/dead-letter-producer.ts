@@ -35,13 +35,25 @@ export function createDeadLetterProducer(kafka: Kafka, o: DeadLetterProducerOpti
   return {
     start: () => producer.connect(),
     stop: () => producer.disconnect(),
-    async write(record, signal) {
+    async write(original, signal) {
+      let record = original;
       for (let attempt = 1; ; attempt++) {
         try {
-          await producer.send({ topic: o.topic, acks: -1, messages: [{ key: record.key, value: record.value, headers: record.headers }] });
+          await producer.send({
+            topic: o.topic,
+            acks: -1,
+            messages: [{ key: record.key, value: record.value, headers: record.headers }],
+          });
           return true;
         } catch (err) {
           o.onFailure?.(err);
+          if (isTooLarge(err) && record.value !== null) {
+            // Permanent for this record: retrying the same bytes would stall its partition for ever. The
+            // dead letter keeps every header (and the original's topic/partition/offset to find it by).
+            log.error({ err, bytes: record.value.length, topic: o.topic }, 'dead letter too large for the topic; writing it without its value');
+            record = withoutValue(record);
+            continue;
+          }
           log.error({ err, attempt, topic: o.topic }, 'dead-letter write failed; retrying');
           if (signal?.aborted) return false;
           await o.clock.sleep(Math.min(500 * 2 ** Math.min(attempt - 1, 10), maxBackoff), signal);
@@ -50,4 +62,17 @@ export function createDeadLetterProducer(kafka: Kafka, o: DeadLetterProducerOpti
       }
     },
   };
+}
+
+/** kafkajs reports MESSAGE_TOO_LARGE directly or wrapped by its retrier. */
+function isTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined; e; ) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
+export function withoutValue(r: DeadLetterRecord): DeadLetterRecord {
+  return { key: r.key, value: null, headers: { ...r.headers, 'dlq-value-omitted': String(r.value?.length ?? 0) } };
 }

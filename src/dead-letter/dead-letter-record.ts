@@ -38,7 +38,8 @@ export const DLQ_HEADER_PREFIX = 'dlq-';
 
 /** Names of the headers this service adds (README documents each). */
 export const dlqHeaders = {
-  'dlq-reason': 'Why: a delivery reason (http_4xx, retries_exhausted, ssrf, ...) or a poison reason (invalid, undecodable, ...).',
+  'dlq-reason':
+    'Why: a delivery reason (http_4xx, retries_exhausted, ssrf, ...) or a poison reason (invalid, undecodable, ...).',
   'dlq-error': 'Last error or status text, truncated to 500 characters.',
   'dlq-event': 'Event name, when the record decoded.',
   'dlq-event-id': 'Event id (producer-given or derived), when the record decoded.',
@@ -53,9 +54,11 @@ export const dlqHeaders = {
   'dlq-original-partition': 'Partition of the original record.',
   'dlq-original-offset': 'Offset of the original record.',
   'dlq-original-timestamp': 'Timestamp of the original record (epoch ms).',
+  'dlq-value-omitted': 'Only when the original value did not fit the dead-letter topic: its size in bytes (the value is then null; find the original by topic/partition/offset).',
 } as const;
 
-const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+const iso = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : new Date(ms).toISOString();
 
 export function buildDeadLetterRecord(original: InboundRecord, info: DeadLetterInfo): DeadLetterRecord {
   const headers: Record<string, Buffer | string | (Buffer | string)[]> = {};

@@ -26,24 +26,56 @@ same webhook-id as before. TIME is ISO 8601 (e.g. 2026-11-26T10:00:00Z) and appl
 function parseTime(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new ConnectorError(ErrorCode.USAGE, `--${flag}: not a date/time: ${JSON.stringify(v)}\n\n${REPLAY_USAGE}`);
+  if (Number.isNaN(t)) {
+    throw new ConnectorError(
+      ErrorCode.USAGE,
+      `--${flag}: not a date/time: ${JSON.stringify(v)}\n\n${REPLAY_USAGE}`,
+    );
+  }
   return t;
 }
 
-export function parseReplayArgs(argv: readonly string[]): { help: boolean; dryRun: boolean; sinceLast: boolean; filter: ReplayFilter } {
-  const f = parseFlags(argv, { string: ['since', 'until'], multi: ['subscription', 'event'], boolean: ['dry-run', 'since-last', 'help'] }, REPLAY_USAGE);
-  if (f._.length > 0) throw new ConnectorError(ErrorCode.USAGE, `unexpected argument ${f._[0]}\n\n${REPLAY_USAGE}`);
+export function parseReplayArgs(argv: readonly string[]): {
+  help: boolean;
+  dryRun: boolean;
+  sinceLast: boolean;
+  filter: ReplayFilter;
+} {
+  const f = parseFlags(
+    argv,
+    {
+      string: ['since', 'until'],
+      multi: ['subscription', 'event'],
+      boolean: ['dry-run', 'since-last', 'help'],
+    },
+    REPLAY_USAGE,
+  );
+  if (f._.length > 0) {
+    throw new ConnectorError(ErrorCode.USAGE, `unexpected argument ${f._[0]}\n\n${REPLAY_USAGE}`);
+  }
   return {
     help: f.help,
     dryRun: f['dry-run'],
     sinceLast: f['since-last'],
-    filter: { subscriptionIds: f.subscription, events: f.event, since: parseTime('since', f.since), until: parseTime('until', f.until) },
+    filter: {
+      subscriptionIds: f.subscription,
+      events: f.event,
+      since: parseTime('since', f.since),
+      until: parseTime('until', f.until),
+    },
   };
 }
 
 export async function runReplayCommand(
   argv: readonly string[],
-  d: { config: Config; logger: Logger; kafka: Kafka; store: Pick<SubscriptionStore, 'get'>; transport: WebhookTransport; out: (line: string) => void },
+  d: {
+    config: Config;
+    logger: Logger;
+    kafka: Kafka;
+    store: Pick<SubscriptionStore, 'get'>;
+    transport: WebhookTransport;
+    out: (line: string) => void;
+  },
 ): Promise<number> {
   const a = parseReplayArgs(argv);
   if (a.help) {
@@ -67,7 +99,13 @@ export async function runReplayCommand(
       deliverDeps: {
         transport: d.transport,
         prepared: new PreparedSubscriptions(() => Date.now()),
-        policy: { maxAttempts: c.DELIVERY_MAX_ATTEMPTS, initialDelayMs: c.RETRY_INITIAL_DELAY_MS, multiplier: c.RETRY_MULTIPLIER, maxDelayMs: c.RETRY_MAX_DELAY_MS, retryAfterMaxMs: c.RETRY_AFTER_MAX_MS },
+        policy: {
+          maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
+          initialDelayMs: c.RETRY_INITIAL_DELAY_MS,
+          multiplier: c.RETRY_MULTIPLIER,
+          maxDelayMs: c.RETRY_MAX_DELAY_MS,
+          retryAfterMaxMs: c.RETRY_AFTER_MAX_MS,
+        },
         clock: systemClock,
         random: Math.random,
         slots: new Semaphore(c.DELIVERY_CONCURRENCY),

@@ -47,15 +47,25 @@ export interface ReplaySummary {
 
 type Verdict = { kind: 'skip'; why: string } | { kind: 'replay'; subscriptionId: string };
 
-export function replayVerdict(headers: InboundRecord['headers'], timestampMs: number, f: ReplayFilter): Verdict {
+export function replayVerdict(
+  headers: InboundRecord['headers'],
+  timestampMs: number,
+  f: ReplayFilter,
+): Verdict {
   const subscriptionId = headerString(headers, 'dlq-subscription-id');
   if (subscriptionId === undefined) return { kind: 'skip', why: 'poison record (no subscription)' };
-  if (f.subscriptionIds.length > 0 && !f.subscriptionIds.includes(subscriptionId)) return { kind: 'skip', why: 'filtered' };
+  if (f.subscriptionIds.length > 0 && !f.subscriptionIds.includes(subscriptionId)) {
+    return { kind: 'skip', why: 'filtered' };
+  }
   const event = headerString(headers, 'dlq-event');
-  if (f.events.length > 0 && (event === undefined || !f.events.includes(event))) return { kind: 'skip', why: 'filtered' };
+  if (f.events.length > 0 && (event === undefined || !f.events.includes(event))) {
+    return { kind: 'skip', why: 'filtered' };
+  }
   const last = Date.parse(headerString(headers, 'dlq-last-attempt-at') ?? '');
   const at = Number.isNaN(last) ? timestampMs : last;
-  if ((f.since !== undefined && at < f.since) || (f.until !== undefined && at > f.until)) return { kind: 'skip', why: 'filtered' };
+  if ((f.since !== undefined && at < f.since) || (f.until !== undefined && at > f.until)) {
+    return { kind: 'skip', why: 'filtered' };
+  }
   return { kind: 'replay', subscriptionId };
 }
 
@@ -68,7 +78,10 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
   const remaining = new Set<number>();
   try {
     const committed = new Map(
-      ((await admin.fetchOffsets({ groupId, topics: [o.topic] }))[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+      ((await admin.fetchOffsets({ groupId, topics: [o.topic] }))[0]?.partitions ?? []).map((p) => [
+        p.partition,
+        Number(p.offset),
+      ]),
     );
     for (const p of await admin.fetchTopicOffsets(o.topic)) {
       const high = Number(p.high);
@@ -94,7 +107,9 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
           if (offset >= end) return;
           summary.read++;
           await replayOne(o, message, summary);
-          if (o.sinceLast && !o.dryRun) await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+          if (o.sinceLast && !o.dryRun) {
+            await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+          }
           if (offset + 1 >= end) remaining.delete(partition);
           if (remaining.size === 0) finish();
         },
@@ -104,7 +119,9 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
       await consumer.disconnect();
     }
   }
-  o.out(`replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, failed ${summary.failed}, skipped ${summary.skipped}`);
+  o.out(
+    `replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, failed ${summary.failed}, skipped ${summary.skipped}`,
+  );
   return summary;
 }
 
@@ -120,7 +137,9 @@ async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: Repla
   const sub = await o.store.get(verdict.subscriptionId);
   if (!sub || !sub.enabled) {
     summary.skipped++;
-    o.out(`skip offset ${message.offset}: subscription ${verdict.subscriptionId} ${sub ? 'is disabled' : 'no longer exists'}`);
+    o.out(
+      `skip offset ${message.offset}: subscription ${verdict.subscriptionId} ${sub ? 'is disabled' : 'no longer exists'}`,
+    );
     return;
   }
   const at = {
@@ -128,7 +147,10 @@ async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: Repla
     partition: Number(headerString(headers, 'dlq-original-partition') ?? '0'),
     offset: headerString(headers, 'dlq-original-offset') ?? message.offset,
   };
-  const decoded = await decodeRecord(message.value ?? null, at, { maxRecordBytes: o.maxRecordBytes, registry: o.registry });
+  const decoded = await decodeRecord(message.value ?? null, at, {
+    maxRecordBytes: o.maxRecordBytes,
+    registry: o.registry,
+  });
   if (!decoded.ok) {
     summary.skipped++;
     o.out(`skip offset ${message.offset}: original record does not decode (${decoded.reason})`);
@@ -145,6 +167,8 @@ async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: Repla
     o.out(`replayed ${line}: HTTP ${outcome.status} after ${outcome.attempts} attempt(s)`);
   } else {
     summary.failed++;
-    o.out(`FAILED ${line}: ${outcome.kind === 'failed' ? outcome.reason : 'aborted'} (${outcome.lastError ?? ''})`);
+    o.out(
+      `FAILED ${line}: ${outcome.kind === 'failed' ? outcome.reason : 'aborted'} (${outcome.lastError ?? ''})`,
+    );
   }
 }

@@ -5,12 +5,34 @@
 import type { TransportResult } from '../transport/types.js';
 import { parseRetryAfter } from './retry-after.js';
 
-export type FailureReason = 'http_3xx' | 'http_4xx' | 'http_5xx' | 'http_429' | 'http_408' | 'http_425' | 'timeout' | 'network' | 'ssrf' | 'invalid_target' | 'http_1xx';
+export type FailureReason =
+  | 'http_3xx'
+  | 'http_4xx'
+  | 'http_5xx'
+  | 'http_429'
+  | 'http_408'
+  | 'http_425'
+  | 'timeout'
+  | 'network'
+  | 'ssrf'
+  | 'invalid_target'
+  | 'http_1xx';
 
 export type AttemptOutcome =
   | { readonly kind: 'delivered'; readonly status: number }
-  | { readonly kind: 'retryable'; readonly reason: FailureReason; readonly status?: number; readonly error?: string; readonly retryAfterMs?: number }
-  | { readonly kind: 'permanent'; readonly reason: FailureReason; readonly status?: number; readonly error?: string };
+  | {
+      readonly kind: 'retryable';
+      readonly reason: FailureReason;
+      readonly status?: number;
+      readonly error?: string;
+      readonly retryAfterMs?: number;
+    }
+  | {
+      readonly kind: 'permanent';
+      readonly reason: FailureReason;
+      readonly status?: number;
+      readonly error?: string;
+    };
 
 const RETRYABLE_STATUS = new Map<number, FailureReason>([
   [408, 'http_408'],
@@ -22,7 +44,9 @@ export function classifyAttempt(r: TransportResult, nowMs: number): AttemptOutco
   if (r.kind === 'error') {
     if (r.code === 'TARGET_FORBIDDEN') return { kind: 'permanent', reason: 'ssrf', error: r.message };
     // A bad URL or a request the client refuses to send (e.g. a header with CR/LF) fails the same way on every attempt.
-    if (r.code === 'INVALID_URL' || r.code === 'INVALID_REQUEST') return { kind: 'permanent', reason: 'invalid_target', error: r.message };
+    if (r.code === 'INVALID_URL' || r.code === 'INVALID_REQUEST') {
+      return { kind: 'permanent', reason: 'invalid_target', error: r.message };
+    }
     if (r.code === 'TIMEOUT') return { kind: 'retryable', reason: 'timeout', error: r.message };
     return { kind: 'retryable', reason: 'network', error: `${r.code}: ${r.message}` };
   }

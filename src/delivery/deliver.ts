@@ -47,7 +47,12 @@ export interface DeliverDeps {
   readonly onAttempt?: (outcome: AttemptOutcome, result: TransportResult, attempt: number) => void;
 }
 
-export async function deliver(event: TiledeskEvent, sub: Subscription, d: DeliverDeps, signal?: AbortSignal): Promise<DeliveryOutcome> {
+export async function deliver(
+  event: TiledeskEvent,
+  sub: Subscription,
+  d: DeliverDeps,
+  signal?: AbortSignal,
+): Promise<DeliveryOutcome> {
   const prepared = d.prepared.get(sub);
   const body = buildEnvelope(prepared, event);
   const hub = signHub(sub.secret, body);
@@ -62,7 +67,15 @@ export async function deliver(event: TiledeskEvent, sub: Subscription, d: Delive
     let result: TransportResult;
     try {
       const headers = buildAttemptHeaders({
-        prepared, event: event.event, msgId, body, hub, attempt, sentAtMs, userAgent: d.userAgent, legacySecretHeader: d.legacySecretHeader,
+        prepared,
+        event: event.event,
+        msgId,
+        body,
+        hub,
+        attempt,
+        sentAtMs,
+        userAgent: d.userAgent,
+        legacySecretHeader: d.legacySecretHeader,
       });
       result = await d.transport.send({ url: sub.target, headers, body });
     } finally {
@@ -71,8 +84,17 @@ export async function deliver(event: TiledeskEvent, sub: Subscription, d: Delive
     const now = d.clock.now();
     const outcome = classifyAttempt(result, now);
     d.onAttempt?.(outcome, result, attempt);
-    const report = (): DeliveryReport => ({ webhookId: msgId, attempts: attempt, lastStatus, lastError, firstAttemptAt, lastAttemptAt: now });
-    if (outcome.kind === 'delivered') return { kind: 'delivered', status: outcome.status, ...report(), lastStatus: outcome.status };
+    const report = (): DeliveryReport => ({
+      webhookId: msgId,
+      attempts: attempt,
+      lastStatus,
+      lastError,
+      firstAttemptAt,
+      lastAttemptAt: now,
+    });
+    if (outcome.kind === 'delivered') {
+      return { kind: 'delivered', status: outcome.status, ...report(), lastStatus: outcome.status };
+    }
     lastStatus = outcome.status;
     lastError = outcome.error ?? (outcome.status !== undefined ? `HTTP ${outcome.status}` : outcome.reason);
     const delay = nextDelayMs(attempt, outcome, d.policy, d.random);

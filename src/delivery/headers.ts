@@ -16,7 +16,9 @@ export interface AttemptHeaderInput {
 
 export function buildAttemptHeaders(i: AttemptHeaderInput): Record<string, string> {
   const ts = Math.floor(i.sentAtMs / 1000);
-  const signatures = i.prepared.standardKeys.map((k) => signStandardWebhook(k, i.msgId, ts, i.body)).join(' ');
+  const signatures = i.prepared.standardKeys
+    .map((k) => signStandardWebhook(k, i.msgId, ts, i.body))
+    .join(' ');
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': i.userAgent,

@@ -14,7 +14,12 @@ export interface RetryPolicy {
  * `attempt` was the last one). Jitter spreads the computed delay over [50%, 100%] ("equal jitter"), so a
  * burst of failures does not retry in lockstep while the schedule stays predictable.
  */
-export function nextDelayMs(attempt: number, outcome: AttemptOutcome, p: RetryPolicy, random: () => number): number | null {
+export function nextDelayMs(
+  attempt: number,
+  outcome: AttemptOutcome,
+  p: RetryPolicy,
+  random: () => number,
+): number | null {
   if (outcome.kind !== 'retryable' || attempt >= p.maxAttempts) return null;
   if (outcome.retryAfterMs !== undefined) return Math.min(outcome.retryAfterMs, p.retryAfterMaxMs);
   const base = Math.min(p.initialDelayMs * p.multiplier ** (attempt - 1), p.maxDelayMs);
@@ -24,6 +29,8 @@ export function nextDelayMs(attempt: number, outcome: AttemptOutcome, p: RetryPo
 /** The schedule without jitter, for docs and logs: delays before attempts 2..maxAttempts. */
 export function retrySchedule(p: RetryPolicy): number[] {
   const out: number[] = [];
-  for (let a = 1; a < p.maxAttempts; a++) out.push(Math.min(p.initialDelayMs * p.multiplier ** (a - 1), p.maxDelayMs));
+  for (let a = 1; a < p.maxAttempts; a++) {
+    out.push(Math.min(p.initialDelayMs * p.multiplier ** (a - 1), p.maxDelayMs));
+  }
   return out;
 }

@@ -29,25 +29,46 @@ export interface Verification {
 }
 
 /** Verifies the three signatures of one delivery. */
-export function verifyDelivery(secret: string, headers: Record<string, string | string[] | undefined>, body: string, nowSec: number): Verification {
+export function verifyDelivery(
+  secret: string,
+  headers: Record<string, string | string[] | undefined>,
+  body: string,
+  nowSec: number,
+): Verification {
   const h = (n: string): string => String(headers[n] ?? '');
-  const hub256 = safeEqual(h('x-hub-signature-256'), `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
+  const hub256 = safeEqual(
+    h('x-hub-signature-256'),
+    `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+  );
   const ts = Number(h('webhook-timestamp'));
   const expected = signStandardWebhook(standardWebhooksKey(secret), h('webhook-id'), ts, body);
-  const standard = Math.abs(nowSec - ts) <= TOLERANCE_SEC && h('webhook-signature').split(' ').some((s) => safeEqual(s, expected));
+  const standard =
+    Math.abs(nowSec - ts) <= TOLERANCE_SEC &&
+    h('webhook-signature')
+      .split(' ')
+      .some((s) => safeEqual(s, expected));
   let jwt = false;
   try {
     const token = String((JSON.parse(body) as { token?: unknown }).token ?? '');
     const [head, claims, sig] = token.split('.');
-    jwt = sig !== undefined && safeEqual(sig, createHmac('sha256', secret).update(`${head}.${claims}`).digest('base64url'));
+    jwt =
+      sig !== undefined &&
+      safeEqual(sig, createHmac('sha256', secret).update(`${head}.${claims}`).digest('base64url'));
   } catch {
     jwt = false;
   }
   return { hub256, standard, jwt };
 }
 
-export async function runDemoReceiver(argv: readonly string[], d: { out: (line: string) => void; untilStopped: Promise<void> }): Promise<number> {
-  const f = parseFlags(argv, { string: ['port', 'host', 'secret', 'status'], boolean: ['help'] }, DEMO_RECEIVER_USAGE);
+export async function runDemoReceiver(
+  argv: readonly string[],
+  d: { out: (line: string) => void; untilStopped: Promise<void> },
+): Promise<number> {
+  const f = parseFlags(
+    argv,
+    { string: ['port', 'host', 'secret', 'status'], boolean: ['help'] },
+    DEMO_RECEIVER_USAGE,
+  );
   if (f.help) {
     d.out(DEMO_RECEIVER_USAGE);
     return 0;

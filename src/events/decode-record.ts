@@ -16,7 +16,11 @@ export type DecodeResult =
 
 /** Decodes Schema-Registry framed values. Throws ConnectorError SCHEMA_REGISTRY_UNAVAILABLE on outages. */
 export interface RegistryDecoder {
-  decode(value: Buffer): Promise<{ ok: true; value: unknown } | { ok: false; reason: 'unknown_schema' | 'undecodable'; message: string }>;
+  decode(
+    value: Buffer,
+  ): Promise<
+    { ok: true; value: unknown } | { ok: false; reason: 'unknown_schema' | 'undecodable'; message: string }
+  >;
 }
 
 export interface DecodeOptions {
@@ -30,14 +34,28 @@ export function isRegistryFramed(value: Buffer): boolean {
   return value.length >= 5 && value[0] === 0;
 }
 
-export async function decodeRecord(value: Buffer | null, at: RecordCoordinates, o: DecodeOptions): Promise<DecodeResult> {
-  if (value === null || value.length === 0) return { ok: false, reason: 'empty', message: 'record has no value' };
+export async function decodeRecord(
+  value: Buffer | null,
+  at: RecordCoordinates,
+  o: DecodeOptions,
+): Promise<DecodeResult> {
+  if (value === null || value.length === 0) {
+    return { ok: false, reason: 'empty', message: 'record has no value' };
+  }
   if (value.length > o.maxRecordBytes) {
-    return { ok: false, reason: 'too_large', message: `record value is ${value.length} bytes, limit ${o.maxRecordBytes}` };
+    return {
+      ok: false,
+      reason: 'too_large',
+      message: `record value is ${value.length} bytes, limit ${o.maxRecordBytes}`,
+    };
   }
   if (isRegistryFramed(value)) {
     if (!o.registry) {
-      return { ok: false, reason: 'undecodable', message: 'schema-registry framed record but SCHEMA_REGISTRY_URL is not set' };
+      return {
+        ok: false,
+        reason: 'undecodable',
+        message: 'schema-registry framed record but SCHEMA_REGISTRY_URL is not set',
+      };
     }
     const decoded = await o.registry.decode(value);
     if (!decoded.ok) return decoded;
@@ -47,7 +65,11 @@ export async function decodeRecord(value: Buffer | null, at: RecordCoordinates, 
   try {
     parsed = JSON.parse(utf8.decode(value));
   } catch (err) {
-    return { ok: false, reason: 'undecodable', message: `not UTF-8 JSON: ${(err as Error).message.slice(0, 200)}` };
+    return {
+      ok: false,
+      reason: 'undecodable',
+      message: `not UTF-8 JSON: ${(err as Error).message.slice(0, 200)}`,
+    };
   }
   return toResult(parsed, at, 'json');
 }

@@ -20,9 +20,19 @@ function describe(errors: ErrorObject[] | null | undefined): string {
   return `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}`;
 }
 
-export function validateEvent(value: unknown, at: RecordCoordinates, encoding: TiledeskEvent['encoding']): Validation {
+export function validateEvent(
+  value: unknown,
+  at: RecordCoordinates,
+  encoding: TiledeskEvent['encoding'],
+): Validation {
   if (!check(value)) return { ok: false, message: describe(check.errors) };
-  const v = value as { id?: string; event: string; id_project?: string | null; timestamp: number; payload: Record<string, unknown> };
+  const v = value as {
+    id?: string;
+    event: string;
+    id_project?: string | null;
+    timestamp: number;
+    payload: Record<string, unknown>;
+  };
   let payloadJson: string;
   try {
     payloadJson = JSON.stringify(v.payload);

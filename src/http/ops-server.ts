@@ -9,7 +9,10 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-export function createOpsServer(o: { registry: Registry; readiness: () => { ready: boolean; detail: Record<string, unknown> } }): OpsServer {
+export function createOpsServer(o: {
+  registry: Registry;
+  readiness: () => { ready: boolean; detail: Record<string, unknown> };
+}): OpsServer {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -29,7 +32,9 @@ export function createOpsServer(o: { registry: Registry; readiness: () => { read
     }
     if (path === '/readyz') {
       const r = o.readiness();
-      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready: r.ready, ...r.detail }));
+      res
+        .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ready: r.ready, ...r.detail }));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');

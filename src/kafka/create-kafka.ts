@@ -27,7 +27,15 @@ export function kafkaLogCreator(logger: Logger) {
 
 type KafkaSettings = Pick<
   Config,
-  'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_SSL' | 'KAFKA_SSL_CA_FILE' | 'KAFKA_SSL_CERT_FILE' | 'KAFKA_SSL_KEY_FILE' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'
+  | 'KAFKA_BROKERS'
+  | 'KAFKA_CLIENT_ID'
+  | 'KAFKA_SSL'
+  | 'KAFKA_SSL_CA_FILE'
+  | 'KAFKA_SSL_CERT_FILE'
+  | 'KAFKA_SSL_KEY_FILE'
+  | 'KAFKA_SASL_MECHANISM'
+  | 'KAFKA_SASL_USERNAME'
+  | 'KAFKA_SASL_PASSWORD'
 >;
 
 export function kafkaConfig(c: KafkaSettings, logger: Logger): KafkaConfig {
@@ -37,10 +45,22 @@ export function kafkaConfig(c: KafkaSettings, logger: Logger): KafkaConfig {
       ? {
           rejectUnauthorized: true,
           ...(c.KAFKA_SSL_CA_FILE !== '' ? { ca: [readFileSync(c.KAFKA_SSL_CA_FILE, 'utf8')] } : {}),
-          ...(c.KAFKA_SSL_CERT_FILE !== '' ? { cert: readFileSync(c.KAFKA_SSL_CERT_FILE, 'utf8'), key: readFileSync(c.KAFKA_SSL_KEY_FILE, 'utf8') } : {}),
+          ...(c.KAFKA_SSL_CERT_FILE !== ''
+            ? {
+                cert: readFileSync(c.KAFKA_SSL_CERT_FILE, 'utf8'),
+                key: readFileSync(c.KAFKA_SSL_KEY_FILE, 'utf8'),
+              }
+            : {}),
         }
       : undefined;
-  const sasl = c.KAFKA_SASL_MECHANISM === '' ? undefined : ({ mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD } as SASLOptions);
+  const sasl =
+    c.KAFKA_SASL_MECHANISM === ''
+      ? undefined
+      : ({
+          mechanism: c.KAFKA_SASL_MECHANISM,
+          username: c.KAFKA_SASL_USERNAME,
+          password: c.KAFKA_SASL_PASSWORD,
+        } as SASLOptions);
   return {
     clientId: c.KAFKA_CLIENT_ID,
     brokers: [...c.KAFKA_BROKERS],

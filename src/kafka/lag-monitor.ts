@@ -15,7 +15,13 @@ export interface LagMonitor {
 
 export function createLagMonitor(
   kafka: Kafka,
-  o: { groupId: string; intervalMs: number; assignment: () => { topic: string; partition: number }[]; metrics: Metrics; logger: Logger },
+  o: {
+    groupId: string;
+    intervalMs: number;
+    assignment: () => { topic: string; partition: number }[];
+    metrics: Metrics;
+    logger: Logger;
+  },
 ): LagMonitor {
   const admin: Admin = kafka.admin();
   let timer: NodeJS.Timeout | undefined;
@@ -34,13 +40,21 @@ export function createLagMonitor(
     const next = new Set<string>();
     try {
       for (const topic of topics) {
-        const [highs, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: o.groupId, topics: [topic] })]);
-        const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+        const [highs, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId: o.groupId, topics: [topic] }),
+        ]);
+        const committedBy = new Map(
+          (committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+        );
         for (const h of highs) {
           if (!assigned.some((a) => a.topic === topic && a.partition === h.partition)) continue;
           const c = committedBy.get(h.partition) ?? -1;
           const base = c >= 0 ? c : Number(h.low);
-          o.metrics.consumerLag.set({ topic, partition: String(h.partition) }, Math.max(0, Number(h.high) - base));
+          o.metrics.consumerLag.set(
+            { topic, partition: String(h.partition) },
+            Math.max(0, Number(h.high) - base),
+          );
           next.add(`${topic}\u0000${h.partition}`);
         }
       }

@@ -9,25 +9,97 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 const P = 'webhook_connector_';
 
 export const metricDocs = {
-  [`${P}events_consumed_total`]: { type: 'counter', labels: 'event_family', help: 'Records taken from Kafka, by event family.' },
-  [`${P}events_unmatched_total`]: { type: 'counter', labels: 'event_family', help: 'Events that matched no subscription.' },
-  [`${P}events_poison_total`]: { type: 'counter', labels: 'reason', help: 'Records that could not be decoded or validated (dead-lettered).' },
-  [`${P}deliveries_total`]: { type: 'counter', labels: 'outcome, status_class', help: 'Finished deliveries: outcome delivered or dead_lettered, by last status class.' },
-  [`${P}delivery_attempts_total`]: { type: 'counter', labels: 'result, status_class', help: 'HTTP attempts: result success, retryable or permanent.' },
-  [`${P}attempt_duration_seconds`]: { type: 'histogram', labels: 'status_class', help: 'Duration of one HTTP attempt.' },
-  [`${P}end_to_end_latency_seconds`]: { type: 'histogram', labels: '', help: 'Event timestamp to the 2xx of its delivery.' },
-  [`${P}attempts_per_delivery`]: { type: 'histogram', labels: 'outcome', help: 'Attempts a finished delivery took.' },
-  [`${P}dead_letters_total`]: { type: 'counter', labels: 'reason', help: 'Records written to the dead-letter topic, by reason.' },
-  [`${P}dead_letter_publish_failures_total`]: { type: 'counter', labels: '', help: 'Failed dead-letter writes (retried; nothing is committed meanwhile).' },
-  [`${P}in_flight_deliveries`]: { type: 'gauge', labels: '', help: 'Deliveries started and not finished (including backoff waits).' },
-  [`${P}in_flight_records`]: { type: 'gauge', labels: '', help: 'Records taken from Kafka and not yet done.' },
-  [`${P}paused_partitions`]: { type: 'gauge', labels: '', help: 'Partitions paused by back-pressure or an outage.' },
-  [`${P}consumer_lag`]: { type: 'gauge', labels: 'topic, partition', help: 'High watermark minus committed offset, per assigned partition.' },
+  [`${P}events_consumed_total`]: {
+    type: 'counter',
+    labels: 'event_family',
+    help: 'Records taken from Kafka, by event family.',
+  },
+  [`${P}events_unmatched_total`]: {
+    type: 'counter',
+    labels: 'event_family',
+    help: 'Events that matched no subscription.',
+  },
+  [`${P}events_poison_total`]: {
+    type: 'counter',
+    labels: 'reason',
+    help: 'Records that could not be decoded or validated (dead-lettered).',
+  },
+  [`${P}deliveries_total`]: {
+    type: 'counter',
+    labels: 'outcome, status_class',
+    help: 'Finished deliveries: outcome delivered or dead_lettered, by last status class.',
+  },
+  [`${P}delivery_attempts_total`]: {
+    type: 'counter',
+    labels: 'result, status_class',
+    help: 'HTTP attempts: result success, retryable or permanent.',
+  },
+  [`${P}attempt_duration_seconds`]: {
+    type: 'histogram',
+    labels: 'status_class',
+    help: 'Duration of one HTTP attempt.',
+  },
+  [`${P}end_to_end_latency_seconds`]: {
+    type: 'histogram',
+    labels: '',
+    help: 'Event timestamp to the 2xx of its delivery.',
+  },
+  [`${P}attempts_per_delivery`]: {
+    type: 'histogram',
+    labels: 'outcome',
+    help: 'Attempts a finished delivery took.',
+  },
+  [`${P}dead_letters_total`]: {
+    type: 'counter',
+    labels: 'reason',
+    help: 'Records written to the dead-letter topic, by reason.',
+  },
+  [`${P}dead_letter_publish_failures_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Failed dead-letter writes (retried; nothing is committed meanwhile).',
+  },
+  [`${P}in_flight_deliveries`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Deliveries started and not finished (including backoff waits).',
+  },
+  [`${P}in_flight_records`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Records taken from Kafka and not yet done.',
+  },
+  [`${P}paused_partitions`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Partitions paused by back-pressure or an outage.',
+  },
+  [`${P}consumer_lag`]: {
+    type: 'gauge',
+    labels: 'topic, partition',
+    help: 'High watermark minus committed offset, per assigned partition.',
+  },
   [`${P}offset_commits_total`]: { type: 'counter', labels: 'result', help: 'Offset commits: ok or error.' },
-  [`${P}subscriptions_cached`]: { type: 'gauge', labels: '', help: 'Enabled subscriptions in the in-memory snapshot.' },
-  [`${P}subscriptions_snapshot_age_seconds`]: { type: 'gauge', labels: '', help: 'Seconds since the snapshot was last confirmed against Postgres.' },
-  [`${P}ssrf_refusals_total`]: { type: 'counter', labels: '', help: 'Attempts refused because the target resolved to a forbidden address.' },
-  [`${P}ready`]: { type: 'gauge', labels: '', help: '1 when joined to the group with subscriptions loaded and not paused for an outage.' },
+  [`${P}subscriptions_cached`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Enabled subscriptions in the in-memory snapshot.',
+  },
+  [`${P}subscriptions_snapshot_age_seconds`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Seconds since the snapshot was last confirmed against Postgres.',
+  },
+  [`${P}ssrf_refusals_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Attempts refused because the target resolved to a forbidden address.',
+  },
+  [`${P}ready`]: {
+    type: 'gauge',
+    labels: '',
+    help: '1 when joined to the group with subscriptions loaded and not paused for an outage.',
+  },
 } as const;
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'none';
@@ -38,7 +110,18 @@ export function statusClass(status: number | undefined): StatusClass {
 
 /** Tiledesk event families (first dotted segment); anything else folds into `other`. */
 const FAMILIES = new Set([
-  'request', 'message', 'lead', 'project_user', 'faqbot', 'faq', 'user', 'operator', 'department', 'group', 'event', 'project',
+  'request',
+  'message',
+  'lead',
+  'project_user',
+  'faqbot',
+  'faq',
+  'user',
+  'operator',
+  'department',
+  'group',
+  'event',
+  'project',
 ]);
 export function eventFamily(event: string): string {
   const head = event.split('.', 1)[0] ?? '';
@@ -50,11 +133,36 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   const help = (name: keyof typeof metricDocs): string => metricDocs[name].help;
   const registers = [registry];
   const m = {
-    eventsConsumed: new Counter({ name: `${P}events_consumed_total`, help: help(`${P}events_consumed_total`), labelNames: ['event_family'], registers }),
-    eventsUnmatched: new Counter({ name: `${P}events_unmatched_total`, help: help(`${P}events_unmatched_total`), labelNames: ['event_family'], registers }),
-    eventsPoison: new Counter({ name: `${P}events_poison_total`, help: help(`${P}events_poison_total`), labelNames: ['reason'], registers }),
-    deliveries: new Counter({ name: `${P}deliveries_total`, help: help(`${P}deliveries_total`), labelNames: ['outcome', 'status_class'], registers }),
-    attempts: new Counter({ name: `${P}delivery_attempts_total`, help: help(`${P}delivery_attempts_total`), labelNames: ['result', 'status_class'], registers }),
+    eventsConsumed: new Counter({
+      name: `${P}events_consumed_total`,
+      help: help(`${P}events_consumed_total`),
+      labelNames: ['event_family'],
+      registers,
+    }),
+    eventsUnmatched: new Counter({
+      name: `${P}events_unmatched_total`,
+      help: help(`${P}events_unmatched_total`),
+      labelNames: ['event_family'],
+      registers,
+    }),
+    eventsPoison: new Counter({
+      name: `${P}events_poison_total`,
+      help: help(`${P}events_poison_total`),
+      labelNames: ['reason'],
+      registers,
+    }),
+    deliveries: new Counter({
+      name: `${P}deliveries_total`,
+      help: help(`${P}deliveries_total`),
+      labelNames: ['outcome', 'status_class'],
+      registers,
+    }),
+    attempts: new Counter({
+      name: `${P}delivery_attempts_total`,
+      help: help(`${P}delivery_attempts_total`),
+      labelNames: ['result', 'status_class'],
+      registers,
+    }),
     attemptDuration: new Histogram({
       name: `${P}attempt_duration_seconds`,
       help: help(`${P}attempt_duration_seconds`),
@@ -75,20 +183,65 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       buckets: [1, 2, 3, 4, 5, 6, 8, 10, 20],
       registers,
     }),
-    deadLetters: new Counter({ name: `${P}dead_letters_total`, help: help(`${P}dead_letters_total`), labelNames: ['reason'], registers }),
-    deadLetterPublishFailures: new Counter({ name: `${P}dead_letter_publish_failures_total`, help: help(`${P}dead_letter_publish_failures_total`), registers }),
-    inFlightDeliveries: new Gauge({ name: `${P}in_flight_deliveries`, help: help(`${P}in_flight_deliveries`), registers }),
-    inFlightRecords: new Gauge({ name: `${P}in_flight_records`, help: help(`${P}in_flight_records`), registers }),
-    pausedPartitions: new Gauge({ name: `${P}paused_partitions`, help: help(`${P}paused_partitions`), registers }),
-    consumerLag: new Gauge({ name: `${P}consumer_lag`, help: help(`${P}consumer_lag`), labelNames: ['topic', 'partition'], registers }),
-    offsetCommits: new Counter({ name: `${P}offset_commits_total`, help: help(`${P}offset_commits_total`), labelNames: ['result'], registers }),
-    subscriptionsCached: new Gauge({ name: `${P}subscriptions_cached`, help: help(`${P}subscriptions_cached`), registers }),
-    snapshotAge: new Gauge({ name: `${P}subscriptions_snapshot_age_seconds`, help: help(`${P}subscriptions_snapshot_age_seconds`), registers }),
-    ssrfRefusals: new Counter({ name: `${P}ssrf_refusals_total`, help: help(`${P}ssrf_refusals_total`), registers }),
+    deadLetters: new Counter({
+      name: `${P}dead_letters_total`,
+      help: help(`${P}dead_letters_total`),
+      labelNames: ['reason'],
+      registers,
+    }),
+    deadLetterPublishFailures: new Counter({
+      name: `${P}dead_letter_publish_failures_total`,
+      help: help(`${P}dead_letter_publish_failures_total`),
+      registers,
+    }),
+    inFlightDeliveries: new Gauge({
+      name: `${P}in_flight_deliveries`,
+      help: help(`${P}in_flight_deliveries`),
+      registers,
+    }),
+    inFlightRecords: new Gauge({
+      name: `${P}in_flight_records`,
+      help: help(`${P}in_flight_records`),
+      registers,
+    }),
+    pausedPartitions: new Gauge({
+      name: `${P}paused_partitions`,
+      help: help(`${P}paused_partitions`),
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: `${P}consumer_lag`,
+      help: help(`${P}consumer_lag`),
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    offsetCommits: new Counter({
+      name: `${P}offset_commits_total`,
+      help: help(`${P}offset_commits_total`),
+      labelNames: ['result'],
+      registers,
+    }),
+    subscriptionsCached: new Gauge({
+      name: `${P}subscriptions_cached`,
+      help: help(`${P}subscriptions_cached`),
+      registers,
+    }),
+    snapshotAge: new Gauge({
+      name: `${P}subscriptions_snapshot_age_seconds`,
+      help: help(`${P}subscriptions_snapshot_age_seconds`),
+      registers,
+    }),
+    ssrfRefusals: new Counter({
+      name: `${P}ssrf_refusals_total`,
+      help: help(`${P}ssrf_refusals_total`),
+      registers,
+    }),
     ready: new Gauge({ name: `${P}ready`, help: help(`${P}ready`), registers }),
   };
   // Known label values start at 0, so rate()/increase() see the first event of each series.
-  for (const outcome of ['delivered', 'dead_lettered']) m.deliveries.inc({ outcome, status_class: outcome === 'delivered' ? '2xx' : 'none' }, 0);
+  for (const outcome of ['delivered', 'dead_lettered']) {
+    m.deliveries.inc({ outcome, status_class: outcome === 'delivered' ? '2xx' : 'none' }, 0);
+  }
   for (const reason of DEAD_LETTER_REASONS) m.deadLetters.inc({ reason }, 0);
   for (const result of ['ok', 'error']) m.offsetCommits.inc({ result }, 0);
   m.deadLetterPublishFailures.inc(0);
@@ -98,8 +251,16 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
 
 /** Every reason a dead letter can carry: delivery failures and poison records. */
 export const DEAD_LETTER_REASONS = [
-  'http_3xx', 'http_4xx', 'retries_exhausted', 'ssrf', 'invalid_target',
-  'undecodable', 'invalid', 'too_large', 'unknown_schema', 'empty',
+  'http_3xx',
+  'http_4xx',
+  'retries_exhausted',
+  'ssrf',
+  'invalid_target',
+  'undecodable',
+  'invalid',
+  'too_large',
+  'unknown_schema',
+  'empty',
 ] as const;
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -45,10 +45,31 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
     receivers.otherProject = await startReceiver();
     receivers.otherEvent = await startReceiver();
     const store = createSubscriptionStore(pool);
-    subs.project = await store.add({ idProject: 'P1', event: 'request.create', target: `${receivers.project.url}/hooks`, createdBy: 'u1' });
-    subs.global = await store.add({ idProject: 'P9', event: 'request.create', target: `${receivers.global.url}/all`, createdBy: 'admin', global: true });
-    subs.otherProject = await store.add({ idProject: 'P2', event: 'request.create', target: receivers.otherProject.url, createdBy: 'u2' });
-    subs.otherEvent = await store.add({ idProject: 'P1', event: 'message.create', target: receivers.otherEvent.url, createdBy: 'u1' });
+    subs.project = await store.add({
+      idProject: 'P1',
+      event: 'request.create',
+      target: `${receivers.project.url}/hooks`,
+      createdBy: 'u1',
+    });
+    subs.global = await store.add({
+      idProject: 'P9',
+      event: 'request.create',
+      target: `${receivers.global.url}/all`,
+      createdBy: 'admin',
+      global: true,
+    });
+    subs.otherProject = await store.add({
+      idProject: 'P2',
+      event: 'request.create',
+      target: receivers.otherProject.url,
+      createdBy: 'u2',
+    });
+    subs.otherEvent = await store.add({
+      idProject: 'P1',
+      event: 'message.create',
+      target: receivers.otherEvent.url,
+      createdBy: 'u1',
+    });
     connector = await startConnector({ topic, groupId, databaseUrl: db.url, transport });
   });
 
@@ -61,21 +82,39 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
   });
 
   it('delivers to project and global subscribers with the exact envelope, verifiable signatures, and commits after the 2xx', async () => {
-    const event = { id: 'evt-1', event: 'request.create', id_project: 'P1', timestamp: 1_764_000_000_000, payload: { request_id: 'r-1', first_text: 'hi', nested: { ü: [1, 2] } } };
+    const event = {
+      id: 'evt-1',
+      event: 'request.create',
+      id_project: 'P1',
+      timestamp: 1_764_000_000_000,
+      payload: { request_id: 'r-1', first_text: 'hi', nested: { ü: [1, 2] } },
+    };
     await produce(topic, [{ key: 'P1', value: JSON.stringify(event) }]);
 
-    await waitFor(() => receivers.project.requests.length === 1, { timeoutMs: 20_000, message: 'project receiver got the event' });
+    await waitFor(() => receivers.project.requests.length === 1, {
+      timeoutMs: 20_000,
+      message: 'project receiver got the event',
+    });
     // The receiver has not answered yet: the record must not be committed.
-    await waitFor(() => receivers.global.requests.length === 1, { timeoutMs: 10_000, message: 'global receiver got the event' });
+    await waitFor(() => receivers.global.requests.length === 1, {
+      timeoutMs: 10_000,
+      message: 'global receiver got the event',
+    });
     await connector.app.consumer.commit();
     expect((await committedOffsets(groupId, topic))[0]).not.toBe('1');
 
     release!();
-    await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '1', { timeoutMs: 10_000, message: 'offset committed after the 2xx' });
+    await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '1', {
+      timeoutMs: 10_000,
+      message: 'offset committed after the 2xx',
+    });
     expect(receivers.otherProject.requests).toHaveLength(0);
     expect(receivers.otherEvent.requests).toHaveLength(0);
 
-    for (const [name, sub] of [['project', subs.project!], ['global', subs.global!]] as const) {
+    for (const [name, sub] of [
+      ['project', subs.project!],
+      ['global', subs.global!],
+    ] as const) {
       const req = receivers[name].requests[0]!;
       expect(req.method).toBe('POST');
       expect(req.url).toBe(name === 'project' ? '/hooks' : '/all');
@@ -105,7 +144,9 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
       expect(h['x-hook-secret']).toBeUndefined();
       // X-Hub-Signature-256 with GitHub's own verifier; X-Hub-Signature (sha1) recomputed.
       expect(await verifyGithub(sub.secret, req.body, String(h['x-hub-signature-256']))).toBe(true);
-      expect(h['x-hub-signature']).toBe(`sha1=${createHmac('sha1', sub.secret).update(req.body).digest('hex')}`);
+      expect(h['x-hub-signature']).toBe(
+        `sha1=${createHmac('sha1', sub.secret).update(req.body).digest('hex')}`,
+      );
       // Standard Webhooks with the reference library (throws when invalid).
       const verified = new Webhook(sub.secret).verify(req.body, {
         'webhook-id': String(h['webhook-id']),
@@ -125,7 +166,9 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
       expect(payload).not.toHaveProperty('secret');
     }
     // One webhook-id per (event, subscription).
-    expect(receivers.project.requests[0]!.headers['webhook-id']).not.toBe(receivers.global.requests[0]!.headers['webhook-id']);
+    expect(receivers.project.requests[0]!.headers['webhook-id']).not.toBe(
+      receivers.global.requests[0]!.headers['webhook-id'],
+    );
   });
 
   it('applies subscriptions inserted, disabled and deleted in Postgres within 2 s, without a restart', async () => {
@@ -135,24 +178,65 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
       `insert into webhook_subscriptions (id_project, event, target, secret, created_by) values ('P3', 'lead.create', $1, 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', 'sql') returning id`,
       [`${receivers.otherProject.url}/lead`],
     );
-    await waitFor(async () => (await cached()) === before + 1, { timeoutMs: 2_000, message: 'insert visible within 2 s' });
-    await produce(topic, [{ key: 'P3', value: JSON.stringify({ id: 'lead-1', event: 'lead.create', id_project: 'P3', timestamp: Date.now(), payload: { n: 1 } }) }]);
-    await waitFor(() => receivers.otherProject.requests.some((r) => r.url === '/lead'), { timeoutMs: 10_000, message: 'new subscription delivered' });
+    await waitFor(async () => (await cached()) === before + 1, {
+      timeoutMs: 2_000,
+      message: 'insert visible within 2 s',
+    });
+    await produce(topic, [
+      {
+        key: 'P3',
+        value: JSON.stringify({
+          id: 'lead-1',
+          event: 'lead.create',
+          id_project: 'P3',
+          timestamp: Date.now(),
+          payload: { n: 1 },
+        }),
+      },
+    ]);
+    await waitFor(() => receivers.otherProject.requests.some((r) => r.url === '/lead'), {
+      timeoutMs: 10_000,
+      message: 'new subscription delivered',
+    });
 
     await pool.query(`update webhook_subscriptions set enabled = false where id = $1`, [rows[0]!.id]);
-    await waitFor(async () => (await cached()) === before, { timeoutMs: 2_000, message: 'disable visible within 2 s' });
+    await waitFor(async () => (await cached()) === before, {
+      timeoutMs: 2_000,
+      message: 'disable visible within 2 s',
+    });
     await pool.query(`update webhook_subscriptions set enabled = true where id = $1`, [rows[0]!.id]);
-    await waitFor(async () => (await cached()) === before + 1, { timeoutMs: 2_000, message: 're-enable visible within 2 s' });
+    await waitFor(async () => (await cached()) === before + 1, {
+      timeoutMs: 2_000,
+      message: 're-enable visible within 2 s',
+    });
     await pool.query(`delete from webhook_subscriptions where id = $1`, [rows[0]!.id]);
-    await waitFor(async () => (await cached()) === before, { timeoutMs: 2_000, message: 'delete visible within 2 s' });
+    await waitFor(async () => (await cached()) === before, {
+      timeoutMs: 2_000,
+      message: 'delete visible within 2 s',
+    });
 
     // After the delete, a lead.create for P3 matches nothing: it is committed without any delivery.
     const delivered = receivers.otherProject.requests.length;
-    await produce(topic, [{ key: 'P3', value: JSON.stringify({ id: 'lead-2', event: 'lead.create', id_project: 'P3', timestamp: Date.now(), payload: { n: 2 } }) }]);
-    await waitFor(async () => (await connector.metric('webhook_connector_events_unmatched_total', { event_family: 'lead' })) >= 1, {
-      timeoutMs: 10_000,
-      message: 'the event after the delete is unmatched',
-    });
+    await produce(topic, [
+      {
+        key: 'P3',
+        value: JSON.stringify({
+          id: 'lead-2',
+          event: 'lead.create',
+          id_project: 'P3',
+          timestamp: Date.now(),
+          payload: { n: 2 },
+        }),
+      },
+    ]);
+    await waitFor(
+      async () =>
+        (await connector.metric('webhook_connector_events_unmatched_total', { event_family: 'lead' })) >= 1,
+      {
+        timeoutMs: 10_000,
+        message: 'the event after the delete is unmatched',
+      },
+    );
     expect(receivers.otherProject.requests).toHaveLength(delivered);
   });
 });

@@ -273,12 +273,10 @@ async function brokerMessageMaxBytes(): Promise<number> {
 
 describe('a record just under the broker size limit', () => {
   /*
-   * KNOWN WEAKNESS, kept as `it.failing` so the suite stays green while it is open: flip it to `it` with
-   * the fix. With every setting at its default, a record that fits the source topic (a batch is the value
-   * + 74 bytes) but whose dead letter does not (the same value + ~300 bytes of dlq-* headers) is retried
-   * by src/dead-letter/dead-letter-producer.ts for ever: MESSAGE_TOO_LARGE is permanent for that record,
-   * so its partition never commits past it (and redelivers everything after it on each restart), and the
-   * records after it with the same key are not delivered either (the key's intake lane waits on it).
+   * With every setting at its default, a record that fits the source topic (a batch is the value + 74
+   * bytes) but whose dead letter does not (the same value + ~300 bytes of dlq-* headers) must not stall its
+   * partition: MESSAGE_TOO_LARGE is permanent for that record, so its dead letter is written without the
+   * value (header dlq-value-omitted), and the records after it go on.
    */
   const nearTopic = uniqueName('hostile-near-limit');
   const nearGroup = uniqueName('hostile-near-limit-group');
@@ -300,7 +298,7 @@ describe('a record just under the broker size limit', () => {
     ]);
   });
 
-  it.failing('is dead-lettered, the next record is delivered, and the partition moves on', async () => {
+  it('is dead-lettered without its value, the next record is delivered, and the partition moves on', async () => {
     await waitFor(() => r.requests.some((q) => q.body.includes('"payload":{"after":"near-limit"}')), {
       timeoutMs: 20_000,
       message: 'the record after it delivered',
@@ -311,5 +309,8 @@ describe('a record just under the broker size limit', () => {
     });
     const [dl] = await readAll(`${nearTopic}.dlq`, { expected: 1, timeoutMs: 5_000 });
     expect(dl?.headers['dlq-reason']).toBe('undecodable');
+    expect(dl?.value).toBeNull();
+    expect(Number(dl?.headers['dlq-value-omitted'])).toBeGreaterThan(1_000_000);
+    expect(dl?.headers['dlq-original-offset']).toBe('0');
   });
 });

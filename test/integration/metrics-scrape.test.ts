@@ -92,10 +92,16 @@ describe('metrics after a mixed run', () => {
       },
       { timeoutMs: 20_000, message: 'all 7 records committed' },
     );
-    await waitFor(async () => parseScrape((await scrape()).text).get(`webhook_connector_consumer_lag{partition="0",topic="${topic}"}`) === 0, {
-      timeoutMs: 10_000,
-      message: 'lag of partition 0 reads 0',
-    });
+    await waitFor(
+      async () =>
+        parseScrape((await scrape()).text).get(
+          `webhook_connector_consumer_lag{partition="0",topic="${topic}"}`,
+        ) === 0,
+      {
+        timeoutMs: 10_000,
+        message: 'lag of partition 0 reads 0',
+      },
+    );
     const m = parseScrape((await scrape()).text);
     const get = (k: string): number | undefined => m.get(k);
     expect(get('webhook_connector_events_consumed_total{event_family="request"}')).toBe(4);
@@ -140,8 +146,12 @@ describe('metrics after a mixed run', () => {
         .filter((l) => l !== '' && !l.startsWith('#'))
         .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
     );
-    const alerts = parseYaml(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: { rules: { expr?: string }[] }[] };
-    const dashboard = JSON.parse(readFileSync('deploy/grafana/dashboards/webhook-connector.json', 'utf8')) as { panels: { targets?: { expr?: string }[] }[] };
+    const alerts = parseYaml(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as {
+      groups: { rules: { expr?: string }[] }[];
+    };
+    const dashboard = JSON.parse(
+      readFileSync('deploy/grafana/dashboards/webhook-connector.json', 'utf8'),
+    ) as { panels: { targets?: { expr?: string }[] }[] };
     const exprs = [
       ...alerts.groups.flatMap((g) => g.rules.map((r) => r.expr ?? '')),
       ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')),

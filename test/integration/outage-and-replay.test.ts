@@ -37,12 +37,18 @@ afterAll(async () => {
   await db.drop();
 });
 
-const event = (id: string): string => JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
+const event = (id: string): string =>
+  JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
 
 describe('Postgres outage', () => {
   it('keeps delivering from the snapshot, dead-letters nothing, pauses past the staleness bound and recovers', async () => {
     const r = await startReceiver();
-    await createSubscriptionStore(pool).add({ idProject: 'P1', event: 'request.create', target: r.url, createdBy: 't' });
+    await createSubscriptionStore(pool).add({
+      idProject: 'P1',
+      event: 'request.create',
+      target: r.url,
+      createdBy: 't',
+    });
     const topic = uniqueName('outage');
     const groupId = uniqueName('outage-group');
     await createTopic(topic, 1);
@@ -54,29 +60,53 @@ describe('Postgres outage', () => {
     });
     try {
       await produce(topic, [{ key: 'P1', value: event('before') }]);
-      await waitFor(() => r.requests.length === 1, { timeoutMs: 15_000, message: 'delivered before the outage' });
+      await waitFor(() => r.requests.length === 1, {
+        timeoutMs: 15_000,
+        message: 'delivered before the outage',
+      });
 
       // The outage: no new connections, and every existing backend of that database terminated.
       const name = dbName(db.url);
       await admin.query(`alter database "${name}" allow_connections false`);
-      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name]);
+      await admin.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+        [name],
+      );
 
-      await produce(topic, [{ key: 'P1', value: event('during-1') }, { key: 'P1', value: event('during-2') }]);
-      await waitFor(() => r.requests.length === 3, { timeoutMs: 10_000, message: 'delivered from the snapshot during the outage' });
+      await produce(topic, [
+        { key: 'P1', value: event('during-1') },
+        { key: 'P1', value: event('during-2') },
+      ]);
+      await waitFor(() => r.requests.length === 3, {
+        timeoutMs: 10_000,
+        message: 'delivered from the snapshot during the outage',
+      });
 
       // Past the staleness bound the service pauses and says it is not ready; events wait, uncommitted.
-      await waitFor(() => !c.app.readiness().ready, { timeoutMs: 15_000, message: 'not ready once the snapshot is stale' });
-      await produce(topic, [{ key: 'P1', value: event('while-paused') }]);
-      await waitFor(async () => (await c.metric('webhook_connector_consumer_lag', { topic, partition: '0' })) > 0, {
-        timeoutMs: 10_000,
-        message: 'lag grows while paused',
+      await waitFor(() => !c.app.readiness().ready, {
+        timeoutMs: 15_000,
+        message: 'not ready once the snapshot is stale',
       });
+      await produce(topic, [{ key: 'P1', value: event('while-paused') }]);
+      await waitFor(
+        async () => (await c.metric('webhook_connector_consumer_lag', { topic, partition: '0' })) > 0,
+        {
+          timeoutMs: 10_000,
+          message: 'lag grows while paused',
+        },
+      );
       expect(r.requests).toHaveLength(3);
 
       await admin.query(`alter database "${name}" allow_connections true`);
       await waitFor(() => c.app.readiness().ready, { timeoutMs: 20_000, message: 'ready again' });
-      await waitFor(() => r.requests.length === 4, { timeoutMs: 15_000, message: 'the paused event is delivered' });
-      await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '4', { timeoutMs: 10_000, message: 'all committed' });
+      await waitFor(() => r.requests.length === 4, {
+        timeoutMs: 15_000,
+        message: 'the paused event is delivered',
+      });
+      await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '4', {
+        timeoutMs: 10_000,
+        message: 'all committed',
+      });
       expect(await readAll(`${topic}.dlq`, { expected: 0, timeoutMs: 500 })).toHaveLength(0);
       expect(await c.metric('webhook_connector_dead_letters_total')).toBe(0);
     } finally {
@@ -96,9 +126,18 @@ describe('replay', () => {
     const topic = uniqueName('replay');
     const groupId = uniqueName('replay-group');
     await createTopic(topic, 1);
-    const c = await startConnector({ topic, groupId, databaseUrl: db.url, env: { DELIVERY_MAX_ATTEMPTS: '2', RETRY_INITIAL_DELAY_MS: '50' } });
+    const c = await startConnector({
+      topic,
+      groupId,
+      databaseUrl: db.url,
+      env: { DELIVERY_MAX_ATTEMPTS: '2', RETRY_INITIAL_DELAY_MS: '50' },
+    });
     try {
-      await produce(topic, [{ key: 'P1', value: event('r1') }, { key: 'P1', value: event('r2') }, { key: 'P1', value: event('r3') }]);
+      await produce(topic, [
+        { key: 'P1', value: event('r1') },
+        { key: 'P1', value: event('r2') },
+        { key: 'P1', value: event('r3') },
+      ]);
       await readAll(`${topic}.dlq`, { expected: 3, timeoutMs: 20_000 });
     } finally {
       await c.stop();
@@ -116,7 +155,12 @@ describe('replay', () => {
         logger,
         kafka: createKafka(config, logger),
         store,
-        transport: createTransport('undici', { timeoutMs: 2_000, connectionsPerOrigin: 4, maxResponseBytes: 1024, allowCidrs: ['127.0.0.1/32'] }),
+        transport: createTransport('undici', {
+          timeoutMs: 2_000,
+          connectionsPerOrigin: 4,
+          maxResponseBytes: 1024,
+          allowCidrs: ['127.0.0.1/32'],
+        }),
         out: (l) => lines.push(l),
       });
     };

@@ -68,7 +68,10 @@ describe('retries and dead letters', () => {
     await subscribe(r.url);
     const s = await setup();
     await produce(s.topic, [{ key: 'P1', value: event('e1') }]);
-    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', { timeoutMs: 20_000, message: 'committed' });
+    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', {
+      timeoutMs: 20_000,
+      message: 'committed',
+    });
     expect(r.requests.map((q) => q.headers['x-webhook-attempt'])).toEqual(['1', '2', '3']);
     expect(new Set(r.requests.map((q) => q.body)).size).toBe(1);
     expect(new Set(r.requests.map((q) => q.headers['webhook-id'])).size).toBe(1);
@@ -100,9 +103,14 @@ describe('retries and dead letters', () => {
     expect(h['dlq-original-partition']).toBe('0');
     expect(h['dlq-original-offset']).toBe('0');
     expect(Number(h['dlq-original-timestamp'])).toBeGreaterThan(0);
-    expect(Date.parse(String(h['dlq-first-attempt-at']))).toBeLessThanOrEqual(Date.parse(String(h['dlq-last-attempt-at'])));
+    expect(Date.parse(String(h['dlq-first-attempt-at']))).toBeLessThanOrEqual(
+      Date.parse(String(h['dlq-last-attempt-at'])),
+    );
     expect(JSON.stringify(h)).not.toContain(sub.secret);
-    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', { timeoutMs: 10_000, message: 'committed after the dead letter' });
+    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', {
+      timeoutMs: 10_000,
+      message: 'committed after the dead letter',
+    });
     expect(await readAll(s.dlq, { expected: 2, timeoutMs: 1_000 })).toHaveLength(1);
   });
 
@@ -116,12 +124,17 @@ describe('retries and dead letters', () => {
     expect(dl!.headers['dlq-attempts']).toBe('4');
     expect(dl!.headers['dlq-last-status']).toBe('503');
     expect(r.requests).toHaveLength(4);
-    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', { timeoutMs: 10_000, message: 'committed' });
+    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', {
+      timeoutMs: 10_000,
+      message: 'committed',
+    });
   });
 
   it('retries a timeout and a refused connection, and waits for Retry-After: 2', async () => {
     // Timeout on the first attempt, then Retry-After: 2 on the second, then success.
-    const hung = await receiver((_req, n) => (n === 1 ? { hang: true } : n === 2 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 }));
+    const hung = await receiver((_req, n) =>
+      n === 1 ? { hang: true } : n === 2 ? { status: 503, headers: { 'retry-after': '2' } } : { status: 200 },
+    );
     // A port with nothing listening: refused, then a server appears on it.
     const probe: Server = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -129,20 +142,37 @@ describe('retries and dead letters', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     await subscribe(hung.url);
     await subscribe(`http://127.0.0.1:${port}/late`);
-    const s = await setup({ DELIVERY_TIMEOUT_MS: '1000', RETRY_INITIAL_DELAY_MS: '300', DELIVERY_MAX_ATTEMPTS: '10' });
+    const s = await setup({
+      DELIVERY_TIMEOUT_MS: '1000',
+      RETRY_INITIAL_DELAY_MS: '300',
+      DELIVERY_MAX_ATTEMPTS: '10',
+    });
     await produce(s.topic, [{ key: 'P1', value: event('eT') }]);
-    await waitFor(() => hung.requests.length >= 3, { timeoutMs: 20_000, message: 'three attempts at the hung receiver' });
+    await waitFor(() => hung.requests.length >= 3, {
+      timeoutMs: 20_000,
+      message: 'three attempts at the hung receiver',
+    });
     const gap = hung.requests[2]!.receivedAt - hung.requests[1]!.receivedAt;
     expect(gap).toBeGreaterThanOrEqual(1_900);
     expect(gap).toBeLessThan(4_000);
     // The refused target has been retried meanwhile; now start a receiver on its port.
-    await waitFor(async () => (await s.connector.metric('webhook_connector_delivery_attempts_total', { result: 'retryable', status_class: 'none' })) >= 3, {
-      timeoutMs: 10_000,
-      message: 'connection refused retried',
-    });
+    await waitFor(
+      async () =>
+        (await s.connector.metric('webhook_connector_delivery_attempts_total', {
+          result: 'retryable',
+          status_class: 'none',
+        })) >= 3,
+      {
+        timeoutMs: 10_000,
+        message: 'connection refused retried',
+      },
+    );
     const late = await startReceiver(undefined, port);
     cleanups.push(() => late.close());
-    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', { timeoutMs: 30_000, message: 'both delivered and committed' });
+    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '1', {
+      timeoutMs: 30_000,
+      message: 'both delivered and committed',
+    });
     expect(late.requests).toHaveLength(1);
     expect(Number(late.requests[0]!.headers['x-webhook-attempt'])).toBeGreaterThan(1);
     expect(await readAll(s.dlq, { expected: 0, timeoutMs: 500 })).toHaveLength(0);
@@ -154,19 +184,39 @@ describe('retries and dead letters', () => {
     const s = await setup();
     await produce(s.topic, [
       { key: 'P1', value: '{not json' },
-      { key: 'P1', value: JSON.stringify({ event: 'request.create', id_project: 'P1', timestamp: 'yesterday', payload: {} }) },
+      {
+        key: 'P1',
+        value: JSON.stringify({
+          event: 'request.create',
+          id_project: 'P1',
+          timestamp: 'yesterday',
+          payload: {},
+        }),
+      },
       { key: 'P1', value: Buffer.from([0xff, 0xfe, 0x7b]) },
       { key: 'P1', value: event('after-poison') },
     ]);
-    await waitFor(() => r.requests.length === 1, { timeoutMs: 20_000, message: 'the good record is delivered' });
+    await waitFor(() => r.requests.length === 1, {
+      timeoutMs: 20_000,
+      message: 'the good record is delivered',
+    });
     const dls = await readAll(s.dlq, { expected: 3, timeoutMs: 10_000 });
     // Poison records have no lane: their dead letters may be written in any order.
     const byOffset = new Map(dls.map((d) => [d.headers['dlq-original-offset'], d]));
-    expect([0, 1, 2].map((o) => byOffset.get(String(o))?.headers['dlq-reason'])).toEqual(['undecodable', 'invalid', 'undecodable']);
+    expect([0, 1, 2].map((o) => byOffset.get(String(o))?.headers['dlq-reason'])).toEqual([
+      'undecodable',
+      'invalid',
+      'undecodable',
+    ]);
     expect(byOffset.get('1')!.headers['dlq-error']).toMatch(/timestamp/);
     expect(byOffset.get('0')!.value?.toString()).toBe('{not json');
-    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '4', { timeoutMs: 10_000, message: 'all committed' });
-    expect(await s.connector.metric('webhook_connector_events_poison_total', { reason: 'undecodable' })).toBe(2);
+    await waitFor(async () => (await committedOffsets(s.groupId, s.topic))[0] === '4', {
+      timeoutMs: 10_000,
+      message: 'all committed',
+    });
+    expect(await s.connector.metric('webhook_connector_events_poison_total', { reason: 'undecodable' })).toBe(
+      2,
+    );
   });
 
   it('isolation: a receiver that never answers does not hold up a healthy one on the same partition', async () => {
@@ -174,13 +224,20 @@ describe('retries and dead letters', () => {
     const healthy = await receiver();
     await subscribe(hung.url);
     await subscribe(healthy.url);
-    const s = await setup({ DELIVERY_TIMEOUT_MS: '3000', DELIVERY_MAX_ATTEMPTS: '6', RETRY_INITIAL_DELAY_MS: '1000' });
+    const s = await setup({
+      DELIVERY_TIMEOUT_MS: '3000',
+      DELIVERY_MAX_ATTEMPTS: '6',
+      RETRY_INITIAL_DELAY_MS: '1000',
+    });
     const n = 50;
     await produce(
       s.topic,
       Array.from({ length: n }, (_, i) => ({ key: 'P1', value: event(`iso-${i}`) })),
     );
-    await waitFor(() => healthy.requests.length === n, { timeoutMs: 15_000, message: 'healthy receiver got every event' });
+    await waitFor(() => healthy.requests.length === n, {
+      timeoutMs: 15_000,
+      message: 'healthy receiver got every event',
+    });
     // The hung subscriber is still on its first event's retries: its lane keeps order, nothing is dead-lettered yet.
     expect(hung.requests.length).toBeLessThan(6);
     expect(new Set(hung.requests.map((q) => q.headers['webhook-id'])).size).toBe(1);

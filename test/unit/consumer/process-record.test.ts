@@ -15,14 +15,31 @@ import type { Subscription, SubscriptionIndex } from '../../../src/subscriptions
 import type { WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
 
 const sub: Subscription = {
-  id: 'sub-1', idProject: 'P1', event: 'request.create', target: 'https://crm.example.com/hooks', secret: 's3cret',
-  previousSecret: null, previousSecretExpiresAt: null, global: false, enabled: true, createdBy: 'u',
-  createdAt: new Date(0), updatedAt: new Date(0),
+  id: 'sub-1',
+  idProject: 'P1',
+  event: 'request.create',
+  target: 'https://crm.example.com/hooks',
+  secret: 's3cret',
+  previousSecret: null,
+  previousSecretExpiresAt: null,
+  global: false,
+  enabled: true,
+  createdBy: 'u',
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
 };
-const index: SubscriptionIndex = { match: (e, p) => (e === sub.event && p === sub.idProject ? [sub] : []), get: () => sub, size: 1 };
+const index: SubscriptionIndex = {
+  match: (e, p) => (e === sub.event && p === sub.idProject ? [sub] : []),
+  get: () => sub,
+  size: 1,
+};
 const clock: Clock = { now: () => 1_000, sleep: () => Promise.resolve() };
 
-function deps(decode: PipelineDeps['decode'], sent: string[], deadLetters: DeadLetterRecord[] = []): PipelineDeps {
+function deps(
+  decode: PipelineDeps['decode'],
+  sent: string[],
+  deadLetters: DeadLetterRecord[] = [],
+): PipelineDeps {
   const transport: WebhookTransport = {
     name: 'undici',
     send: async (r: WebhookRequest) => {
@@ -36,12 +53,22 @@ function deps(decode: PipelineDeps['decode'], sent: string[], deadLetters: DeadL
     decode,
     subscriptions: () => index,
     deliverDeps: {
-      transport, prepared: new PreparedSubscriptions(() => 1_000), clock, random: () => 0.5, slots: new Semaphore(10), userAgent: 'ua', legacySecretHeader: false,
+      transport,
+      prepared: new PreparedSubscriptions(() => 1_000),
+      clock,
+      random: () => 0.5,
+      slots: new Semaphore(10),
+      userAgent: 'ua',
+      legacySecretHeader: false,
       policy: { maxAttempts: 3, initialDelayMs: 1, multiplier: 2, maxDelayMs: 10, retryAfterMaxMs: 10 },
     },
     lanes: new Lanes(),
     keyLanes: new Lanes(),
-    deadLetters: { write: async (r) => (deadLetters.push(r), true), start: async () => undefined, stop: async () => undefined },
+    deadLetters: {
+      write: async (r) => (deadLetters.push(r), true),
+      start: async () => undefined,
+      stop: async () => undefined,
+    },
     outages: new Outages(),
     metrics: createMetrics(new Registry(), { defaultMetrics: false }),
     logger: pino({ level: 'silent' }),
@@ -50,8 +77,15 @@ function deps(decode: PipelineDeps['decode'], sent: string[], deadLetters: DeadL
 }
 
 const record = (n: number, key: string | null = 'P1') => ({
-  topic: 't', partition: 0, offset: String(n), timestamp: '0', key: key === null ? null : Buffer.from(key), headers: {},
-  value: Buffer.from(JSON.stringify({ id: `e${n}`, event: 'request.create', id_project: 'P1', timestamp: 1, payload: { n } })),
+  topic: 't',
+  partition: 0,
+  offset: String(n),
+  timestamp: '0',
+  key: key === null ? null : Buffer.from(key),
+  headers: {},
+  value: Buffer.from(
+    JSON.stringify({ id: `e${n}`, event: 'request.create', id_project: 'P1', timestamp: 1, payload: { n } }),
+  ),
 });
 
 describe('processRecord', () => {
@@ -91,15 +125,22 @@ describe('processRecord', () => {
 
   it('dead-letters a poison record and resolves done; a rejected decoder counts as undecodable, not a crash', async () => {
     const dls: DeadLetterRecord[] = [];
-    const d = deps(async () => {
-      throw new Error('decoder bug');
-    }, [], dls);
+    const d = deps(
+      async () => {
+        throw new Error('decoder bug');
+      },
+      [],
+      dls,
+    );
     expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
     expect(dls[0]!.headers['dlq-reason']).toBe('undecodable');
   });
 
   it('returns aborted, not done, when the dead-letter write is abandoned (shutdown)', async () => {
-    const d = { ...deps(async () => ({ ok: false, reason: 'invalid', message: 'bad' }) as DecodeResult, []), deadLetters: { write: async () => false, start: async () => undefined, stop: async () => undefined } };
+    const d = {
+      ...deps(async () => ({ ok: false, reason: 'invalid', message: 'bad' }) as DecodeResult, []),
+      deadLetters: { write: async () => false, start: async () => undefined, stop: async () => undefined },
+    };
     expect(await processRecord(record(0), d, new AbortController().signal)).toBe('aborted');
   });
 });
