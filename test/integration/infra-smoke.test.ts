@@ -41,6 +41,10 @@ describe('Kafka', () => {
     expect(records[2]!.value).toEqual(Buffer.from([0, 1, 2]));
     // Without `expected`: everything up to the current end of the topic, without waiting for a deadline.
     expect(await readAll(topic, { timeoutMs: 60_000 })).toHaveLength(3);
+    // expected: 0 watches a topic (created if missing, like a dead-letter topic) for the whole window.
+    const started = Date.now();
+    expect(await readAll(uniqueName('smoke-absent'), { expected: 0, timeoutMs: 500 })).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   it('reads a consumer group commit back through the admin API', async () => {
