@@ -1,0 +1,129 @@
+/**
+ * Our connector under test, in its own process: the same composition as `src/main.ts` runService
+ * (config from the environment, real pg pool, kafkajs, HTTP transport, metrics) through `createApp`, plus
+ * an IPC line to bench/run.ts: start-up phases (subscription load, ready) and a clean exit on request, so
+ * `--cpu-prof` profiles get written. CPU and RSS are measured from outside (/proc), like every other process.
+ */
+import { Registry } from 'prom-client';
+import { createApp } from '../src/app.js';
+import { systemClock } from '../src/clock.js';
+import { loadConfig } from '../src/config.js';
+import { createRegistryDecoderFromConfig } from '../src/events/registry-from-config.js';
+import { createKafka } from '../src/kafka/create-kafka.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics/metrics.js';
+import { createPgPool } from '../src/subscriptions/pool.js';
+import { createTransport } from '../src/transport/create-transport.js';
+
+const importedAt = performance.now();
+const send = (m: Record<string, unknown>): void => void process.send?.(m);
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.LOG_LEVEL);
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
+  const app = createApp({
+    config,
+    logger,
+    clock: systemClock,
+    random: Math.random,
+    kafka: createKafka(config, logger),
+    pool,
+    transport: createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
+      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
+      maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
+      allowCidrs: config.TARGET_ALLOW_CIDRS,
+    }),
+    registry,
+    metrics,
+    registryDecoder: createRegistryDecoderFromConfig(config, logger),
+  });
+
+  // The subscription snapshot is the first thing start() loads; watch for it without touching the app.
+  const startAt = performance.now();
+  let loadedAt: number | null = null;
+  const watch = setInterval(() => {
+    if (loadedAt === null && app.readiness().detail.subscriptions !== 'unavailable') {
+      loadedAt = performance.now();
+    }
+  }, 2);
+  await app.start();
+  const startedAt = performance.now();
+  clearInterval(watch);
+  // Ready = joined the group with the snapshot loaded (what /readyz reports).
+  while (!app.readiness().ready && performance.now() - startedAt < 60_000) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const readyAt = performance.now();
+  const cached = (await metrics.subscriptionsCached.get()).values[0]?.value ?? 0;
+  const mem = process.memoryUsage();
+  send({
+    type: 'started',
+    importMs: importedAt,
+    startMs: startedAt - startAt,
+    subscriptionsLoadMs: loadedAt === null ? null : loadedAt - startAt,
+    processToStartedMs: startedAt,
+    startToReadyMs: readyAt - startAt,
+    processToReadyMs: readyAt,
+    subscriptionsCached: cached,
+    opsPort: app.opsPort,
+    rssMb: mem.rss / 2 ** 20,
+    heapUsedMb: mem.heapUsed / 2 ** 20,
+  });
+
+  // Memory as the process sees it (RSS is also read from /proc by the parent): what the heap holds, and
+  // what sits outside it (Buffers: Kafka fetch responses, socket data).
+  const peak = { heapUsedMb: 0, externalMb: 0, arrayBuffersMb: 0, rssMb: 0 };
+  const memTimer = setInterval(() => {
+    const u = process.memoryUsage();
+    peak.heapUsedMb = Math.max(peak.heapUsedMb, u.heapUsed / 2 ** 20);
+    peak.externalMb = Math.max(peak.externalMb, u.external / 2 ** 20);
+    peak.arrayBuffersMb = Math.max(peak.arrayBuffersMb, u.arrayBuffers / 2 ** 20);
+    peak.rssMb = Math.max(peak.rssMb, u.rss / 2 ** 20);
+  }, 250);
+  memTimer.unref();
+
+  /** Attempts by result and deliveries by outcome: a run is only valid if it had no surprise failures. */
+  const outcomes = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const [metric, label] of [
+      [metrics.attempts, 'result'],
+      [metrics.deliveries, 'outcome'],
+    ] as const) {
+      for (const v of (await metric.get()).values) {
+        const key = `${metric === metrics.attempts ? 'attempts' : 'deliveries'}.${String((v.labels as Record<string, unknown>)[label])}`;
+        out[key] = (out[key] ?? 0) + v.value;
+      }
+    }
+    return out;
+  };
+
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    outcomes()
+      .then((o) => send({ type: 'final', peak, outcomes: o }))
+      .catch(() => undefined)
+      .then(() => app.stop())
+      .then(() => pool.end())
+      .finally(() => process.exit(0));
+  };
+  process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'stop') stop();
+    if (m.cmd === 'mem') {
+      const u = process.memoryUsage();
+      send({ type: 'mem', rssMb: u.rss / 2 ** 20, heapUsedMb: u.heapUsed / 2 ** 20 });
+    }
+  });
+  process.on('SIGTERM', stop);
+  process.on('disconnect', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`connector-driver: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
