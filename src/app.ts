@@ -143,9 +143,15 @@ export function createApp(d: AppDeps): App {
     metrics.ready.set(ready ? 1 : 0);
     return { ready, detail };
   };
-  const ops: OpsServer = createOpsServer({ registry: d.registry, readiness });
+  const ops: OpsServer = createOpsServer({
+    registry: d.registry,
+    readiness,
+    beforeScrape: () => {
+      metrics.snapshotAge.set(subscriptions.snapshotAgeMs() / 1000);
+      readiness();
+    },
+  });
   let opsPort = 0;
-  let ageTimer: NodeJS.Timeout | undefined;
   const started: (() => Promise<void>)[] = [];
 
   /**
@@ -200,11 +206,6 @@ export function createApp(d: AppDeps): App {
       started.push(() => consumer.stop());
       await lag.start();
       started.push(() => lag.stop());
-      ageTimer = setInterval(() => {
-        metrics.snapshotAge.set(subscriptions.snapshotAgeMs() / 1000);
-        readiness();
-      }, 1_000);
-      ageTimer.unref();
       logger.info(
         { opsPort, topics: c.KAFKA_TOPICS, groupId: c.KAFKA_GROUP_ID, transport: d.transport.name },
         'started',
@@ -212,7 +213,6 @@ export function createApp(d: AppDeps): App {
     },
     async stop() {
       stopRequested = true;
-      clearInterval(ageTimer);
       // Reverse start order: the consumer drains (deliveries and dead letters still work) before the rest closes.
       for (const stop of started.splice(0).reverse()) {
         try {

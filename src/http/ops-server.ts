@@ -12,6 +12,8 @@ export interface OpsServer {
 export function createOpsServer(o: {
   registry: Registry;
   readiness: () => { ready: boolean; detail: Record<string, unknown> };
+  /** Brings gauges that are read, not pushed (readiness, snapshot age), up to date before a scrape. */
+  beforeScrape?: () => void;
 }): OpsServer {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -20,6 +22,7 @@ export function createOpsServer(o: {
       return;
     }
     if (path === '/metrics') {
+      o.beforeScrape?.();
       o.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': o.registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err)),

@@ -168,6 +168,13 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
   let finish = (): void => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const timer = setTimeout(() => finish(), Math.max(0, deadline - Date.now()));
+  // Disconnecting while the consumer is still joining its group can leave a kafkajs socket open (and jest
+  // running after the tests): wait for the join (bounded) before disconnecting.
+  let joinedOrGaveUp = (): void => undefined;
+  const joined = new Promise<void>((resolve) => (joinedOrGaveUp = resolve));
+  const joinWait = setTimeout(() => joinedOrGaveUp(), 15_000);
+  consumer.on(consumer.events.GROUP_JOIN, () => joinedOrGaveUp());
+  consumer.on(consumer.events.CRASH, () => joinedOrGaveUp());
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -190,6 +197,8 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
     await finished;
   } finally {
     clearTimeout(timer);
+    await joined;
+    clearTimeout(joinWait);
     await consumer.disconnect();
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
