@@ -50,7 +50,10 @@ export function createDeadLetterProducer(kafka: Kafka, o: DeadLetterProducerOpti
           if (isTooLarge(err) && record.value !== null) {
             // Permanent for this record: retrying the same bytes would stall its partition for ever. The
             // dead letter keeps every header (and the original's topic/partition/offset to find it by).
-            log.error({ err, bytes: record.value.length, topic: o.topic }, 'dead letter too large for the topic; writing it without its value');
+            log.error(
+              { err, bytes: record.value.length, topic: o.topic },
+              'dead letter too large for the topic; writing it without its value',
+            );
             record = withoutValue(record);
             continue;
           }
@@ -66,7 +69,7 @@ export function createDeadLetterProducer(kafka: Kafka, o: DeadLetterProducerOpti
 
 /** kafkajs reports MESSAGE_TOO_LARGE directly or wrapped by its retrier. */
 function isTooLarge(err: unknown): boolean {
-  for (let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined; e; ) {
+  for (let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined; e;) {
     if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
     e = (e.originalError ?? e.cause) as typeof e;
   }
@@ -74,5 +77,9 @@ function isTooLarge(err: unknown): boolean {
 }
 
 export function withoutValue(r: DeadLetterRecord): DeadLetterRecord {
-  return { key: r.key, value: null, headers: { ...r.headers, 'dlq-value-omitted': String(r.value?.length ?? 0) } };
+  return {
+    key: r.key,
+    value: null,
+    headers: { ...r.headers, 'dlq-value-omitted': String(r.value?.length ?? 0) },
+  };
 }

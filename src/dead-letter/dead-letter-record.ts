@@ -54,7 +54,8 @@ export const dlqHeaders = {
   'dlq-original-partition': 'Partition of the original record.',
   'dlq-original-offset': 'Offset of the original record.',
   'dlq-original-timestamp': 'Timestamp of the original record (epoch ms).',
-  'dlq-value-omitted': 'Only when the original value did not fit the dead-letter topic: its size in bytes (the value is then null; find the original by topic/partition/offset).',
+  'dlq-value-omitted':
+    'Only when the original value did not fit the dead-letter topic: its size in bytes (the value is then null; find the original by topic/partition/offset).',
 } as const;
 
 const iso = (ms: number | undefined): string | undefined =>
