@@ -13,9 +13,7 @@ import { Lanes } from './consumer/lanes.js';
 import { Outages } from './consumer/outages.js';
 import { processRecord, type PipelineDeps } from './consumer/process-record.js';
 import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
-import type { DeliverDeps } from './delivery/deliver.js';
-import { PreparedSubscriptions } from './delivery/prepared-subscription.js';
-import { Semaphore } from './delivery/semaphore.js';
+import { deliverDepsFromConfig } from './delivery/deliver-deps.js';
 import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
 import { createOpsServer, type OpsServer } from './http/ops-server.js';
 import { createLagMonitor } from './kafka/lag-monitor.js';
@@ -24,7 +22,6 @@ import { statusClass, type Metrics } from './metrics/metrics.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createSubscriptionCache } from './subscriptions/subscription-cache.js';
 import type { WebhookTransport } from './transport/types.js';
-import { USER_AGENT } from './version.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -74,23 +71,12 @@ export function createApp(d: AppDeps): App {
     logger,
     onFailure: () => metrics.deadLetterPublishFailures.inc(),
   });
-  const deliverDeps: DeliverDeps = {
+  const deliverDeps = deliverDepsFromConfig(c, {
     transport: d.transport,
-    prepared: new PreparedSubscriptions(() => d.clock.now()),
-    policy: {
-      maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
-      initialDelayMs: c.RETRY_INITIAL_DELAY_MS,
-      multiplier: c.RETRY_MULTIPLIER,
-      maxDelayMs: c.RETRY_MAX_DELAY_MS,
-      retryAfterMaxMs: c.RETRY_AFTER_MAX_MS,
-    },
     clock: d.clock,
     random: d.random,
-    slots: new Semaphore(c.DELIVERY_CONCURRENCY),
-    userAgent: USER_AGENT,
-    legacySecretHeader: c.LEGACY_SECRET_HEADER,
     onAttempt: (outcome, result) => {
-      const sc = statusClass(outcome.kind === 'delivered' ? outcome.status : outcome.status);
+      const sc = statusClass(outcome.status);
       metrics.attempts.inc({
         result: outcome.kind === 'delivered' ? 'success' : outcome.kind,
         status_class: sc,
@@ -98,7 +84,7 @@ export function createApp(d: AppDeps): App {
       metrics.attemptDuration.observe({ status_class: sc }, result.durationMs / 1000);
       if (outcome.kind !== 'delivered' && outcome.reason === 'ssrf') metrics.ssrfRefusals.inc();
     },
-  };
+  });
   const pipeline: PipelineDeps = {
     decode: (value, at) =>
       decodeRecord(value, at, { maxRecordBytes: c.MAX_RECORD_BYTES, registry: d.registryDecoder }),

@@ -19,7 +19,7 @@ import { runSubscriptionsCommand } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createPgPool } from './subscriptions/pool.js';
-import { createTransport } from './transport/create-transport.js';
+import { createTransportFromConfig } from './transport/create-transport.js';
 
 export const USAGE = `usage: webhook-connector <command> [options]
 
@@ -35,16 +35,6 @@ Configuration comes from environment variables; see README.md.`;
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
-function transportFor(config: Config, onRefused?: () => void) {
-  return createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
-    timeoutMs: config.DELIVERY_TIMEOUT_MS,
-    connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-    maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-    allowCidrs: config.TARGET_ALLOW_CIDRS,
-    onRefused,
-  });
-}
-
 async function runService(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
   const registry = new Registry();
@@ -58,7 +48,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     random: Math.random,
     kafka,
     pool,
-    transport: transportFor(config),
+    transport: createTransportFromConfig(config),
     registry,
     metrics,
     registryDecoder: createRegistryDecoderFromConfig(config, logger),
@@ -138,7 +128,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           logger,
           kafka: createKafka(config, logger),
           store: createSubscriptionStore(pool),
-          transport: transportFor(config),
+          transport: createTransportFromConfig(config),
           out,
         }),
       );

@@ -2,15 +2,13 @@
 import type { Kafka } from 'kafkajs';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
-import { PreparedSubscriptions } from '../delivery/prepared-subscription.js';
-import { Semaphore } from '../delivery/semaphore.js';
+import { deliverDepsFromConfig } from '../delivery/deliver-deps.js';
 import { ConnectorError, ErrorCode } from '../errors.js';
 import { createRegistryDecoderFromConfig } from '../events/registry-from-config.js';
 import { parseFlags } from '../flags.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import type { WebhookTransport } from '../transport/types.js';
-import { USER_AGENT } from '../version.js';
 import { replayDeadLetters, type ReplayFilter } from './replay.js';
 
 export const REPLAY_USAGE = `usage: webhook-connector replay [--subscription ID ...] [--event E ...] [--since TIME] [--until TIME] [--dry-run] [--since-last]
@@ -96,22 +94,11 @@ export async function runReplayCommand(
       registry: createRegistryDecoderFromConfig(c, d.logger),
       logger: d.logger,
       out: d.out,
-      deliverDeps: {
+      deliverDeps: deliverDepsFromConfig(c, {
         transport: d.transport,
-        prepared: new PreparedSubscriptions(() => Date.now()),
-        policy: {
-          maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
-          initialDelayMs: c.RETRY_INITIAL_DELAY_MS,
-          multiplier: c.RETRY_MULTIPLIER,
-          maxDelayMs: c.RETRY_MAX_DELAY_MS,
-          retryAfterMaxMs: c.RETRY_AFTER_MAX_MS,
-        },
         clock: systemClock,
         random: Math.random,
-        slots: new Semaphore(c.DELIVERY_CONCURRENCY),
-        userAgent: USER_AGENT,
-        legacySecretHeader: c.LEGACY_SECRET_HEADER,
-      },
+      }),
     });
     return summary.failed > 0 ? 1 : 0;
   } finally {

@@ -1,4 +1,5 @@
 /** The one entry point app.ts needs: pick the transport named by HTTP_CLIENT. */
+import type { Config } from '../config.js';
 import type { TransportOptions, WebhookTransport } from './types.js';
 import { createUndiciTransport } from './undici-transport.js';
 import { createGotTransport } from './got-transport.js';
@@ -13,4 +14,23 @@ export function createTransport(name: TransportName, options: TransportOptions):
     case 'got':
       return createGotTransport(options);
   }
+}
+
+/** The transport configured by HTTP_CLIENT and the delivery settings. */
+export function createTransportFromConfig(
+  c: Pick<
+    Config,
+    | 'HTTP_CLIENT'
+    | 'DELIVERY_TIMEOUT_MS'
+    | 'HTTP_CONNECTIONS_PER_ORIGIN'
+    | 'RESPONSE_BODY_MAX_BYTES'
+    | 'TARGET_ALLOW_CIDRS'
+  >,
+): WebhookTransport {
+  return createTransport(c.HTTP_CLIENT as TransportName, {
+    timeoutMs: c.DELIVERY_TIMEOUT_MS,
+    connectionsPerOrigin: c.HTTP_CONNECTIONS_PER_ORIGIN,
+    maxResponseBytes: c.RESPONSE_BODY_MAX_BYTES,
+    allowCidrs: c.TARGET_ALLOW_CIDRS,
+  });
 }

@@ -13,7 +13,7 @@ import { createKafka } from '../../src/kafka/create-kafka.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { createPgPool } from '../../src/subscriptions/pool.js';
-import { createTransport } from '../../src/transport/create-transport.js';
+import { createTransportFromConfig } from '../../src/transport/create-transport.js';
 import { KAFKA_BROKERS } from './env.js';
 
 export interface TestConnector {
@@ -75,12 +75,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     random: Math.random,
     kafka: createKafka(config, logger),
     pool,
-    transport: createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
-      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-      maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-      allowCidrs: config.TARGET_ALLOW_CIDRS,
-    }),
+    transport: createTransportFromConfig(config),
     registry,
     metrics,
     registryDecoder: o.registryDecoder,
