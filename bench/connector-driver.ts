@@ -4,6 +4,7 @@
  * an IPC line to bench/run.ts: start-up phases (subscription load, ready) and a clean exit on request, so
  * `--cpu-prof` profiles get written. CPU and RSS are measured from outside (/proc), like every other process.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { createApp } from '../src/app.js';
 import { systemClock } from '../src/clock.js';
@@ -13,7 +14,7 @@ import { createKafka } from '../src/kafka/create-kafka.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { createPgPool } from '../src/subscriptions/pool.js';
-import { createTransport } from '../src/transport/create-transport.js';
+import { createTransportFromConfig } from '../src/transport/create-transport.js';
 
 const importedAt = performance.now();
 const send = (m: Record<string, unknown>): void => void process.send?.(m);
@@ -31,12 +32,7 @@ async function main(): Promise<void> {
     random: Math.random,
     kafka: createKafka(config, logger),
     pool,
-    transport: createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
-      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-      maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-      allowCidrs: config.TARGET_ALLOW_CIDRS,
-    }),
+    transport: createTransportFromConfig(config),
     registry,
     metrics,
     registryDecoder: createRegistryDecoderFromConfig(config, logger),
@@ -74,6 +70,11 @@ async function main(): Promise<void> {
     heapUsedMb: mem.heapUsed / 2 ** 20,
   });
 
+  // Event-loop delay while running: a long synchronous stretch (a big batch taken at once, a GC pause)
+  // delays every response and timer behind it, which shows in latency and in attempt durations.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+
   // Memory as the process sees it (RSS is also read from /proc by the parent): what the heap holds, and
   // what sits outside it (Buffers: Kafka fetch responses, socket data).
   const peak = { heapUsedMb: 0, externalMb: 0, arrayBuffersMb: 0, rssMb: 0 };
@@ -106,7 +107,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     outcomes()
-      .then((o) => send({ type: 'final', peak, outcomes: o }))
+      .then((o) => {
+        loop.disable();
+        const ms = (ns: number): number => ns / 1e6;
+        const eventLoopDelayMs = {
+          p50: ms(loop.percentile(50)),
+          p99: ms(loop.percentile(99)),
+          max: ms(loop.max),
+        };
+        send({ type: 'final', peak, outcomes: o, eventLoopDelayMs });
+      })
       .catch(() => undefined)
       .then(() => app.stop())
       .then(() => pool.end())

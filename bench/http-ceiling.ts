@@ -11,7 +11,7 @@ import { prepareSubscription } from '../src/delivery/prepared-subscription.js';
 import { signHub } from '../src/delivery/signing.js';
 import { webhookId } from '../src/delivery/webhook-id.js';
 import { decodeRecord } from '../src/events/decode-record.js';
-import { createTransport } from '../src/transport/create-transport.js';
+import { createTransportFromConfig } from '../src/transport/create-transport.js';
 import type { WebhookRequest } from '../src/transport/types.js';
 import type { Subscription } from '../src/subscriptions/types.js';
 import { USER_AGENT } from '../src/version.js';
@@ -23,12 +23,7 @@ async function main(): Promise<void> {
   const concurrency = Number(process.env.CONCURRENCY ?? config.DELIVERY_CONCURRENCY);
   const seconds = Number(process.env.SECONDS ?? '10');
   const maxRequests = Number(process.env.MAX_REQUESTS ?? Number.MAX_SAFE_INTEGER);
-  const transport = createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
-    timeoutMs: config.DELIVERY_TIMEOUT_MS,
-    connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-    maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-    allowCidrs: config.TARGET_ALLOW_CIDRS,
-  });
+  const transport = createTransportFromConfig(config);
   const now = Date.now();
   const sub: Subscription = {
     id: '6553f0a1b2c3d4e5f6a7b8c9',

@@ -16,7 +16,7 @@ import { createKafka } from '../src/kafka/create-kafka.js';
 import { createLogger } from '../src/logger.js';
 import { createSubscriptionStore } from '../src/subscriptions/pg-store.js';
 import { createPgPool } from '../src/subscriptions/pool.js';
-import { createTransport } from '../src/transport/create-transport.js';
+import { createTransportFromConfig } from '../src/transport/create-transport.js';
 import { USER_AGENT } from '../src/version.js';
 
 async function main(): Promise<void> {
@@ -26,12 +26,7 @@ async function main(): Promise<void> {
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 1 });
   const subscriptions = await createSubscriptionStore(pool).loadEnabled();
   await pool.end();
-  const transport = createTransport(config.HTTP_CLIENT as 'undici' | 'got', {
-    timeoutMs: config.DELIVERY_TIMEOUT_MS,
-    connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-    maxResponseBytes: config.RESPONSE_BODY_MAX_BYTES,
-    allowCidrs: config.TARGET_ALLOW_CIDRS,
-  });
+  const transport = createTransportFromConfig(config);
   const consumer = createKafka(config, logger).consumer({
     groupId: config.KAFKA_GROUP_ID,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,

@@ -3,7 +3,7 @@
  * on the local broker and Postgres, every scenario in the same run so ratios are fair on a noisy machine.
  * See bench/README.md for what each scenario measures and how to read the numbers.
  *
- *   npm run bench                    full run (~8–9 min on 2 cores)
+ *   npm run bench                    full run (~7 min on 2 cores; 8–9 from a fresh clone)
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
  *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, latency, naive,
@@ -33,7 +33,7 @@ import {
   withAdmin,
 } from './lib/data.js';
 import { ensurePeer, startPeer } from './lib/peer.js';
-import { loadAverage, machineDescription, ProcMonitor } from './lib/proc.js';
+import { loadAverage, MachineMonitor, machineDescription, ProcMonitor } from './lib/proc.js';
 import { selfTimeByArea, topSelfTime, type SelfTime } from './lib/profile.js';
 import {
   atLeast,
@@ -107,6 +107,7 @@ const topics = {
   iso: `${TOPIC_PREFIX}iso.${RUN}`,
   isoPeer: (k: number) => `${TOPIC_PREFIX}iso.${RUN}.peer${k}`,
   latency: `${TOPIC_PREFIX}latency.${RUN}`,
+  latencyQuarter: `${TOPIC_PREFIX}latency-quarter.${RUN}`,
   peerDlq: `${TOPIC_PREFIX}peer-dlq.${RUN}`,
 };
 
@@ -137,6 +138,7 @@ export interface RunResult {
   readonly cpuMicrosPerDelivery: number | null;
   readonly peakRssMb: number | null;
   readonly receiverCpuPercent?: number | null;
+  readonly machineCpuPercent?: number | null;
   readonly seconds: number;
   readonly loadBefore: Load;
   readonly loadAfter: Load;
@@ -145,6 +147,8 @@ export interface RunResult {
   readonly memory?: Record<string, number>;
   /** Our connector's metrics at the end: attempts by result, deliveries by outcome. */
   readonly outcomes?: Record<string, number>;
+  /** Our connector's event-loop delay over the run (ms): p50, p99, max. */
+  readonly eventLoopDelayMs?: Record<string, number>;
   readonly latency?: PortSummary['latency'] & {
     ratePerSec: number;
     produced: number;
@@ -171,6 +175,7 @@ function find(name: string): RunResult | undefined {
 
 let receiver: Child;
 let receiverMon: ProcMonitor;
+const machine = new MachineMonitor();
 let mainPort = 0;
 let isoPorts: number[] = [];
 const url = (port: number, path = '/hook'): string => `http://127.0.0.1:${port}${path}`;
@@ -220,6 +225,8 @@ interface Measured {
   readonly peakRssMb: number | null;
   /** The receivers' CPU in the same window: near 100 % would mean the receiver, not the system under test, limits. */
   readonly receiverCpuPercent: number | null;
+  /** The whole machine's busy CPU in the window, % of one core (200 = both cores saturated). */
+  readonly machineCpuPercent: number | null;
 }
 
 /** Rate towards `expected` on `ports` (bench/lib/stats.ts steadyRateToTarget) and the CPU spent in that window. */
@@ -237,6 +244,7 @@ async function measure(
   const cpuMs = t.from !== null && t.to !== null ? mon.cpuBetween(t.from, t.to) : null;
   const receiverCpuMs = t.from !== null && t.to !== null ? receiverMon.cpuBetween(t.from, t.to) : null;
   return {
+    machineCpuPercent: t.from !== null && t.to !== null ? machine.busyPercentBetween(t.from, t.to) : null,
     receiverCpuPercent:
       receiverCpuMs !== null && t.from !== null && t.to !== null
         ? cpuPercent(receiverCpuMs, t.to - t.from)
@@ -312,10 +320,11 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
     mon.stop();
     child.process.send({ cmd: 'stop' });
     const final = await child
-      .message<{ peak: Record<string, number>; outcomes: Record<string, number> }>(
-        (x) => x.type === 'final',
-        10_000,
-      )
+      .message<{
+        peak: Record<string, number>;
+        outcomes: Record<string, number>;
+        eventLoopDelayMs: Record<string, number>;
+      }>((x) => x.type === 'final', 10_000)
       .catch(() => null);
     const failedAttempts = Object.entries(final?.outcomes ?? {})
       .filter(([k]) => k.startsWith('attempts.') && k !== 'attempts.success')
@@ -335,6 +344,7 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
       startup,
       memory: final?.peak,
       outcomes: final?.outcomes,
+      eventLoopDelayMs: final?.eventLoopDelayMs,
       notes: failedAttempts > 0 ? [`${failedAttempts} failed attempt(s)`] : [],
     };
   } finally {
@@ -449,6 +459,7 @@ async function runCeilingConsume(): Promise<RunResult> {
       rate: r.rate,
       cpuPercent: cpuMs !== null && r.window ? cpuPercent(cpuMs, r.window.to - r.window.from) : null,
       cpuMicrosPerDelivery: r.window ? cpuMicrosPerItem(cpuMs, r.window.count) : null,
+      machineCpuPercent: r.window ? machine.busyPercentBetween(r.window.from, r.window.to) : null,
       peakRssMb: mon.peakRssMb,
       seconds: (Date.now() - began) / 1000,
       loadBefore,
@@ -486,6 +497,7 @@ async function runCeilingHttp(transport: 'undici' | 'got'): Promise<RunResult> {
     const cpuMs = s.window ? mon.cpuBetween(s.window.from, s.window.to) : null;
     const receiverCpuMs = s.window ? receiverMon.cpuBetween(s.window.from, s.window.to) : null;
     return {
+      machineCpuPercent: s.window ? machine.busyPercentBetween(s.window.from, s.window.to) : null,
       receiverCpuPercent:
         receiverCpuMs !== null && s.window ? cpuPercent(receiverCpuMs, s.window.to - s.window.from) : null,
       name: `ceiling.http.${transport}`,
@@ -641,6 +653,7 @@ async function main(): Promise<void> {
     topics.events,
     topics.iso,
     topics.latency,
+    topics.latencyQuarter,
     ...Array.from({ length: ISOLATION_SUBSCRIBERS }, (_, k) => topics.isoPeer(k)),
   ]);
   await createTopics([topics.peerDlq], 1);
@@ -704,28 +717,28 @@ async function main(): Promise<void> {
   }
   // Right after the maximum it is half of, so the machine's load has had the least time to change.
   if (wants('latency')) {
-    await scenario('latency at half the maximum', async () => {
-      const forced = Number(process.env.BENCH_LATENCY_RATE ?? 0);
+    /** Events produced live at `fraction` of the fan-out-1 maximum, into an empty topic the connector tails. */
+    const latencyAt = async (name: string, topic: string, fraction: number): Promise<RunResult> => {
+      const forced = Number(process.env.BENCH_LATENCY_RATE ?? 0) * fraction * 2;
       const max = find('throughput.fo1.undici')?.rate;
       if (!max && !forced) throw new Error('needs throughput.fo1.undici in the same run (the maximum)');
-      const perSecond = forced || Math.max(10, Math.round(max! / 2));
+      const perSecond = Math.max(10, Math.round(forced || max! * fraction));
       const total = Math.floor(perSecond * S.latencySeconds);
       let produced = { produced: 0, maxLagMs: 0 };
       let produceStart = 0;
-      const r = await ours('latency.half', {
-        topic: topics.latency,
+      const r = await ours(name, {
+        topic,
         expected: total,
         capSeconds: S.latencySeconds + 10,
         whenReady: async () => {
           produceStart = Date.now();
-          produced = await produceAtRate(topics.latency, `${RUN}l`, perSecond, S.latencySeconds, 0);
+          produced = await produceAtRate(topic, `${RUN}${name}`, perSecond, S.latencySeconds, 0);
         },
       });
       // Warm-up (connections, JIT) left out: latencies of events delivered in the first 3 s are not counted.
       const s = await summarize([mainPort], { latencyFromMs: produceStart + 3_000 });
       return {
         ...r,
-        rate: r.rate,
         latency: {
           ...s.latency!,
           ratePerSec: perSecond,
@@ -735,7 +748,11 @@ async function main(): Promise<void> {
         },
         notes: [`produced at ${perSecond}/s for ${S.latencySeconds} s`],
       };
-    });
+    };
+    await scenario('latency at half the maximum', () => latencyAt('latency.half', topics.latency, 0.5));
+    await scenario('latency at a quarter of the maximum', () =>
+      latencyAt('latency.quarter', topics.latencyQuarter, 0.25),
+    );
   }
   if (wants('throughput')) {
     await scenario('throughput fan-out 3 (undici)', () =>
@@ -1018,22 +1035,26 @@ function markdownTables(extra: {
 }): string {
   const lines: string[] = [];
   lines.push(
-    '| run | system | transport | fan-out | conc. | delivered | rate /s | CPU % | CPU µs/delivery | peak RSS MB | receiver CPU % | load 1m (before→after) |',
+    '| run | system | transport | fan-out | conc. | delivered | rate /s | CPU % | CPU µs/delivery | peak RSS MB | event-loop delay p99 / max ms | receiver CPU % | machine CPU % of 200 | load 1m (before→after) |',
   );
-  lines.push('| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |');
+  lines.push('| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |');
   for (const r of results) {
     lines.push(
-      `| ${r.name} | ${r.system} | ${r.transport ?? ''} | ${r.fanOut ?? ''} | ${r.concurrency ?? ''} | ${fmt(r.delivered)}/${fmt(r.expected)}${r.complete ? '' : ' (capped)'} | ${fmt(r.rate)} | ${fmt(r.cpuPercent)} | ${fmt(r.cpuMicrosPerDelivery)} | ${fmt(r.peakRssMb)} | ${fmt(r.receiverCpuPercent)} | ${r.loadBefore.one.toFixed(2)}→${r.loadAfter.one.toFixed(2)} |`,
+      `| ${r.name} | ${r.system} | ${r.transport ?? ''} | ${r.fanOut ?? ''} | ${r.concurrency ?? ''} | ${fmt(r.delivered)}/${fmt(r.expected)}${r.complete ? '' : ' (capped)'} | ${fmt(r.rate)} | ${fmt(r.cpuPercent)} | ${fmt(r.cpuMicrosPerDelivery)} | ${fmt(r.peakRssMb)} | ${r.eventLoopDelayMs ? `${fmt(r.eventLoopDelayMs.p99)} / ${fmt(r.eventLoopDelayMs.max)}` : ''} | ${fmt(r.receiverCpuPercent)} | ${fmt(r.machineCpuPercent)} | ${r.loadBefore.one.toFixed(2)}→${r.loadAfter.one.toFixed(2)} |`,
     );
   }
   const { ratios, targets } = comparisons();
   lines.push('', '| comparison | value |', '| --- | --: |');
   for (const c of ratios) lines.push(`| ${c.name} | ${fmt(c.value, 2)} |`);
-  const lat = find('latency.half')?.latency;
-  if (lat) {
+  for (const [name, label] of [
+    ['latency.half', 'half'],
+    ['latency.quarter', 'a quarter of'],
+  ] as const) {
+    const lat = find(name)?.latency;
+    if (!lat) continue;
     lines.push(
       '',
-      `Latency at ${fmt(lat.ratePerSec)} events/s (half the fan-out-1 maximum), ${fmt(lat.count)} deliveries after warm-up: p50 ${fmt(lat.p50)} ms, p95 ${fmt(lat.p95)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.arrived)} of ${fmt(lat.produced)} arrived; producer fell behind its schedule by at most ${fmt(lat.producerMaxLagMs)} ms).`,
+      `Latency at ${fmt(lat.ratePerSec)} events/s (${label} the fan-out-1 maximum), ${fmt(lat.count)} deliveries after warm-up: p50 ${fmt(lat.p50)} ms, p95 ${fmt(lat.p95)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.arrived)} of ${fmt(lat.produced)} arrived; producer fell behind its schedule by at most ${fmt(lat.producerMaxLagMs)} ms).`,
     );
   }
   const base = find('throughput.fo1.undici')?.startup;
@@ -1078,6 +1099,22 @@ function markdownTables(extra: {
   return lines.join('\n');
 }
 
+function gitDescription(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return `commit ${head}${dirty === '' ? '' : ` + uncommitted changes in src/ (${dirty.split('\n').length} file(s))`}`;
+  } catch {
+    return 'not a git checkout';
+  }
+}
+
 function report(extra: {
   peerInfo: string | null;
   peerError: string | null;
@@ -1089,6 +1126,7 @@ function report(extra: {
   const header = [
     `Benchmark ${RUN}, ${new Date().toISOString()}${QUICK ? ' (BENCH_QUICK)' : ''}, host ${hostname()}`,
     `Machine: ${machineDescription()}`,
+    `Code: ${gitDescription()}`,
     `Load average at the end: ${loadAverage().one.toFixed(2)} / ${loadAverage().five.toFixed(2)} / ${loadAverage().fifteen.toFixed(2)}`,
     `Data: ${S.events.toLocaleString('en')} events of ~1 KiB, ${PARTITIONS} partitions, 1,000 projects (record key), ${EVENTS_IN_TOPIC} event names; isolation: ${S.isoEvents.toLocaleString('en')} events × ${ISOLATION_SUBSCRIBERS} subscribers, one hanging (timeout ${ISOLATION_TIMEOUT_MS} ms)`,
     `Connector: DELIVERY_CONCURRENCY ${CONCURRENCY}, HTTP_CONNECTIONS_PER_ORIGIN ${CONNECTIONS_PER_ORIGIN}, PARTITION_MAX_IN_FLIGHT ${WINDOW}; ceilings at the same concurrency and connections`,
@@ -1101,6 +1139,7 @@ function report(extra: {
   const json = {
     run: RUN,
     date: new Date().toISOString(),
+    code: gitDescription(),
     quick: QUICK,
     host: hostname(),
     machine: machineDescription(),

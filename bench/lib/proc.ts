@@ -78,11 +78,15 @@ export interface ProcSample {
   readonly peakRssMb: number;
 }
 
-export function sampleTree(root: number, seen?: Set<number>): ProcSample {
+export function sampleTree(
+  root: number,
+  seen?: Set<number>,
+  pids: readonly number[] = processTree(root),
+): ProcSample {
   let cpuMs = 0;
   let rssKb = 0;
   let hwmKb = 0;
-  for (const pid of processTree(root)) {
+  for (const pid of pids) {
     seen?.add(pid);
     cpuMs += readStat(pid)?.cpuMs ?? 0;
     rssKb += statusKb(pid, 'VmRSS');
@@ -98,6 +102,8 @@ export function sampleTree(root: number, seen?: Set<number>): ProcSample {
 export class ProcMonitor {
   private readonly samples: ProcSample[] = [];
   private readonly seen = new Set<number>();
+  private pids: number[] = [];
+  private ticks = 0;
   private readonly timer: NodeJS.Timeout;
   constructor(
     readonly pid: number,
@@ -109,7 +115,9 @@ export class ProcMonitor {
   }
 
   take(): ProcSample | undefined {
-    const s = sampleTree(this.pid, this.seen);
+    // Scanning /proc for the tree costs more than reading a few files: refresh it every 2 s only.
+    if (this.ticks++ % 8 === 0) this.pids = processTree(this.pid);
+    const s = sampleTree(this.pid, this.seen, this.pids);
     // A dead process reads as zero: keep the last real sample instead.
     if (s.cpuMs === 0 && s.rssMb === 0 && this.samples.length > 0) return undefined;
     this.samples.push(s);
@@ -188,4 +196,37 @@ export function machineDescription(): string {
     /* not Linux */
   }
   return `${cpuCount()} × ${model}, ${memGb.toFixed(0)} GiB RAM, Linux, Node ${process.version}`;
+}
+
+/** Busy CPU of the whole machine (all cores, ms), from /proc/stat: shows when everything competes for CPU. */
+function machineBusyMs(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+  const tick = 1000 / clockTicks();
+  return { busy: (total - idle) * tick, total: total * tick };
+}
+
+/** Samples the machine's busy CPU; `busyPercentBetween` gives it in % of one core (200 % = both cores busy). */
+export class MachineMonitor {
+  private readonly samples: { at: number; busy: number }[] = [];
+  private readonly timer: NodeJS.Timeout;
+  constructor(intervalMs = 500) {
+    this.take();
+    this.timer = setInterval(() => this.take(), intervalMs);
+    this.timer.unref();
+  }
+  private take(): void {
+    this.samples.push({ at: Date.now(), busy: machineBusyMs().busy });
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  busyPercentBetween(from: number, to: number): number | null {
+    const before = this.samples.filter((s) => s.at <= from).at(-1);
+    const after = this.samples.find((s) => s.at >= to) ?? this.samples.at(-1);
+    if (!before || !after || after.at <= before.at) return null;
+    return ((after.busy - before.busy) / (after.at - before.at)) * 100;
+  }
 }
