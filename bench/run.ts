@@ -3,7 +3,7 @@
  * on the local broker and Postgres, every scenario in the same run so ratios are fair on a noisy machine.
  * See bench/README.md for what each scenario measures and how to read the numbers.
  *
- *   npm run bench                    full run (~7 min on 2 cores; 8–9 from a fresh clone)
+ *   npm run bench                    full run (~6.5 min on 2 cores; ~7 with the first peer install)
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
  *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, latency, naive,
