@@ -152,7 +152,7 @@ export const configSpec = {
     default: 64,
     min: 1,
     max: 1_024,
-    doc: 'Keep-alive connections per receiver origin.',
+    doc: 'Keep-alive connections per receiver origin, and the most attempts in flight to one origin (one slow receiver cannot take all of DELIVERY_CONCURRENCY).',
   },
   RESPONSE_BODY_MAX_BYTES: {
     type: 'int',
@@ -162,7 +162,7 @@ export const configSpec = {
   },
   PARTITION_MAX_IN_FLIGHT: {
     type: 'int',
-    default: 2_000,
+    default: 500,
     min: 1,
     doc: 'Records per partition taken but not committed; a full partition is paused.',
   },

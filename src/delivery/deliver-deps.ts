@@ -6,6 +6,7 @@ import { USER_AGENT } from '../version.js';
 import type { DeliverDeps } from './deliver.js';
 import { PreparedSubscriptions } from './prepared-subscription.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { OriginSlots } from './origin-slots.js';
 import { Semaphore } from './semaphore.js';
 
 export function retryPolicyFromConfig(c: Config): RetryPolicy {
@@ -34,6 +35,7 @@ export function deliverDepsFromConfig(
     clock: d.clock,
     random: d.random,
     slots: new Semaphore(c.DELIVERY_CONCURRENCY),
+    originSlots: new OriginSlots(Math.min(c.HTTP_CONNECTIONS_PER_ORIGIN, c.DELIVERY_CONCURRENCY)),
     userAgent: USER_AGENT,
     legacySecretHeader: c.LEGACY_SECRET_HEADER,
     onAttempt: d.onAttempt,

@@ -14,6 +14,7 @@ import { buildEnvelope } from './envelope.js';
 import { buildAttemptHeaders } from './headers.js';
 import type { PreparedSubscriptions } from './prepared-subscription.js';
 import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
+import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
 import { signHub } from './signing.js';
 import { webhookId } from './webhook-id.js';
@@ -41,6 +42,8 @@ export interface DeliverDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly slots: Semaphore;
+  /** Per-receiver limit taken before a global slot (isolation); none = only the global limit. */
+  readonly originSlots?: OriginSlots;
   readonly userAgent: string;
   readonly legacySecretHeader: boolean;
   /** Observes every attempt (metrics, logs); must not throw. */
@@ -55,12 +58,14 @@ export async function deliver(
 ): Promise<DeliveryOutcome> {
   const prepared = d.prepared.get(sub);
   const body = buildEnvelope(prepared, event);
-  const hub = signHub(sub.secret, body);
+  const hub = signHub(prepared.hubKey, body);
   const msgId = webhookId(event.id, sub.id);
   const firstAttemptAt = d.clock.now();
   let lastStatus: number | undefined;
   let lastError: string | undefined;
   for (let attempt = 1; ; attempt++) {
+    const forOrigin = d.originSlots?.acquire(prepared.origin);
+    if (forOrigin) await forOrigin;
     const acquiring = d.slots.acquire();
     if (acquiring) await acquiring;
     const sentAtMs = d.clock.now();
@@ -80,6 +85,7 @@ export async function deliver(
       result = await d.transport.send({ url: sub.target, headers, body });
     } finally {
       d.slots.release();
+      d.originSlots?.release(prepared.origin);
     }
     const now = d.clock.now();
     const outcome = classifyAttempt(result, now);

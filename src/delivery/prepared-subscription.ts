@@ -3,7 +3,9 @@
  * the JWT and the Standard Webhooks keys. Computed once per subscription version (a WeakMap keyed by the
  * immutable Subscription object; a reload yields new objects), never per delivery or attempt.
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Subscription } from '../subscriptions/types.js';
+import { originOf } from './origin-slots.js';
 import { signJwtHs256 } from './jwt.js';
 import { standardWebhooksKey } from './signing.js';
 
@@ -15,7 +17,11 @@ export interface PreparedSubscription {
   readonly hookJson: string;
   readonly token: string;
   /** Current key first; the previous one while a rotation overlap lasts. */
-  readonly standardKeys: readonly Buffer[];
+  readonly standardKeys: readonly KeyObject[];
+  /** The secret's UTF-8 bytes as a key, for the X-Hub-Signature HMACs (built once, not per delivery). */
+  readonly hubKey: KeyObject;
+  /** scheme://host:port of the target: the unit of the per-receiver concurrency limit. */
+  readonly origin: string;
 }
 
 export function hookOf(s: Subscription): Record<string, unknown> {
@@ -42,15 +48,17 @@ export function tokenClaims(s: Subscription, issuedAtSec: number): Record<string
 }
 
 export function prepareSubscription(s: Subscription, nowMs: number): PreparedSubscription {
-  const keys = [standardWebhooksKey(s.secret)];
+  const keys = [createSecretKey(standardWebhooksKey(s.secret))];
   if (s.previousSecret && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > nowMs) {
-    keys.push(standardWebhooksKey(s.previousSecret));
+    keys.push(createSecretKey(standardWebhooksKey(s.previousSecret)));
   }
   return {
     subscription: s,
     hookJson: JSON.stringify(hookOf(s)),
     token: signJwtHs256(tokenClaims(s, Math.floor(nowMs / 1000)), s.secret),
     standardKeys: keys,
+    hubKey: createSecretKey(Buffer.from(s.secret, 'utf8')),
+    origin: originOf(s.target),
   };
 }
 

@@ -2,7 +2,7 @@
  * The three signatures a receiver may verify. Keys: the JWT and both X-Hub-Signature* HMACs use the
  * secret's UTF-8 bytes (as Tiledesk and GitHub do); only Standard Webhooks decodes a `whsec_` secret.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 
 export interface HubSignatures {
   /** `sha1=<hex>` for X-Hub-Signature. */
@@ -11,7 +11,8 @@ export interface HubSignatures {
   readonly sha256: string;
 }
 
-export function signHub(secret: string, body: string): HubSignatures {
+/** `secret`: the secret string (its UTF-8 bytes are the key) or a prepared KeyObject of those bytes. */
+export function signHub(secret: string | KeyObject, body: string): HubSignatures {
   return {
     sha1: `sha1=${createHmac('sha1', secret).update(body).digest('hex')}`,
     sha256: `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
@@ -28,7 +29,12 @@ export function standardWebhooksKey(secret: string): Buffer {
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, timestamp in epoch seconds. */
-export function signStandardWebhook(key: Buffer, msgId: string, timestampSec: number, body: string): string {
+export function signStandardWebhook(
+  key: Buffer | KeyObject,
+  msgId: string,
+  timestampSec: number,
+  body: string,
+): string {
   const mac = createHmac('sha256', key).update(`${msgId}.${timestampSec}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }

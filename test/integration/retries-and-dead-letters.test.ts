@@ -246,4 +246,28 @@ describe('retries and dead letters', () => {
     await s.connector.app.consumer.commit();
     expect(Number((await committedOffsets(s.groupId, s.topic))[0] ?? '-1')).toBeLessThan(1);
   });
+
+  it('isolation across keys: a hung receiver takes only its own share of the in-flight limit', async () => {
+    const hung = await receiver(() => ({ hang: true }));
+    const healthy = await receiver();
+    await subscribe(hung.url);
+    await subscribe(healthy.url);
+    // Every event its own key (its own lane): without a per-receiver limit the hung receiver would hold
+    // all 8 global slots until its attempts time out, and the healthy one would wait.
+    const s = await setup({
+      DELIVERY_TIMEOUT_MS: '8000',
+      DELIVERY_CONCURRENCY: '8',
+      HTTP_CONNECTIONS_PER_ORIGIN: '4',
+    });
+    const n = 40;
+    await produce(
+      s.topic,
+      Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: event(`iso-key-${i}`) })),
+    );
+    await waitFor(() => healthy.requests.length === n, {
+      timeoutMs: 6_000,
+      message: 'healthy receiver got every event before the hung attempts time out',
+    });
+    expect(hung.requests.length).toBeLessThanOrEqual(4);
+  });
 });

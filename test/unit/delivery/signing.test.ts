@@ -160,7 +160,7 @@ describe('Standard Webhooks signature', () => {
     expect(cache.get(sub).standardKeys).toHaveLength(2);
     now += 1_000;
     const prepared = cache.get(sub);
-    expect(prepared.standardKeys).toEqual([standardWebhooksKey(newSecret)]);
+    expect(prepared.standardKeys.map((k) => k.export())).toEqual([standardWebhooksKey(newSecret)]);
     const headers = buildAttemptHeaders({
       prepared,
       event: sub.event,
