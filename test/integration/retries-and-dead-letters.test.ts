@@ -255,7 +255,7 @@ describe('retries and dead letters', () => {
     // Every event its own key (its own lane): without a per-receiver limit the hung receiver would hold
     // all 8 global slots until its attempts time out, and the healthy one would wait.
     const s = await setup({
-      DELIVERY_TIMEOUT_MS: '8000',
+      DELIVERY_TIMEOUT_MS: '20000',
       DELIVERY_CONCURRENCY: '8',
       HTTP_CONNECTIONS_PER_ORIGIN: '4',
     });
@@ -265,7 +265,7 @@ describe('retries and dead letters', () => {
       Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: event(`iso-key-${i}`) })),
     );
     await waitFor(() => healthy.requests.length === n, {
-      timeoutMs: 6_000,
+      timeoutMs: 12_000,
       message: 'healthy receiver got every event before the hung attempts time out',
     });
     expect(hung.requests.length).toBeLessThanOrEqual(4);
