@@ -32,6 +32,7 @@ import {
   projectSubscriptions,
   withAdmin,
 } from './lib/data.js';
+import { configSpec } from '../src/config.js';
 import { ensurePeer, startPeer } from './lib/peer.js';
 import { loadAverage, MachineMonitor, machineDescription, ProcMonitor } from './lib/proc.js';
 import { selfTimeByArea, topSelfTime, type SelfTime } from './lib/profile.js';
@@ -91,8 +92,8 @@ const S = QUICK
 /** The connector's settings in every run (the HTTP ceilings use the same). */
 const CONCURRENCY = 256;
 const CONNECTIONS_PER_ORIGIN = 64;
-/** Records per partition taken but not committed (the connector's default; 8 × 2,000 ≫ the 256 requests in flight). */
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 2_000);
+/** Records per partition taken but not committed (the connector's default unless BENCH_WINDOW says otherwise). */
+const WINDOW = Number(process.env.BENCH_WINDOW ?? configSpec.PARTITION_MAX_IN_FLIGHT.default);
 const ISOLATION_TIMEOUT_MS = 5_000;
 /** Isolation rates are taken over a fixed window that starts this long after the first delivery/ready. */
 const ISOLATION_WARMUP_MS = 2_000;
