@@ -14,7 +14,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import got, { type PlainResponse, type Request as GotRequest } from 'got';
 import type { TransportOptions, TransportResult, WebhookRequest, WebhookTransport } from './types.js';
-import { checkUrl, parseAllowList, type AllowList } from './target-guard.js';
+import { memoCheckUrl, parseAllowList, type AllowList } from './target-guard.js';
 import { checkLiteralHost, createGuardedLookup, defaultLookup } from './guarded-lookup.js';
 import { discardBody, flattenHeaders } from './response.js';
 import { trustedCa } from './trusted-ca.js';
@@ -27,6 +27,7 @@ type ConnectCallback = (err: Error | null, stream: Duplex) => void;
 
 export function createGotTransport(options: TransportOptions): WebhookTransport {
   const allow = parseAllowList(options.allowCidrs);
+  const checkTarget = memoCheckUrl(allow);
   const { timeoutMs, maxResponseBytes } = options;
   const agentOptions: http.AgentOptions = {
     keepAlive: true,
@@ -78,7 +79,7 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
   async function sendOnce(request: WebhookRequest): Promise<TransportResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const target = checkUrl(request.url, allow);
+    const target = checkTarget(request.url);
     if (!target.ok) return refusalResult(target.code, target.reason, elapsed(), options.onRefused);
 
     let stream: GotRequest | undefined;

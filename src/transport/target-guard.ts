@@ -149,3 +149,21 @@ function embedded(kind: string, v4: IPv4): string | undefined {
 function v4FromWords(high: number, low: number): IPv4 {
   return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
+
+/**
+ * `checkUrl` remembered per target string: targets repeat (one per subscription), and parsing plus the
+ * address check cost more than anything else per attempt outside the HTTP client. Bounded: the memo is
+ * dropped whole when it reaches `max` entries. The connect-time guard still checks every socket.
+ */
+export function memoCheckUrl(allow: AllowList, max = 10_000): (raw: string) => UrlCheck {
+  const memo = new Map<string, UrlCheck>();
+  return (raw) => {
+    let result = memo.get(raw);
+    if (result === undefined) {
+      if (memo.size >= max) memo.clear();
+      result = checkUrl(raw, allow);
+      memo.set(raw, result);
+    }
+    return result;
+  };
+}

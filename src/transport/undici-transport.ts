@@ -11,7 +11,7 @@
  */
 import { Agent, buildConnector } from 'undici';
 import type { TransportOptions, TransportResult, WebhookRequest, WebhookTransport } from './types.js';
-import { parseAllowList, checkUrl } from './target-guard.js';
+import { parseAllowList, memoCheckUrl } from './target-guard.js';
 import { checkLiteralHost, createGuardedLookup, defaultLookup } from './guarded-lookup.js';
 import { discardBody, flattenHeaders } from './response.js';
 import { trustedCa } from './trusted-ca.js';
@@ -22,6 +22,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
 export function createUndiciTransport(options: TransportOptions): WebhookTransport {
   const allow = parseAllowList(options.allowCidrs);
+  const checkTarget = memoCheckUrl(allow);
   const { timeoutMs, maxResponseBytes } = options;
 
   const baseConnector = buildConnector({
@@ -52,7 +53,7 @@ export function createUndiciTransport(options: TransportOptions): WebhookTranspo
   async function send(request: WebhookRequest): Promise<TransportResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const target = checkUrl(request.url, allow);
+    const target = checkTarget(request.url);
     if (!target.ok) return refusalResult(target.code, target.reason, elapsed(), options.onRefused);
 
     // One deadline for the whole attempt (queueing for a socket, connect, headers and body): the

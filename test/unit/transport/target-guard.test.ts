@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   checkAddress,
   checkUrl,
+  memoCheckUrl,
   isForbiddenAddress,
   parseAllowList,
 } from '../../../src/transport/target-guard.js';
@@ -163,4 +164,22 @@ describe('allow-list', () => {
       expect(isConnectorError(thrown, 'CONNECTOR_CONFIG_INVALID')).toBe(true);
     },
   );
+});
+
+describe('memoCheckUrl', () => {
+  it('answers like checkUrl, remembers per target, and stays bounded', () => {
+    const allow = parseAllowList(['127.0.0.1/32']);
+    const check = memoCheckUrl(allow, 2);
+    const a = check('http://127.0.0.1:4000/a');
+    expect(a).toEqual(checkUrl('http://127.0.0.1:4000/a', allow));
+    expect(check('http://127.0.0.1:4000/a')).toBe(a);
+    expect(check('http://10.0.0.1/')).toEqual({
+      ok: false,
+      code: 'TARGET_FORBIDDEN',
+      reason: checkAddress('10.0.0.1', allow),
+    });
+    check('http://127.0.0.1:4000/c'); // third entry: the memo starts over
+    expect(check('http://127.0.0.1:4000/a')).not.toBe(a);
+    expect(check('http://127.0.0.1:4000/a')).toEqual(a);
+  });
 });
