@@ -8,9 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import type pg from 'pg';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -18,9 +17,7 @@ let db: TestDatabase;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('cli_hostile');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('cli_hostile'));
 });
 afterAll(async () => {
   await pool?.end();

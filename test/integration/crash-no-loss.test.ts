@@ -5,8 +5,7 @@
  * receiver or in the dead-letter topic. Duplicates are allowed (at-least-once) and printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import {
   accountFor,
@@ -19,7 +18,7 @@ import {
   type LedgerReceiver,
 } from '../support/child-connector.js';
 import { committedOffsets, createTopic, deleteTopics, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
 const EVENTS = 1_000;
@@ -39,9 +38,7 @@ const subscriptionIds: string[] = [];
 const slowish = (): number => 20 + Math.floor(Math.random() * 30);
 
 beforeAll(async () => {
-  db = await createTestDatabase('crash_no_loss');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('crash_no_loss'));
   await createTopic(topic, PARTITIONS);
   const store = createSubscriptionStore(pool);
   const scripts = {

@@ -5,8 +5,7 @@
  * during a long drain exits at once, non-zero, committing nothing more.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import {
   describeGroup,
@@ -25,7 +24,7 @@ import {
   uniqueName,
   type ProducedRecord,
 } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
 let db: TestDatabase;
@@ -34,9 +33,7 @@ const topics: string[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('graceful_shutdown');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('graceful_shutdown'));
 });
 
 afterEach(async () => {

@@ -11,8 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigResourceTypes } from 'kafkajs';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import {
@@ -24,7 +23,7 @@ import {
   uniqueName,
   type ProducedRecord,
 } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -38,9 +37,7 @@ let topic: string;
 let groupId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('hostile_records');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('hostile_records'));
   r = await startReceiver();
   await createSubscriptionStore(pool).add({
     idProject: 'P1',

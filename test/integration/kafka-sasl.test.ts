@@ -6,8 +6,7 @@
  * start within the same bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { spawnConnector, stopAllChildren } from '../support/child-connector.js';
 import { startConnector } from '../support/connector.js';
@@ -19,7 +18,7 @@ import {
   KAFKA_SASL_USERNAME,
 } from '../support/env.js';
 import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -35,9 +34,7 @@ let pool: pg.Pool;
 let r: Receiver;
 
 beforeAll(async () => {
-  db = await createTestDatabase('kafka_sasl');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('kafka_sasl'));
   r = await startReceiver();
   await createSubscriptionStore(pool).add({
     idProject: 'P1',

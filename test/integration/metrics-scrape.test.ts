@@ -5,13 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 import { scanPromQL } from '../unit/deploy/helpers.js';
@@ -46,9 +45,7 @@ async function scrape(path = '/metrics'): Promise<{ status: number; text: string
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('metrics');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('metrics'));
   topic = uniqueName('metrics');
   groupId = uniqueName('metrics-group');
   await createTopic(topic, 2);

@@ -7,8 +7,7 @@
  * drained fully there must be none.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import {
   accountFor,
@@ -22,7 +21,7 @@ import {
   type LedgerReceiver,
 } from '../support/child-connector.js';
 import { committedOffsets, createTopic, deleteTopics, testKafka, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
 const EVENTS = 2_000;
@@ -39,9 +38,7 @@ const subscriptionIds: string[] = [];
 const topics: string[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('rebalance_no_loss');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('rebalance_no_loss'));
   const store = createSubscriptionStore(pool);
   const jitter = (): number => 2 + Math.floor(Math.random() * 10);
   const scripts = {

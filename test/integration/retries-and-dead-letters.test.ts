@@ -4,13 +4,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:net';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription } from '../../src/subscriptions/types.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Answer, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -19,9 +18,7 @@ let pool: pg.Pool;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('retries');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('retries'));
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

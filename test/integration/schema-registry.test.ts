@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { sampleEvent, type SampleEvent } from '../../src/demo/sample-events.js';
 import {
@@ -29,11 +29,10 @@ import {
   registryConnection,
 } from '../../src/events/registry-from-config.js';
 import { createLogger } from '../../src/logger.js';
-import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { SHARED_REGISTRY_URL, startRegistryProxy } from '../support/registry.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
@@ -48,9 +47,7 @@ let pool: pg.Pool;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('schema_registry');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('schema_registry'));
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

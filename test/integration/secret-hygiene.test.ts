@@ -11,14 +11,13 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
+import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription, SubscriptionStore } from '../../src/subscriptions/types.js';
 import { spawnConnector, stopAllChildren } from '../support/child-connector.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -36,9 +35,7 @@ let store: SubscriptionStore;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('secret_hygiene');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('secret_hygiene'));
   store = createSubscriptionStore(pool);
 });
 afterAll(async () => {

@@ -13,14 +13,13 @@ import { createHmac } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
-import pg from 'pg';
+import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription, SubscriptionStore } from '../../src/subscriptions/types.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { createTopic, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -35,9 +34,7 @@ let connector: TestConnector;
 let topic: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('secret_rotation');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  await migrate(pool);
+  ({ db, pool } = await createMigratedDatabase('secret_rotation'));
   store = createSubscriptionStore(pool);
   r = await startReceiver();
   topic = uniqueName('rotation');

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { migrate } from '../../src/subscriptions/migrate.js';
 import { PG_ADMIN_URL } from './env.js';
 
 export interface TestDatabase {
@@ -33,6 +34,14 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
     url: url.toString(),
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
+}
+
+/** A fresh database with the subscription table migrated, and a small pool on it (end it before `drop`). */
+export async function createMigratedDatabase(prefix: string): Promise<{ db: TestDatabase; pool: pg.Pool }> {
+  const db = await createTestDatabase(prefix);
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  await migrate(pool);
+  return { db, pool };
 }
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
