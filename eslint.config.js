@@ -15,6 +15,8 @@ export default tseslint.config(
       '.infra/**',
       'bench/.peer/**',
       'bench/.scratch/**',
+      'bench/.build/**',
+      'bench/.profiles/**',
       'coverage/**',
     ],
   },

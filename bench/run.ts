@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { forkTs, REPO_ROOT, sleep, type Child } from './lib/child.js';
+import { buildForBench, forkBuilt, REPO_ROOT, sleep, type Child } from './lib/child.js';
 import {
   createSubscriptionDb,
   createTopics,
@@ -182,7 +182,7 @@ let isoPorts: number[] = [];
 const url = (port: number, path = '/hook'): string => `http://127.0.0.1:${port}${path}`;
 
 async function startReceivers(): Promise<void> {
-  receiver = forkTs('receiver', 'bench/receiver.ts', {
+  receiver = forkBuilt('receiver', 'bench/receiver.ts', {
     env: { RECEIVER_PORTS: String(1 + ISOLATION_SUBSCRIBERS) },
   });
   const hello = await receiver.message<{ result: { ports: number[] } }>((m) => m.id === 0, 30_000);
@@ -305,7 +305,7 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
   await resetReceiver(o.whenReady !== undefined);
   const loadBefore = load();
   const began = Date.now();
-  const child = forkTs(`connector ${o.name}`, 'bench/connector-driver.ts', {
+  const child = forkBuilt(`connector ${o.name}`, 'bench/connector-driver.ts', {
     env: ourEnv(o),
     nodeFlags: o.nodeFlags,
   });
@@ -433,7 +433,7 @@ function isPeerProcess(pid: number): boolean {
 async function runCeilingConsume(): Promise<RunResult> {
   const loadBefore = load();
   const began = Date.now();
-  const child = forkTs('consume-ceiling', 'bench/consume-ceiling.ts', {
+  const child = forkBuilt('consume-ceiling', 'bench/consume-ceiling.ts', {
     env: {
       KAFKA_BROKERS: '127.0.0.1:9092',
       KAFKA_TOPICS: topics.events,
@@ -477,7 +477,7 @@ async function runCeilingHttp(transport: 'undici' | 'got'): Promise<RunResult> {
   await resetReceiver();
   const loadBefore = load();
   const began = Date.now();
-  const child = forkTs(`http-ceiling ${transport}`, 'bench/http-ceiling.ts', {
+  const child = forkBuilt(`http-ceiling ${transport}`, 'bench/http-ceiling.ts', {
     env: {
       HTTP_CLIENT: transport,
       TARGET_URL: url(mainPort),
@@ -527,7 +527,7 @@ async function runNaive(databaseUrl: string): Promise<RunResult> {
   await resetReceiver();
   const loadBefore = load();
   const began = Date.now();
-  const child = forkTs('naive', 'bench/naive.ts', {
+  const child = forkBuilt('naive', 'bench/naive.ts', {
     env: {
       KAFKA_BROKERS: '127.0.0.1:9092',
       KAFKA_TOPICS: topics.events,
@@ -634,6 +634,9 @@ async function main(): Promise<void> {
   log(
     `run ${RUN}${QUICK ? ' (BENCH_QUICK)' : ''}: ${S.events.toLocaleString('en')} events of ~1 KiB over ${PARTITIONS} partitions`,
   );
+  const buildStart = Date.now();
+  buildForBench();
+  log(`compiled src/ and bench/ into bench/.build in ${((Date.now() - buildStart) / 1000).toFixed(1)} s`);
   infraUp();
   let peerInfo: string | null = null;
   let peerError: string | null = null;

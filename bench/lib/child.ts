@@ -1,11 +1,29 @@
 /**
- * Child processes of the benchmark: forked TypeScript entry points (run with tsx) with a small IPC
- * request/response, or plain spawned commands. Every child is tracked and killed by its own PID on exit.
+ * Child processes of the benchmark: forked entry points of this repo with a small IPC request/response,
+ * or plain spawned commands. Every child is tracked and killed by its own PID on exit.
+ *
+ * Entry points run compiled (`tsc -p tsconfig.bench.json` into bench/.build, as production runs
+ * `dist/`), not under tsx: tsx's loader is a second V8 isolate in every process (memory) and wraps
+ * functions (CPU), which would be charged to the system under test.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BUILD_DIR = `${REPO_ROOT}/bench/.build`;
+
+/** Compiles src/ and bench/ into bench/.build (a few seconds; once per benchmark run). */
+export function buildForBench(): void {
+  execFileSync(
+    process.execPath,
+    [`${REPO_ROOT}/node_modules/typescript/bin/tsc`, '-p', 'tsconfig.bench.json'],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'inherit',
+    },
+  );
+}
 
 const live = new Set<ChildProcess>();
 
@@ -145,12 +163,14 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...base, ...extra };
 }
 
-/** Forks a TypeScript module of this repo (path relative to the repo root) under tsx, with IPC. */
-export function forkTs(name: string, modulePath: string, o: ForkOptions = {}): Child {
-  const child = fork(`${REPO_ROOT}/${modulePath}`, [...(o.args ?? [])], {
+/** Forks the compiled form of a TypeScript module of this repo (path relative to the repo root), with IPC. */
+export function forkBuilt(name: string, modulePath: string, o: ForkOptions = {}): Child {
+  const compiled = `${BUILD_DIR}/${modulePath.replace(/\.ts$/, '.js')}`;
+  if (!existsSync(compiled)) throw new Error(`${compiled} missing: buildForBench() first`);
+  const child = fork(compiled, [...(o.args ?? [])], {
     cwd: o.cwd ?? REPO_ROOT,
     env: cleanEnv(o.env),
-    execArgv: ['--import', 'tsx', ...(o.nodeFlags ?? [])],
+    execArgv: [...(o.nodeFlags ?? [])],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   return wrap(child, name, o.echo ?? false);

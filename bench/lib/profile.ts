@@ -50,7 +50,8 @@ export function topSelfTime(
     const file = url
       .replace(/^file:\/\//, '')
       .replace(repoRoot, '')
-      .replace(/^\/+/, '');
+      .replace(/^\/+/, '')
+      .replace(/^bench\/\.build\//, '');
     const where = file === '' ? '(native)' : `${file}:${lineNumber + 1}`;
     const fn = functionName === '' ? '(anonymous)' : functionName;
     const key = `${fn}\u0000${where}`;
@@ -83,7 +84,8 @@ export function selfTimeByArea(path: string, repoRoot: string): Record<string, n
     const url = node.callFrame.url
       .replace(/^file:\/\//, '')
       .replace(repoRoot, '')
-      .replace(/^\/+/, '');
+      .replace(/^\/+/, '')
+      .replace(/^bench\/\.build\//, '');
     const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
     const area = nm
       ? nm[1]!
