@@ -28,3 +28,15 @@ export function flattenHeaders(
   }
   return out;
 }
+
+/** undici's raw response headers ([name, value, name, value...] as Buffers) as lower-case names; repeats joined. */
+export function rawHeadersToObject(raw: readonly (Buffer | string)[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    const prior = out[name];
+    out[name] = prior === undefined ? value : `${prior}, ${value}`;
+  }
+  return out;
+}

@@ -150,18 +150,31 @@ function v4FromWords(high: number, low: number): IPv4 {
   return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
 }
 
+export type MemoUrlCheck =
+  | { readonly ok: true; readonly url: URL; readonly origin: string; readonly pathAndQuery: string }
+  | Extract<UrlCheck, { ok: false }>;
+
 /**
  * `checkUrl` remembered per target string: targets repeat (one per subscription), and parsing plus the
  * address check cost more than anything else per attempt outside the HTTP client. Bounded: the memo is
  * dropped whole when it reaches `max` entries. The connect-time guard still checks every socket.
  */
-export function memoCheckUrl(allow: AllowList, max = 10_000): (raw: string) => UrlCheck {
-  const memo = new Map<string, UrlCheck>();
+export function memoCheckUrl(allow: AllowList, max = 10_000): (raw: string) => MemoUrlCheck {
+  const memo = new Map<string, MemoUrlCheck>();
   return (raw) => {
     let result = memo.get(raw);
     if (result === undefined) {
       if (memo.size >= max) memo.clear();
-      result = checkUrl(raw, allow);
+      const checked = checkUrl(raw, allow);
+      // origin and path are what a transport sends; URL computes them on every read.
+      result = checked.ok
+        ? {
+            ok: true,
+            url: checked.url,
+            origin: checked.url.origin,
+            pathAndQuery: `${checked.url.pathname}${checked.url.search}`,
+          }
+        : checked;
       memo.set(raw, result);
     }
     return result;

@@ -5,14 +5,18 @@
 export interface WebhookRequest {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** The exact bytes that were signed (a string is sent as UTF-8). */
+  readonly body: string | Buffer;
 }
 
 export type TransportResult =
   | {
       readonly kind: 'response';
       readonly status: number;
-      /** Lower-case header names. */
+      /**
+       * Lower-case header names. The undici transport decodes them only for non-2xx answers (the only
+       * ones whose headers are read: Retry-After) and gives an empty object for a 2xx.
+       */
       readonly headers: Readonly<Record<string, string | undefined>>;
       readonly durationMs: number;
     }

@@ -6,14 +6,20 @@
  * before connecting. The URL's host stays the `host` given to undici's own connector, which is what it
  * derives SNI and certificate verification from, so TLS is checked against the hostname, not the IP.
  *
- * undici's request API never follows redirects unless a redirect interceptor is installed, so a 3xx
- * comes back as a response like any other.
+ * undici never follows redirects unless a redirect interceptor is installed, so a 3xx comes back as a
+ * response like any other.
+ *
+ * Requests go through undici's dispatch API with a small handler (AttemptHandler) rather than
+ * `request()`: the status decides, the body is only counted and dropped, so there is no response stream,
+ * no AbortController and no timer per attempt (a shared FIFO of deadlines, see deadlines.ts), and response
+ * headers are decoded only when something may read them (non-2xx: Retry-After).
  */
 import { Agent, buildConnector } from 'undici';
 import type { TransportOptions, TransportResult, WebhookRequest, WebhookTransport } from './types.js';
 import { parseAllowList, memoCheckUrl } from './target-guard.js';
 import { checkLiteralHost, createGuardedLookup, defaultLookup } from './guarded-lookup.js';
-import { discardBody, flattenHeaders } from './response.js';
+import { Deadlines, type DeadlineEntry } from './deadlines.js';
+import { rawHeadersToObject } from './response.js';
 import { trustedCa } from './trusted-ca.js';
 import { AttemptTimeoutError, failureResult, refusalResult } from './transport-error.js';
 
@@ -50,37 +56,30 @@ export function createUndiciTransport(options: TransportOptions): WebhookTranspo
     keepAliveMaxTimeout: KEEP_ALIVE_TIMEOUT_MS,
   });
 
-  async function send(request: WebhookRequest): Promise<TransportResult> {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const target = checkTarget(request.url);
-    if (!target.ok) return refusalResult(target.code, target.reason, elapsed(), options.onRefused);
+  const deadlines = new Deadlines(timeoutMs);
 
-    // One deadline for the whole attempt (queueing for a socket, connect, headers and body): the
-    // per-phase timeouts above only bound each phase.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(timeoutMs)), timeoutMs);
-    try {
-      const response = await agent.request({
-        origin: target.url.origin,
-        path: `${target.url.pathname}${target.url.search}`,
-        method: 'POST',
-        headers: request.headers,
-        body: request.body,
-        signal: controller.signal,
-      });
-      await discardBody(response.body, maxResponseBytes);
-      return {
-        kind: 'response',
-        status: response.statusCode,
-        headers: flattenHeaders(response.headers),
-        durationMs: elapsed(),
-      };
-    } catch (err) {
-      return failureResult(err, elapsed(), request.headers, options.onRefused);
-    } finally {
-      clearTimeout(timer);
+  function send(request: WebhookRequest): Promise<TransportResult> {
+    const started = performance.now();
+    const target = checkTarget(request.url);
+    if (!target.ok) {
+      return Promise.resolve(
+        refusalResult(target.code, target.reason, Math.round(performance.now() - started), options.onRefused),
+      );
     }
+    return new Promise<TransportResult>((resolve) => {
+      const handler = new AttemptHandler(request, started, maxResponseBytes, deadlines, options, resolve);
+      deadlines.arm(handler);
+      agent.dispatch(
+        {
+          origin: target.url.origin,
+          path: target.pathAndQuery,
+          method: 'POST',
+          headers: request.headers,
+          body: request.body,
+        },
+        handler,
+      );
+    });
   }
 
   // Idempotent: undici rejects a second close() (app shutdown paths may both close).
@@ -91,4 +90,96 @@ export function createUndiciTransport(options: TransportOptions): WebhookTranspo
     close: () => (closing ??= agent.close()),
     destroy: () => (closing = agent.destroy()),
   };
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, string | undefined>> = Object.freeze({});
+
+type DispatchHandler = Parameters<Agent['dispatch']>[1];
+
+/**
+ * One attempt, as an undici dispatch handler (the callback API undici's own request() is built on) and a
+ * deadline entry. Settles exactly once: with the response once its body ended (or was cut at the cap, which
+ * closes that socket), with an error, or with TIMEOUT when the deadline passes first (which aborts the
+ * request, or aborts it as soon as undici hands it a socket if it is still queued).
+ */
+class AttemptHandler implements DispatchHandler, DeadlineEntry {
+  dlPrev: DeadlineEntry | null = null;
+  dlNext: DeadlineEntry | null = null;
+  dlDue = 0;
+  dlArmed = false;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private settled = false;
+  private status = 0;
+  private rawHeaders: Buffer[] | null = null;
+  private received = 0;
+
+  constructor(
+    private readonly request: WebhookRequest,
+    private readonly started: number,
+    private readonly maxResponseBytes: number,
+    private readonly deadlines: Deadlines,
+    private readonly options: TransportOptions,
+    private readonly resolve: (r: TransportResult) => void,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.settled) {
+      abort(new AttemptTimeoutError(this.options.timeoutMs));
+      return;
+    }
+    this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.status = statusCode;
+    if (statusCode < 200 || statusCode > 299) this.rawHeaders = rawHeaders;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.received += chunk.length;
+    if (this.received > this.maxResponseBytes && !this.settled) {
+      // Enough of an endless or huge body: report the status, drop this one socket.
+      this.respond();
+      this.abortFn?.(new Error('response body over the cap'));
+      return false;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.respond();
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    this.settle(failureResult(err, this.elapsed(), this.request.headers, this.options.onRefused));
+  }
+
+  onDeadline(): void {
+    if (this.settled) return;
+    const err = new AttemptTimeoutError(this.options.timeoutMs);
+    this.settle(failureResult(err, this.elapsed(), this.request.headers, this.options.onRefused));
+    this.abortFn?.(err);
+  }
+
+  private respond(): void {
+    if (this.settled) return;
+    this.settle({
+      kind: 'response',
+      status: this.status,
+      headers: this.rawHeaders === null ? EMPTY_HEADERS : rawHeadersToObject(this.rawHeaders),
+      durationMs: this.elapsed(),
+    });
+  }
+
+  private settle(r: TransportResult): void {
+    this.settled = true;
+    this.deadlines.disarm(this);
+    this.resolve(r);
+  }
+
+  private elapsed(): number {
+    return Math.round(performance.now() - this.started);
+  }
 }

@@ -170,16 +170,20 @@ describe('memoCheckUrl', () => {
   it('answers like checkUrl, remembers per target, and stays bounded', () => {
     const allow = parseAllowList(['127.0.0.1/32']);
     const check = memoCheckUrl(allow, 2);
-    const a = check('http://127.0.0.1:4000/a');
-    expect(a).toEqual(checkUrl('http://127.0.0.1:4000/a', allow));
-    expect(check('http://127.0.0.1:4000/a')).toBe(a);
+    const a = check('http://127.0.0.1:4000/a?x=1');
+    expect(a).toEqual({
+      ...checkUrl('http://127.0.0.1:4000/a?x=1', allow),
+      origin: 'http://127.0.0.1:4000',
+      pathAndQuery: '/a?x=1',
+    });
+    expect(check('http://127.0.0.1:4000/a?x=1')).toBe(a);
     expect(check('http://10.0.0.1/')).toEqual({
       ok: false,
       code: 'TARGET_FORBIDDEN',
       reason: checkAddress('10.0.0.1', allow),
     });
     check('http://127.0.0.1:4000/c'); // third entry: the memo starts over
-    expect(check('http://127.0.0.1:4000/a')).not.toBe(a);
-    expect(check('http://127.0.0.1:4000/a')).toEqual(a);
+    expect(check('http://127.0.0.1:4000/a?x=1')).not.toBe(a);
+    expect(check('http://127.0.0.1:4000/a?x=1')).toEqual(a);
   });
 });
