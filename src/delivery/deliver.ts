@@ -1,7 +1,7 @@
 /**
  * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
  * (other 4xx, 3xx, refused target) or out of attempts. The body, its X-Hub signatures and the webhook-id are
- * computed once; only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
+ * computed once per delivery (the body when the first attempt gets its slots); only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
  * value, never an exception. An abort (shutdown, revoked partition) ends the waits early with `aborted`:
  * such a delivery is not done and its record is not committed.
  */
@@ -16,7 +16,7 @@ import type { PreparedSubscriptions } from './prepared-subscription.js';
 import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
 import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
-import { signHub } from './signing.js';
+import { signHub, type HubSignatures } from './signing.js';
 import { webhookId } from './webhook-id.js';
 
 export type DeliveryReason = FailureReason | 'retries_exhausted';
@@ -57,10 +57,12 @@ export async function deliver(
   signal?: AbortSignal,
 ): Promise<DeliveryOutcome> {
   const prepared = d.prepared.get(sub);
-  const body = buildEnvelope(prepared, event);
-  const hub = signHub(prepared.hubKey, body);
   const msgId = webhookId(event.id, sub.id);
   const firstAttemptAt = d.clock.now();
+  // Built when the first attempt has its slots, not before: a delivery queued behind the concurrency
+  // limits holds only the event, not a body and signatures (memory: thousands of deliveries can queue).
+  let body: Buffer | undefined;
+  let hub: HubSignatures | undefined;
   let lastStatus: number | undefined;
   let lastError: string | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -68,9 +70,13 @@ export async function deliver(
     if (forOrigin) await forOrigin;
     const acquiring = d.slots.acquire();
     if (acquiring) await acquiring;
-    const sentAtMs = d.clock.now();
     let result: TransportResult;
     try {
+      if (body === undefined || hub === undefined) {
+        // UTF-8 encoded once: the HMACs and the socket use the same bytes.
+        body = Buffer.from(buildEnvelope(prepared, event));
+        hub = signHub(prepared.hubKey, body);
+      }
       const headers = buildAttemptHeaders({
         prepared,
         event: event.event,
@@ -78,7 +84,7 @@ export async function deliver(
         body,
         hub,
         attempt,
-        sentAtMs,
+        sentAtMs: d.clock.now(),
         userAgent: d.userAgent,
         legacySecretHeader: d.legacySecretHeader,
       });

@@ -6,7 +6,7 @@ export interface AttemptHeaderInput {
   readonly prepared: PreparedSubscription;
   readonly event: string;
   readonly msgId: string;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly hub: HubSignatures;
   readonly attempt: number;
   readonly sentAtMs: number;

@@ -12,7 +12,7 @@ export interface HubSignatures {
 }
 
 /** `secret`: the secret string (its UTF-8 bytes are the key) or a prepared KeyObject of those bytes. */
-export function signHub(secret: string | KeyObject, body: string): HubSignatures {
+export function signHub(secret: string | KeyObject, body: string | Buffer): HubSignatures {
   return {
     sha1: `sha1=${createHmac('sha1', secret).update(body).digest('hex')}`,
     sha256: `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
@@ -33,7 +33,7 @@ export function signStandardWebhook(
   key: Buffer | KeyObject,
   msgId: string,
   timestampSec: number,
-  body: string,
+  body: string | Buffer,
 ): string {
   const mac = createHmac('sha256', key).update(`${msgId}.${timestampSec}.`).update(body).digest('base64');
   return `v1,${mac}`;

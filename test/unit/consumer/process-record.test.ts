@@ -43,7 +43,7 @@ function deps(
   const transport: WebhookTransport = {
     name: 'undici',
     send: async (r: WebhookRequest) => {
-      sent.push((JSON.parse(r.body) as { payload: { n: number } }).payload.n.toString());
+      sent.push((JSON.parse(r.body.toString()) as { payload: { n: number } }).payload.n.toString());
       return { kind: 'response', status: 200, headers: {}, durationMs: 1 };
     },
     close: async () => undefined,
