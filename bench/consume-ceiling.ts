@@ -3,6 +3,7 @@
  * settings (same client config, eachBatch, one partition batch at a time, no auto-commit) and a no-op
  * handler. Reports the steady-state records/s over IPC once `EXPECT` records were seen (or `SECONDS` passed).
  */
+import { FETCH_MAX_WAIT_MS } from '../src/consumer/consumer-loop.js';
 import { createKafka } from '../src/kafka/create-kafka.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     groupId: config.KAFKA_GROUP_ID,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
     heartbeatInterval: Math.max(1_000, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10)),
-    maxWaitTimeInMs: 500,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     retry: { retries: 10 },
   });
   const times = new FloatList(expect);
