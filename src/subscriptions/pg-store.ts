@@ -1,6 +1,10 @@
 /**
  * `SubscriptionStore` on Postgres. Rows are fetched as arrays with timestamps as epoch-ms floats, so a
  * full load of 100,000 rows costs no per-row key objects nor date-string parsing (see `loadEnabled`).
+ *
+ * The snapshot's rows (loadEnabled, loadByIds) are kept in memory for as long as they are current, so they
+ * are stored compactly (`SnapshotSubscription`): times as numbers with Date getters, and the strings that
+ * repeat across rows (project, event, target, creator) shared instead of one copy per row.
  */
 import type { Pool } from 'pg';
 import { ConnectorError, ErrorCode } from '../errors.js';
@@ -58,6 +62,71 @@ function toSubscription(r: Row): Subscription {
   };
 }
 
+/**
+ * A snapshot row: about half the memory of a plain Subscription (no Date objects: three per row were a
+ * fifth of a 100,000-row snapshot's heap). The Date getters build a Date on each read; nothing on the
+ * delivery path reads them per delivery (the hook JSON is built once per subscription).
+ */
+class SnapshotSubscription implements Subscription {
+  readonly id: string;
+  readonly idProject: string;
+  readonly event: string;
+  readonly target: string;
+  readonly secret: string;
+  readonly previousSecret: string | null;
+  readonly global: boolean;
+  readonly enabled: boolean;
+  readonly createdBy: string;
+  private readonly previousSecretExpiresAtMs: number | null;
+  private readonly createdAtMs: number;
+  private readonly updatedAtMs: number;
+
+  constructor(r: Row, intern: (v: string) => string) {
+    this.id = r[0];
+    this.idProject = intern(r[1]);
+    this.event = intern(r[2]);
+    this.target = intern(r[3]);
+    this.secret = r[4];
+    this.previousSecret = r[5];
+    this.previousSecretExpiresAtMs = r[6];
+    this.global = r[7];
+    this.enabled = r[8];
+    this.createdBy = intern(r[9]);
+    this.createdAtMs = r[10];
+    this.updatedAtMs = r[11];
+  }
+
+  get previousSecretExpiresAt(): Date | null {
+    return this.previousSecretExpiresAtMs === null ? null : new Date(this.previousSecretExpiresAtMs);
+  }
+
+  get createdAt(): Date {
+    return new Date(this.createdAtMs);
+  }
+
+  get updatedAt(): Date {
+    return new Date(this.updatedAtMs);
+  }
+
+  /** The same shape as a plain Subscription when logged or serialised. */
+  toJSON(): Subscription {
+    return {
+      id: this.id,
+      idProject: this.idProject,
+      event: this.event,
+      target: this.target,
+      secret: this.secret,
+      previousSecret: this.previousSecret,
+      previousSecretExpiresAt: this.previousSecretExpiresAt,
+      global: this.global,
+      enabled: this.enabled,
+      createdBy: this.createdBy,
+      createdAt: this.createdAt,
+      updatedAt: this.updatedAt,
+    };
+  }
+}
+
 function withoutSecrets(s: Subscription): SubscriptionInfo {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { secret: _secret, previousSecret: _previous, ...info } = s;
@@ -75,12 +144,15 @@ function sqlState(err: unknown): unknown {
 export interface SubscriptionStoreOptions {
   /** CSPRNG for generated secrets; injectable for tests. */
   readonly randomBytes?: RandomBytes;
+  /** Rows per query of a snapshot load (default 10,000). */
+  readonly snapshotPageRows?: number;
 }
 
 export function createSubscriptionStore(
   pool: Pool,
   options: SubscriptionStoreOptions = {},
 ): SubscriptionStore {
+  const pageRows = options.snapshotPageRows ?? 10_000;
   async function select(where: string, params: unknown[]): Promise<Subscription[]> {
     const result = await pool.query<Row>({
       text: `select ${COLUMNS} from webhook_subscriptions ${where}`,
@@ -88,6 +160,50 @@ export function createSubscriptionStore(
       rowMode: 'array',
     });
     return result.rows.map(toSubscription);
+  }
+
+  /**
+   * Rows for the in-memory snapshot, read in pages (`snapshotPageRows`) (keyset on the primary key)
+   * inside one REPEATABLE READ transaction: the pages together are one consistent snapshot, and the raw
+   * rows of only one page exist at a time next to the subscriptions built so far (a 100,000-row load
+   * no longer holds the whole raw result and its protocol buffers at once: lower peak memory).
+   */
+  async function selectForSnapshot(where: string, params: unknown[]): Promise<Subscription[]> {
+    // An explicit client, not pool.query(): pg-pool's pool.query() on a client it has just opened leaves
+    // the query's result reachable from that client's connect listener for the client's whole life (found
+    // in a heap snapshot: a 100,000-row load kept twice as long as the connection stayed in the pool).
+    const client = await pool.connect();
+    const shared = new Map<string, string>();
+    const intern = (v: string): string => {
+      const known = shared.get(v);
+      if (known !== undefined) return known;
+      shared.set(v, v);
+      return v;
+    };
+    const out: Subscription[] = [];
+    let failed = false;
+    try {
+      await client.query('begin isolation level repeatable read read only');
+      let after = '';
+      for (;;) {
+        const page = await client.query<Row>({
+          text: `select ${COLUMNS} from webhook_subscriptions ${where} and id > $${params.length + 1} order by id limit ${pageRows}`,
+          values: [...params, after],
+          rowMode: 'array',
+        });
+        for (const r of page.rows) out.push(new SnapshotSubscription(r, intern));
+        if (page.rows.length < pageRows) break;
+        after = page.rows[page.rows.length - 1]![0];
+      }
+      await client.query('commit');
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      // A connection whose transaction failed half-way is not handed back to the pool.
+      client.release(failed);
+    }
+    return out;
   }
 
   async function updateOne(id: string, set: string, params: unknown[]): Promise<Subscription> {
@@ -178,8 +294,8 @@ export function createSubscriptionStore(
       return row.secret;
     },
 
-    loadEnabled: () => select('where enabled', []),
+    loadEnabled: () => selectForSnapshot('where enabled', []),
 
-    loadByIds: (ids: readonly string[]) => select('where id = any($1::text[])', [ids]),
+    loadByIds: (ids: readonly string[]) => selectForSnapshot('where id = any($1::text[])', [ids]),
   };
 }

@@ -17,7 +17,7 @@ import {
   type SubscriptionCacheOptions,
   type SubscriptionCacheState,
 } from '../../src/subscriptions/subscription-cache.js';
-import type { SubscriptionStore } from '../../src/subscriptions/types.js';
+import type { Subscription, SubscriptionStore } from '../../src/subscriptions/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
@@ -176,6 +176,71 @@ describe('subscription store', () => {
     // The same event and target in another project, or another target, is fine.
     await store.add({ ...base, idProject: uniqueProject() });
     await store.add({ ...base, target: 'https://x.example/other' });
+  });
+
+  it('a snapshot load reads page after page in one transaction: every row once, whatever the page size', async () => {
+    const project = uniqueProject();
+    const added: Subscription[] = [];
+    for (let i = 0; i < 7; i++) {
+      added.push(
+        await store.add({
+          idProject: project,
+          event: `request.e${i}`,
+          target: 'https://p.example',
+          createdBy: 'u',
+        }),
+      );
+    }
+    await store.setEnabled(added[3]!.id, false);
+    for (const pageRows of [1, 2, 3, 7, 1000]) {
+      const paged = createSubscriptionStore(pool, { snapshotPageRows: pageRows });
+      const ids = (await paged.loadEnabled()).map((x) => x.id).filter((id) => added.some((a) => a.id === id));
+      expect({ pageRows, ids: ids.sort() }).toEqual({
+        pageRows,
+        ids: added
+          .filter((_, i) => i !== 3)
+          .map((a) => a.id)
+          .sort(),
+      });
+      const byIds = await paged.loadByIds(added.map((a) => a.id));
+      expect({ pageRows, n: byIds.length, unique: new Set(byIds.map((x) => x.id)).size }).toEqual({
+        pageRows,
+        n: 7,
+        unique: 7,
+      });
+    }
+  });
+
+  it('snapshot rows (compact form) read the same as store.get(), dates included, through a rotation', async () => {
+    const s = await store.add({
+      idProject: uniqueProject(),
+      event: 'request.create',
+      target: 'https://compact.example/hook',
+      createdBy: 'u',
+    });
+    await store.rotateSecret(s.id, 3_600_000);
+    const plain = await store.get(s.id);
+    const [snap] = await store.loadByIds([s.id]);
+    expect(plain).toBeDefined();
+    expect(snap).toBeDefined();
+    for (const field of [
+      'id',
+      'idProject',
+      'event',
+      'target',
+      'secret',
+      'previousSecret',
+      'global',
+      'enabled',
+      'createdBy',
+    ] as const) {
+      expect({ field, value: snap![field] }).toEqual({ field, value: plain![field] });
+    }
+    expect(snap!.createdAt.getTime()).toBe(plain!.createdAt.getTime());
+    expect(snap!.updatedAt.getTime()).toBe(plain!.updatedAt.getTime());
+    expect(snap!.previousSecretExpiresAt?.getTime()).toBe(plain!.previousSecretExpiresAt?.getTime());
+    expect(snap!.previousSecretExpiresAt?.getTime()).toBeGreaterThan(Date.now());
+    expect(JSON.parse(JSON.stringify(snap))).toEqual(JSON.parse(JSON.stringify(plain)));
   });
 
   it('enables, disables, rotates and removes; unknown ids are SUBSCRIPTION_NOT_FOUND', async () => {
