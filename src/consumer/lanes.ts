@@ -10,7 +10,12 @@ export class Lanes {
     if (lane === null) return task();
     const previous = this.tails.get(lane);
     const result = previous ? previous.then(task, task) : task();
-    const tail = result.then(
+    this.track(lane, result);
+    return result;
+  }
+
+  private track(lane: string, work: Promise<unknown>): void {
+    const tail = work.then(
       () => undefined,
       () => undefined,
     );
@@ -18,7 +23,20 @@ export class Lanes {
     void tail.then(() => {
       if (this.tails.get(lane) === tail) this.tails.delete(lane);
     });
-    return result;
+  }
+
+  /** No task of this lane is pending (a null lane is never ordered, so always idle). */
+  isIdle(lane: string | null): boolean {
+    return lane === null || !this.tails.has(lane);
+  }
+
+  /**
+   * Makes later tasks of `lane` wait for `work`, started by the caller outside the lane (it found the lane
+   * idle, so nothing was ahead of it).
+   */
+  hold(lane: string | null, work: Promise<unknown>): void {
+    if (lane === null) return;
+    this.track(lane, work);
   }
 
   get active(): number {

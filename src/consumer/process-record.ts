@@ -25,7 +25,8 @@ import type { Outages } from './outages.js';
 export type RecordResult = 'done' | 'aborted';
 
 export interface PipelineDeps {
-  readonly decode: (value: Buffer | null, at: RecordCoordinates) => Promise<DecodeResult>;
+  /** Synchronous for plain JSON; a promise when a schema registry is involved. */
+  readonly decode: (value: Buffer | null, at: RecordCoordinates) => DecodeResult | Promise<DecodeResult>;
   /** The current snapshot, or null while it is too stale to use (the caller waits). */
   readonly subscriptions: () => SubscriptionIndex | null;
   readonly deliverDeps: DeliverDeps;
@@ -43,38 +44,81 @@ export interface PipelineDeps {
   readonly outageRetryMs?: number;
 }
 
-export async function processRecord(
+/** What intake produced: a final result, one promise (a dead letter being written), or one per delivery. */
+type Intake = RecordResult | Promise<RecordResult> | Promise<RecordResult>[];
+
+/**
+ * The common case runs without an async step until the deliveries are queued: a JSON record decodes
+ * synchronously and the snapshot is usable, so intake finishes in this call and needs no key lane (nothing
+ * can overtake a synchronous step). Only an intake that has to wait (a schema lookup, an outage, a dead
+ * letter being written) holds its key lane, so later records with that key queue behind it.
+ */
+export function processRecord(
   rec: InboundRecord,
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
   const key = rec.key === null ? null : rec.key.toString('latin1');
-  // Only the intake (decode, match, queueing the deliveries) holds the key lane; the deliveries then run
-  // in their own (key, subscription) lanes, queued in record order.
-  const intake = await d.keyLanes.run(key, () => intakeRecord(rec, key, d, signal));
-  if (intake === 'done' || intake === 'aborted') return intake;
-  const results = await Promise.all(intake);
-  return results.every((r) => r === 'done') ? 'done' : 'aborted';
+  if (d.keyLanes.isIdle(key)) {
+    const intake = intakeRecord(rec, key, d, signal);
+    if (!(intake instanceof Promise)) return settle(intake);
+    d.keyLanes.hold(key, intake);
+    return intake.then(settle);
+  }
+  return d.keyLanes.run(key, () => Promise.resolve(intakeRecord(rec, key, d, signal))).then(settle);
 }
 
-async function intakeRecord(
+function settle(intake: Intake): Promise<RecordResult> {
+  if (intake === 'done' || intake === 'aborted') return Promise.resolve(intake);
+  if (!Array.isArray(intake)) return intake;
+  if (intake.length === 1) return intake[0]!;
+  return Promise.all(intake).then((results) => (results.every((r) => r === 'done') ? 'done' : 'aborted'));
+}
+
+function intakeRecord(
   rec: InboundRecord,
   key: string | null,
   d: PipelineDeps,
   signal: AbortSignal,
-): Promise<RecordResult | Promise<RecordResult>[]> {
-  const decoded = await decodeWithOutageRetry(rec, d, signal);
+): Intake | Promise<Intake> {
+  const decoded = decodeWithOutageRetry(rec, d, signal);
+  return decoded instanceof Promise
+    ? decoded.then((r) => afterDecode(rec, key, r, d, signal))
+    : afterDecode(rec, key, decoded, d, signal);
+}
+
+function afterDecode(
+  rec: InboundRecord,
+  key: string | null,
+  decoded: DecodeResult | null,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Intake | Promise<Intake> {
   if (decoded === null) return 'aborted';
   if (!decoded.ok) {
     d.metrics.eventsPoison.inc({ reason: decoded.reason });
-    return (await deadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal))
-      ? 'done'
-      : 'aborted';
+    return deadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal).then((written) =>
+      written ? 'done' : 'aborted',
+    );
   }
   const event = decoded.event;
   d.metrics.eventsConsumed.inc({ event_family: eventFamily(event.event) });
-  const index = await snapshotWhenUsable(d, signal);
-  if (index === null) return 'aborted';
+  const index = d.subscriptions();
+  if (index !== null) return fanOut(rec, key, event, index, d, signal);
+  return snapshotWhenUsable(d, signal).then((ix) =>
+    ix === null ? 'aborted' : fanOut(rec, key, event, ix, d, signal),
+  );
+}
+
+/** Queues one delivery per matching subscription, each in its (subscription, key) lane. */
+function fanOut(
+  rec: InboundRecord,
+  key: string | null,
+  event: TiledeskEvent,
+  index: SubscriptionIndex,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Intake {
   const subs = index.match(event.event, event.idProject);
   if (subs.length === 0) {
     d.metrics.eventsUnmatched.inc({ event_family: eventFamily(event.event) });
@@ -155,30 +199,56 @@ async function deadLetter(
   return ok;
 }
 
-async function decodeWithOutageRetry(
+/** The decode, synchronous when the decoder is (JSON); a registry outage is waited out, never dead-lettered. */
+function decodeWithOutageRetry(
+  rec: InboundRecord,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): DecodeResult | null | Promise<DecodeResult | null> {
+  let result: DecodeResult | Promise<DecodeResult>;
+  try {
+    result = d.decode(rec.value, rec);
+  } catch (err) {
+    return afterDecodeError(err, rec, d, signal);
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (r) => decodedOk(r, rec, d),
+      (err: unknown) => afterDecodeError(err, rec, d, signal),
+    );
+  }
+  return decodedOk(result, rec, d);
+}
+
+function decodedOk(result: DecodeResult, rec: InboundRecord, d: PipelineDeps): DecodeResult {
+  // Only a registry-framed record proves the registry is back.
+  if (rec.value !== null && isRegistryFramed(rec.value)) d.outages.set('schema_registry', false);
+  return result;
+}
+
+async function afterDecodeError(
+  err: unknown,
   rec: InboundRecord,
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<DecodeResult | null> {
   for (;;) {
+    if (!isConnectorError(err, ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)) {
+      // A decoder bug must not stop the partition: treat the record as undecodable, with the reason.
+      return { ok: false, reason: 'undecodable', message: `decoder failed: ${(err as Error).message}` };
+    }
+    d.outages.set('schema_registry', true);
+    d.logger.warn(
+      { err, topic: rec.topic, partition: rec.partition, offset: rec.offset },
+      'schema registry unavailable; will retry',
+    );
+    if (signal.aborted) return null;
+    await d.clock.sleep(d.outageRetryMs ?? 1_000, signal);
+    if (signal.aborted) return null;
     try {
-      const result = await d.decode(rec.value, rec);
-      // Only a registry-framed record proves the registry is back.
-      if (rec.value !== null && isRegistryFramed(rec.value)) d.outages.set('schema_registry', false);
-      return result;
-    } catch (err) {
-      if (!isConnectorError(err, ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)) {
-        // A decoder bug must not stop the partition: treat the record as undecodable, with the reason.
-        return { ok: false, reason: 'undecodable', message: `decoder failed: ${(err as Error).message}` };
-      }
-      d.outages.set('schema_registry', true);
-      d.logger.warn(
-        { err, topic: rec.topic, partition: rec.partition, offset: rec.offset },
-        'schema registry unavailable; will retry',
-      );
-      if (signal.aborted) return null;
-      await d.clock.sleep(d.outageRetryMs ?? 1_000, signal);
-      if (signal.aborted) return null;
+      return decodedOk(await d.decode(rec.value, rec), rec, d);
+    } catch (next) {
+      err = next;
     }
   }
 }

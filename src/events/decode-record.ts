@@ -34,11 +34,12 @@ export function isRegistryFramed(value: Buffer): boolean {
   return value.length >= 5 && value[0] === 0;
 }
 
-export async function decodeRecord(
+/** Synchronous for plain JSON (the common case: no promise, no async step); a promise for registry-framed values. */
+export function decodeRecord(
   value: Buffer | null,
   at: RecordCoordinates,
   o: DecodeOptions,
-): Promise<DecodeResult> {
+): DecodeResult | Promise<DecodeResult> {
   if (value === null || value.length === 0) {
     return { ok: false, reason: 'empty', message: 'record has no value' };
   }
@@ -57,9 +58,7 @@ export async function decodeRecord(
         message: 'schema-registry framed record but SCHEMA_REGISTRY_URL is not set',
       };
     }
-    const decoded = await o.registry.decode(value);
-    if (!decoded.ok) return decoded;
-    return toResult(decoded.value, at, 'avro');
+    return decodeFramed(value, at, o.registry);
   }
   let parsed: unknown;
   try {
@@ -72,6 +71,16 @@ export async function decodeRecord(
     };
   }
   return toResult(parsed, at, 'json');
+}
+
+async function decodeFramed(
+  value: Buffer,
+  at: RecordCoordinates,
+  registry: RegistryDecoder,
+): Promise<DecodeResult> {
+  const decoded = await registry.decode(value);
+  if (!decoded.ok) return decoded;
+  return toResult(decoded.value, at, 'avro');
 }
 
 function toResult(value: unknown, at: RecordCoordinates, encoding: TiledeskEvent['encoding']): DecodeResult {

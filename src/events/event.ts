@@ -6,8 +6,11 @@ export interface TiledeskEvent {
   readonly idProject: string | null;
   /** Epoch milliseconds. */
   readonly timestamp: number;
-  readonly payload: Readonly<Record<string, unknown>>;
-  /** `JSON.stringify(payload)`, computed once per event and shared by every delivery of it. */
+  /**
+   * `JSON.stringify(payload)`, computed once per event and shared by every delivery of it. The parsed
+   * payload itself is not kept: only these bytes go out, and a record can wait in the in-flight window
+   * for a while (its parse tree would be promoted to the old generation and cost GC time and memory).
+   */
   readonly payloadJson: string;
   readonly encoding: 'json' | 'avro';
 }

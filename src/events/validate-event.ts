@@ -47,7 +47,6 @@ export function validateEvent(
       event: v.event,
       idProject: v.id_project ?? null,
       timestamp: v.timestamp,
-      payload: v.payload,
       payloadJson,
       encoding,
     },

@@ -92,6 +92,25 @@ describe('Lanes', () => {
     await expect(rb).resolves.toBe('b');
   });
 
+  it('hold(): work started outside an idle lane makes later tasks of that lane wait for it', async () => {
+    const lanes = new Lanes();
+    const log: string[] = [];
+    expect(lanes.isIdle('k')).toBe(true);
+    expect(lanes.isIdle(null)).toBe(true);
+    const outside = manualTask('outside', log);
+    const started = outside.run();
+    lanes.hold('k', started);
+    lanes.hold(null, started); // a null lane is never ordered: nothing to hold
+    expect(lanes.isIdle('k')).toBe(false);
+    const next = lanes.run('k', manualTask('next', log).run);
+    await flush();
+    expect(log).toEqual(['start outside']);
+    outside.finish();
+    await flush();
+    expect(log).toEqual(['start outside', 'end outside', 'start next']);
+    void next;
+  });
+
   it('forgets idle lanes', async () => {
     const lanes = new Lanes();
     const log: string[] = [];

@@ -93,10 +93,12 @@ describe('processRecord', () => {
     const sent: string[] = [];
     let releaseFirst!: () => void;
     const firstDecoded = new Promise<void>((resolve) => (releaseFirst = resolve));
-    const decode = async (value: Buffer | null, at: RecordCoordinates): Promise<DecodeResult> => {
-      if (at.offset === '0') await firstDecoded;
-      return decodeRecord(value, at, { maxRecordBytes: 10_000 });
-    };
+    // Record 0 waits (as a registry lookup does); 1 and 2 decode synchronously (plain JSON): they must
+    // still queue behind 0, although nothing asynchronous happens on their own path.
+    const decode = (value: Buffer | null, at: RecordCoordinates): DecodeResult | Promise<DecodeResult> =>
+      at.offset === '0'
+        ? firstDecoded.then(() => decodeRecord(value, at, { maxRecordBytes: 10_000 }))
+        : decodeRecord(value, at, { maxRecordBytes: 10_000 });
     const d = deps(decode, sent);
     const signal = new AbortController().signal;
     const results = [0, 1, 2].map((n) => processRecord(record(n), d, signal));
@@ -105,6 +107,17 @@ describe('processRecord', () => {
     releaseFirst();
     expect(await Promise.all(results)).toEqual(['done', 'done', 'done']);
     expect(sent).toEqual(['0', '1', '2']);
+  });
+
+  it('synchronous intakes keep key order and leave no key lane behind', async () => {
+    const sent: string[] = [];
+    const d = deps((value, at) => decodeRecord(value, at, { maxRecordBytes: 10_000 }), sent);
+    const signal = new AbortController().signal;
+    const results = [0, 1, 2, 3].map((n) => processRecord(record(n, n % 2 === 0 ? 'A' : 'B'), d, signal));
+    expect(d.keyLanes.active).toBe(0); // intake finished within each call
+    expect(await Promise.all(results)).toEqual(['done', 'done', 'done', 'done']);
+    expect(sent.filter((n) => Number(n) % 2 === 0)).toEqual(['0', '2']);
+    expect(sent.filter((n) => Number(n) % 2 === 1)).toEqual(['1', '3']);
   });
 
   it('does not hold other keys behind a slow record', async () => {

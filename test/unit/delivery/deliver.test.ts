@@ -43,7 +43,6 @@ const event: TiledeskEvent = {
   event: 'request.create',
   idProject: 'P1',
   timestamp: T0 - 5_000,
-  payload,
   payloadJson: JSON.stringify(payload),
   encoding: 'json',
 };

@@ -29,7 +29,6 @@ describe('decodeRecord: plain JSON', () => {
         event: 'message.create.request.channel.whatsapp',
         idProject: 'P1',
         timestamp: 1_772_366_400_123,
-        payload: valid.payload,
         payloadJson: JSON.stringify(valid.payload),
         encoding: 'json',
       },
