@@ -318,14 +318,29 @@ export class ConsumerLoop {
   }
 }
 
+/**
+ * The record as the pipeline keeps it. Its byte fields are copied: kafkajs hands out slices of the whole
+ * fetch response (up to MBs), and one record kept in flight would otherwise keep that response alive.
+ */
 function toInbound(topic: string, partition: number, m: KafkaMessage): InboundRecord {
   return {
     topic,
     partition,
     offset: m.offset,
     timestamp: m.timestamp,
-    key: m.key ?? null,
-    value: m.value ?? null,
-    headers: m.headers ?? {},
+    key: m.key ? Buffer.from(m.key) : null,
+    value: m.value ? Buffer.from(m.value) : null,
+    headers: m.headers ? copyHeaders(m.headers) : {},
   };
 }
+
+function copyHeaders(h: NonNullable<KafkaMessage['headers']>): InboundRecord['headers'] {
+  const out: Record<string, Buffer | string | (Buffer | string)[] | undefined> = {};
+  for (const name in h) {
+    const v = h[name];
+    out[name] = Buffer.isBuffer(v) ? Buffer.from(v) : Array.isArray(v) ? v.map(copyHeaderValue) : v;
+  }
+  return out;
+}
+
+const copyHeaderValue = (v: Buffer | string): Buffer | string => (Buffer.isBuffer(v) ? Buffer.from(v) : v);
