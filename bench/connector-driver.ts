@@ -7,6 +7,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { createApp } from '../src/app.js';
+import { applyHeapPolicy } from '../src/heap-policy.js';
 import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { createRegistryDecoderFromConfig } from '../src/events/registry-from-config.js';
@@ -21,6 +22,7 @@ const send = (m: Record<string, unknown>): void => void process.send?.(m);
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  applyHeapPolicy(config.HEAP_GROWTH_PERCENT); // as runService does
   const logger = createLogger(config.LOG_LEVEL);
   const registry = new Registry();
   const metrics = createMetrics(registry);

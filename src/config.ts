@@ -196,6 +196,13 @@ export const configSpec = {
     max: 65_535,
     doc: 'Port of the ops server (0 = any free port).',
   },
+  HEAP_GROWTH_PERCENT: {
+    type: 'int',
+    default: 50,
+    min: 0,
+    max: 300,
+    doc: "V8 collects old garbage once the heap grew this % past what survived the last full GC (0: V8's adaptive default, up to ~4x). Lower: less memory, more GC CPU.",
+  },
   LOG_LEVEL: {
     type: 'string',
     default: 'info',

@@ -4,6 +4,7 @@
  * demo-receiver.
  */
 import { Registry } from 'prom-client';
+import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactConfig, type Config } from './config.js';
@@ -37,6 +38,7 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function runService(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
+  applyHeapPolicy(config.HEAP_GROWTH_PERCENT);
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
