@@ -6,7 +6,7 @@
  *   npm run bench                    full run (~6.5 min on 2 cores; ~7 with the first peer install)
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
- *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, latency, naive,
+ *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, heap, latency, naive,
  *                                    isolation, peer, profile); ratios need their ceilings in the same run
  *
  * Processes: this orchestrator (producer, control), the receivers (bench/receiver.ts), and one process
@@ -40,6 +40,7 @@ import {
   atLeast,
   atMost,
   ceilingFor,
+  serialBound,
   cpuMicrosPerItem,
   cpuPercent,
   ratio,
@@ -92,6 +93,13 @@ const S = QUICK
 /** The connector's settings in every run (the HTTP ceilings use the same). */
 const CONCURRENCY = 256;
 const CONNECTIONS_PER_ORIGIN = 64;
+/** Investigation: extra Node flags for our connector's process (BENCH_NODE_FLAGS, e.g. V8 GC settings);
+ * BENCH_ECHO=1 copies its output to stderr. */
+const EXTRA_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+
+/** The connector's V8 heap growth limit (its default unless BENCH_HEAP_GROWTH says otherwise). */
+const HEAP_GROWTH = Number(process.env.BENCH_HEAP_GROWTH ?? configSpec.HEAP_GROWTH_PERCENT.default);
+
 /** Records per partition taken but not committed (the connector's default unless BENCH_WINDOW says otherwise). */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? configSpec.PARTITION_MAX_IN_FLIGHT.default);
 const ISOLATION_TIMEOUT_MS = 5_000;
@@ -296,6 +304,7 @@ function ourEnv(o: OursOptions): Record<string, string> {
     DELIVERY_CONCURRENCY: String(o.concurrency ?? CONCURRENCY),
     HTTP_CONNECTIONS_PER_ORIGIN: String(CONNECTIONS_PER_ORIGIN),
     PARTITION_MAX_IN_FLIGHT: String(WINDOW),
+    HEAP_GROWTH_PERCENT: String(HEAP_GROWTH),
     SHUTDOWN_DRAIN_TIMEOUT_MS: '1000',
     ...o.env,
   };
@@ -307,7 +316,8 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
   const began = Date.now();
   const child = forkBuilt(`connector ${o.name}`, 'bench/connector-driver.ts', {
     env: ourEnv(o),
-    nodeFlags: o.nodeFlags,
+    nodeFlags: [...(o.nodeFlags ?? []), ...EXTRA_NODE_FLAGS],
+    echo: process.env.BENCH_ECHO === '1',
   });
   const mon = new ProcMonitor(child.pid);
   try {
@@ -466,6 +476,40 @@ async function runCeilingConsume(): Promise<RunResult> {
       loadBefore,
       loadAfter: load(),
       notes: ['records/s, no-op eachBatch handler'],
+    };
+  } finally {
+    mon.stop();
+    await child.kill();
+  }
+}
+
+async function runCeilingWork(): Promise<RunResult> {
+  const loadBefore = load();
+  const began = Date.now();
+  const child = forkBuilt('work-ceiling', 'bench/work-ceiling.ts', {
+    env: { SECONDS: String(QUICK ? 3 : 5), FAN_OUT: '1' },
+  });
+  const mon = new ProcMonitor(child.pid);
+  try {
+    const r = await child.message<{ deliveries: number; ratePerSec: number; cpuMicrosPerDelivery: number }>(
+      (m) => m.type === 'result',
+      60_000,
+    );
+    return {
+      name: 'ceiling.work',
+      system: 'ceiling',
+      concurrency: 1,
+      expected: r.deliveries,
+      delivered: r.deliveries,
+      complete: true,
+      rate: r.ratePerSec,
+      cpuPercent: null,
+      cpuMicrosPerDelivery: r.cpuMicrosPerDelivery,
+      peakRssMb: mon.peakRssMb,
+      seconds: (Date.now() - began) / 1000,
+      loadBefore,
+      loadAfter: load(),
+      notes: ['decode + envelope + 3 HMACs + headers per delivery, no Kafka, no HTTP, one thread'],
     };
   } finally {
     mon.stop();
@@ -687,7 +731,7 @@ async function main(): Promise<void> {
           globalSubscriptions(ISOLATION_SUBSCRIBERS, (k) => url(isoPorts[k]!)),
         )
       : '',
-    join: wants('join')
+    join: wants('join') || wants('heap')
       ? await createSubscriptionDb(
           `${DB_PREFIX}join`,
           projectSubscriptions((p, e) => url(mainPort, `/s/${p}/${e}`)),
@@ -715,6 +759,7 @@ async function main(): Promise<void> {
     await scenario('ceiling a (consume)', runCeilingConsume);
     await scenario('ceiling b (http undici)', () => runCeilingHttp('undici'));
     await scenario('ceiling c (http got)', () => runCeilingHttp('got'));
+    await scenario('ceiling d (per-delivery work, no I/O)', () => runCeilingWork());
   }
   if (wants('throughput')) {
     await scenario('throughput fan-out 1 (undici)', () => ours('throughput.fo1.undici', {}));
@@ -790,6 +835,20 @@ async function main(): Promise<void> {
         databaseUrl: db.join,
         subscriptions: 1_000 * EVENT_NAMES.length,
         capSeconds: S.capJoin,
+      }),
+    );
+  }
+  // The memory/CPU trade of HEAP_GROWTH_PERCENT, in the same run: V8's own policy (0) on the same two runs.
+  if (wants('heap') && HEAP_GROWTH !== 0) {
+    await scenario('heap: fan-out 1 with HEAP_GROWTH_PERCENT=0', () =>
+      ours('throughput.fo1.heap0', { env: { HEAP_GROWTH_PERCENT: '0' } }),
+    );
+    await scenario('heap: 100,000 subscriptions with HEAP_GROWTH_PERCENT=0', () =>
+      ours('join.100k.heap0', {
+        databaseUrl: db.join,
+        subscriptions: 1_000 * EVENT_NAMES.length,
+        capSeconds: S.capJoin,
+        env: { HEAP_GROWTH_PERCENT: '0' },
       }),
     );
   }
@@ -926,7 +985,18 @@ function comparisons(): {
   const httpG = rate('ceiling.http.got');
   const ceil = (http: number | null, fanOut: number): number | null =>
     consume !== null && http !== null ? ceilingFor(consume, http, fanOut) : null;
+  const bound = serialBound([consume, rate('ceiling.work'), httpU]);
   const ratios: Comparison[] = [
+    {
+      name: 'one-thread bound, fan-out 1: 1 / (1/consume + 1/work + 1/http undici), deliveries/s',
+      value: bound,
+      detail: '',
+    },
+    {
+      name: 'fan-out 1, undici ÷ the one-thread bound',
+      value: ratio(rate('throughput.fo1.undici'), bound),
+      detail: '',
+    },
     {
       name: 'fan-out 1, undici ÷ min(consume, http undici)',
       value: ratio(rate('throughput.fo1.undici'), ceil(httpU, 1)),
@@ -969,6 +1039,21 @@ function comparisons(): {
       detail: '',
     },
     { name: 'ours ÷ peer at concurrency 10', value: ratio(rate('ours.c10'), rate('peer.c10')), detail: '' },
+    {
+      name: `heap growth ${HEAP_GROWTH} % ÷ V8 default: peak RSS, 100,000 subscriptions`,
+      value: ratio(find('join.100k')?.peakRssMb, find('join.100k.heap0')?.peakRssMb),
+      detail: '',
+    },
+    {
+      name: `heap growth ${HEAP_GROWTH} % ÷ V8 default: CPU µs/delivery, 100,000 subscriptions`,
+      value: ratio(cpu('join.100k'), cpu('join.100k.heap0')),
+      detail: '',
+    },
+    {
+      name: `heap growth ${HEAP_GROWTH} % ÷ V8 default: CPU µs/delivery, fan-out 1`,
+      value: ratio(cpu('throughput.fo1.undici'), cpu('throughput.fo1.heap0')),
+      detail: '',
+    },
     // CPU cost, less sensitive to the machine's load than rates: the client's own µs per request over ours per delivery.
     {
       name: 'CPU cost: http undici µs/request ÷ ours µs/delivery (fan-out 1)',
@@ -1133,7 +1218,7 @@ function report(extra: {
     `Code: ${gitDescription()}`,
     `Load average at the end: ${loadAverage().one.toFixed(2)} / ${loadAverage().five.toFixed(2)} / ${loadAverage().fifteen.toFixed(2)}`,
     `Data: ${S.events.toLocaleString('en')} events of ~1 KiB, ${PARTITIONS} partitions, 1,000 projects (record key), ${EVENTS_IN_TOPIC} event names; isolation: ${S.isoEvents.toLocaleString('en')} events × ${ISOLATION_SUBSCRIBERS} subscribers, one hanging (timeout ${ISOLATION_TIMEOUT_MS} ms)`,
-    `Connector: DELIVERY_CONCURRENCY ${CONCURRENCY}, HTTP_CONNECTIONS_PER_ORIGIN ${CONNECTIONS_PER_ORIGIN}, PARTITION_MAX_IN_FLIGHT ${WINDOW}; ceilings at the same concurrency and connections`,
+    `Connector: DELIVERY_CONCURRENCY ${CONCURRENCY}, HTTP_CONNECTIONS_PER_ORIGIN ${CONNECTIONS_PER_ORIGIN}, PARTITION_MAX_IN_FLIGHT ${WINDOW}, HEAP_GROWTH_PERCENT ${HEAP_GROWTH}; ceilings at the same concurrency and connections`,
     `Peer: ${extra.peerInfo ?? `not run (${extra.peerError ?? 'not selected'})`}`,
     `Setup ${extra.setupSeconds.toFixed(0)} s, total ${totalSeconds.toFixed(0)} s`,
   ];
@@ -1154,6 +1239,8 @@ function report(extra: {
       connectionsPerOrigin: CONNECTIONS_PER_ORIGIN,
       isolationTimeoutMs: ISOLATION_TIMEOUT_MS,
       partitions: PARTITIONS,
+      window: WINDOW,
+      heapGrowthPercent: HEAP_GROWTH,
     },
     peer: extra.peerInfo,
     peerError: extra.peerError,

@@ -89,6 +89,19 @@ export function ceilingFor(consumeEventsPerSec: number, httpRequestsPerSec: numb
   return Math.min(consumeEventsPerSec * fanOut, httpRequestsPerSec);
 }
 
+/**
+ * What one thread can do when every item goes through stages one after another, each at its own best
+ * rate (items/s): 1 / Σ 1/rateᵢ (the per-item times add up). Null if a rate is missing or not positive.
+ */
+export function serialBound(rates: readonly (number | null | undefined)[]): number | null {
+  let secondsPerItem = 0;
+  for (const r of rates) {
+    if (r === null || r === undefined || !(r > 0) || !Number.isFinite(r)) return null;
+    secondsPerItem += 1 / r;
+  }
+  return rates.length === 0 ? null : 1 / secondsPerItem;
+}
+
 /** a ÷ b, or null when either is missing or b is not positive. */
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
   if (a === null || a === undefined || b === null || b === undefined || !(b > 0) || !Number.isFinite(a)) {

@@ -11,6 +11,7 @@ import {
   atLeast,
   atMost,
   ceilingFor,
+  serialBound,
   cpuMicrosPerItem,
   cpuPercent,
   dueAt,
@@ -156,6 +157,15 @@ describe('ratios and CPU', () => {
     expect(ceilingFor(1_000, 4_000, 3)).toBe(3_000);
     expect(() => ceilingFor(1, 1, 0)).toThrow(RangeError);
     expect(ratio(3_200, ceilingFor(50_000, 4_000, 1))).toBeCloseTo(0.8, 12);
+  });
+
+  it('adds per-item times of stages run one after another on one thread (the one-thread bound)', () => {
+    // 1/200,000 + 1/50,000 + 1/40,000 s = 5 + 20 + 25 µs = 50 µs per item → 20,000 items/s.
+    expect(serialBound([200_000, 50_000, 40_000])).toBeCloseTo(20_000, 6);
+    expect(serialBound([10_000])).toBe(10_000);
+    expect(serialBound([10_000, null])).toBeNull();
+    expect(serialBound([10_000, 0])).toBeNull();
+    expect(serialBound([])).toBeNull();
   });
 
   it('has no ratio without both numbers or with a zero denominator', () => {
