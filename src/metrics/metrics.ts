@@ -123,9 +123,16 @@ const FAMILIES = new Set([
   'event',
   'project',
 ]);
+const familyOf = new Map<string, string>();
 export function eventFamily(event: string): string {
-  const head = event.split('.', 1)[0] ?? '';
-  return FAMILIES.has(head) ? head : 'other';
+  let family = familyOf.get(event);
+  if (family === undefined) {
+    const head = event.split('.', 1)[0] ?? '';
+    family = FAMILIES.has(head) ? head : 'other';
+    // Event names come from records: remember a bounded number (the real set is a few dozen).
+    if (familyOf.size < 10_000) familyOf.set(event, family);
+  }
+  return family;
 }
 
 export function createMetrics(registry: Registry, options: { defaultMetrics?: boolean } = {}) {
