@@ -731,12 +731,13 @@ async function main(): Promise<void> {
           globalSubscriptions(ISOLATION_SUBSCRIBERS, (k) => url(isoPorts[k]!)),
         )
       : '',
-    join: wants('join') || wants('heap')
-      ? await createSubscriptionDb(
-          `${DB_PREFIX}join`,
-          projectSubscriptions((p, e) => url(mainPort, `/s/${p}/${e}`)),
-        )
-      : '',
+    join:
+      wants('join') || wants('heap')
+        ? await createSubscriptionDb(
+            `${DB_PREFIX}join`,
+            projectSubscriptions((p, e) => url(mainPort, `/s/${p}/${e}`)),
+          )
+        : '',
   };
   const setupSeconds = (Date.now() - setupBegan) / 1000;
   log(`setup: topics pre-loaded and subscription databases ready in ${setupSeconds.toFixed(1)} s`);

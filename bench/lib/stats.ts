@@ -215,9 +215,11 @@ export function steadyRateToTarget(
 }
 
 /**
- * Rate over a fixed time window: from `startMs + warmupMs` to the arrival of the last expected delivery,
- * or to `endMs` (the cap) when not all arrived. Used where deliveries may stall and restart (a hung
- * subscriber): a stall inside the window counts as zero throughput, however the arrivals are spread.
+ * Rate over a fixed time window: from the end of the warm-up — `startMs + warmupMs`, or the arrival of
+ * 10 % of the expected deliveries if that comes first (a fast run may be nearly over by then) — to the
+ * arrival of the last expected delivery, or to `endMs` (the cap) when not all arrived. Used where
+ * deliveries may stall and restart (a hung subscriber): a stall inside the window counts as zero
+ * throughput, however the arrivals are spread.
  */
 export function rateAfterWarmup(
   sortedTimesMs: ArrayLike<number>,
@@ -228,7 +230,8 @@ export function rateAfterWarmup(
 ): TargetRate {
   const n = sortedTimesMs.length;
   const complete = n >= expected && expected > 0;
-  const from = startMs + warmupMs;
+  const tenth = Math.ceil(expected * 0.1);
+  const from = Math.min(startMs + warmupMs, tenth >= 1 && n >= tenth ? sortedTimesMs[tenth - 1]! : Infinity);
   const to = complete ? Math.min(endMs, sortedTimesMs[expected - 1]!) : endMs;
   if (!(to > from)) return { rate: null, from: null, to: null, count: 0, complete };
   const count = lowerBound(sortedTimesMs, to + 1e-9) - lowerBound(sortedTimesMs, from);

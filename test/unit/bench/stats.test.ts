@@ -124,18 +124,31 @@ describe('steady-state rates', () => {
   });
 
   it('after a warm-up: a fixed window to the last expected arrival, or to the cap', () => {
-    // 100 expected; arrivals every 10 ms from 0 to 990 ms; start 0, warm-up 200 ms.
+    // 100 expected; arrivals every 10 ms from 0 to 990 ms; start 0, warm-up 50 ms (before the 10 % mark).
     const done = range(100, (i) => i * 10);
-    const r = rateAfterWarmup(done, 100, 0, 5_000, 200);
-    expect([r.from, r.to, r.count, r.complete]).toEqual([200, 990, 80, true]); // arrivals 200..990 inclusive
-    expect(r.rate).toBeCloseTo(80_000 / 790, 9);
+    const r = rateAfterWarmup(done, 100, 0, 5_000, 50);
+    expect([r.from, r.to, r.count, r.complete]).toEqual([50, 990, 95, true]); // arrivals 50..990 inclusive
+    expect(r.rate).toBeCloseTo(95_000 / 940, 9);
+    // A warm-up longer than it takes 10 % to arrive ends at the 10th arrival (90 ms).
+    const early = rateAfterWarmup(done, 100, 0, 5_000, 2_000);
+    expect([early.from, early.to, early.count]).toEqual([90, 990, 91]);
     // A burst then a stall: 50 arrivals in the first 500 ms, nothing until the cap at 10 s.
     const stalled = range(50, (i) => i * 10);
     const s = rateAfterWarmup(stalled, 100, 0, 10_000, 200);
-    expect([s.from, s.to, s.count, s.complete]).toEqual([200, 10_000, 30, false]);
-    expect(s.rate).toBeCloseTo(30 / 9.8, 9); // 30 arrivals over 200 ms..10 s
-    // Ended before the warm-up did: nothing to measure.
-    expect(rateAfterWarmup(stalled, 100, 0, 100, 200).rate).toBeNull();
+    expect([s.from, s.to, s.count, s.complete]).toEqual([90, 10_000, 41, false]);
+    expect(s.rate).toBeCloseTo(41 / 9.91, 9); // 41 arrivals (90..490 ms) over 90 ms..10 s
+    // Fewer than 10 % arrived and the run ended before the warm-up did: nothing to measure.
+    expect(
+      rateAfterWarmup(
+        range(5, (i) => i * 10),
+        100,
+        0,
+        100,
+        200,
+      ).rate,
+    ).toBeNull();
+    // Nothing arrived at all (the peer with its hung head): zero over the whole window.
+    expect(rateAfterWarmup([], 100, 0, 10_000, 2_000).rate).toBe(0);
   });
 
   it('counts arrivals in a time window, start included, end excluded', () => {
