@@ -44,8 +44,9 @@ function main(): void {
       { topic: 'work', partition: 0, offset: String(i) },
       { maxRecordBytes: 1_048_576 },
     );
-    if (decoded instanceof Promise || !decoded.ok)
+    if (decoded instanceof Promise || !decoded.ok) {
       throw new Error('bench event did not decode synchronously');
+    }
     for (const p of prepared) {
       const body = Buffer.from(buildEnvelope(p, decoded.event));
       const headers = buildAttemptHeaders({
