@@ -48,7 +48,7 @@ function main(): void {
       throw new Error('bench event did not decode synchronously');
     }
     for (const p of prepared) {
-      const body = Buffer.from(buildEnvelope(p, decoded.event));
+      const body = buildEnvelope(p, decoded.event);
       const headers = buildAttemptHeaders({
         prepared: p,
         event: decoded.event.event,

@@ -73,8 +73,8 @@ export async function deliver(
     let result: TransportResult;
     try {
       if (body === undefined || hub === undefined) {
-        // UTF-8 encoded once: the HMACs and the socket use the same bytes.
-        body = Buffer.from(buildEnvelope(prepared, event));
+        // Bytes built once: the HMACs and the socket use the same buffer on every attempt.
+        body = buildEnvelope(prepared, event);
         hub = signHub(prepared.hubKey, body);
       }
       const headers = buildAttemptHeaders({

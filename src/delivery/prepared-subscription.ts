@@ -5,13 +5,14 @@
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Subscription } from '../subscriptions/types.js';
+import { envelopeParts, type EnvelopeParts } from './envelope.js';
 import { originOf } from './origin-slots.js';
 import { signJwtHs256 } from './jwt.js';
 import { standardWebhooksKey } from './signing.js';
 
 export const TILEDESK_ISSUER = 'https://tiledesk.com';
 
-export interface PreparedSubscription {
+export interface PreparedSubscription extends EnvelopeParts {
   readonly subscription: Subscription;
   /** Tiledesk's `hook` object, serialised. Never contains `secret` or `global`. */
   readonly hookJson: string;
@@ -52,10 +53,13 @@ export function prepareSubscription(s: Subscription, nowMs: number): PreparedSub
   if (s.previousSecret && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > nowMs) {
     keys.push(createSecretKey(standardWebhooksKey(s.previousSecret)));
   }
+  const hookJson = JSON.stringify(hookOf(s));
+  const token = signJwtHs256(tokenClaims(s, Math.floor(nowMs / 1000)), s.secret);
   return {
     subscription: s,
-    hookJson: JSON.stringify(hookOf(s)),
-    token: signJwtHs256(tokenClaims(s, Math.floor(nowMs / 1000)), s.secret),
+    hookJson,
+    token,
+    ...envelopeParts(hookJson, token),
     standardKeys: keys,
     hubKey: createSecretKey(Buffer.from(s.secret, 'utf8')),
     origin: originOf(s.target),

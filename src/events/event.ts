@@ -7,11 +7,12 @@ export interface TiledeskEvent {
   /** Epoch milliseconds. */
   readonly timestamp: number;
   /**
-   * `JSON.stringify(payload)`, computed once per event and shared by every delivery of it. The parsed
-   * payload itself is not kept: only these bytes go out, and a record can wait in the in-flight window
-   * for a while (its parse tree would be promoted to the old generation and cost GC time and memory).
+   * `JSON.stringify(payload)` as UTF-8 bytes, computed once per event and shared by every delivery of it.
+   * Neither the parsed payload nor its JSON string is kept: only these bytes go out, and a record can wait
+   * in the in-flight window for a while — on the JS heap its data would be promoted to the old generation
+   * and cost GC time; a Buffer's bytes live outside the heap.
    */
-  readonly payloadJson: string;
+  readonly payload: Buffer;
   readonly encoding: 'json' | 'avro';
 }
 

@@ -33,9 +33,9 @@ export function validateEvent(
     timestamp: number;
     payload: Record<string, unknown>;
   };
-  let payloadJson: string;
+  let payload: Buffer;
   try {
-    payloadJson = JSON.stringify(v.payload);
+    payload = Buffer.from(JSON.stringify(v.payload), 'utf8');
   } catch (err) {
     // RangeError on absurd nesting: refuse it now rather than at every delivery.
     return { ok: false, message: `payload cannot be serialised: ${(err as Error).message}` };
@@ -47,7 +47,7 @@ export function validateEvent(
       event: v.event,
       idProject: v.id_project ?? null,
       timestamp: v.timestamp,
-      payloadJson,
+      payload,
       encoding,
     },
   };

@@ -43,7 +43,7 @@ const event: TiledeskEvent = {
   event: 'request.create',
   idProject: 'P1',
   timestamp: T0 - 5_000,
-  payloadJson: JSON.stringify(payload),
+  payload: Buffer.from(JSON.stringify(payload)),
   encoding: 'json',
 };
 

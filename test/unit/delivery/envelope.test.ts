@@ -38,7 +38,7 @@ function event(over: Partial<TiledeskEvent> = {}): TiledeskEvent {
     event: 'request.create',
     idProject: 'proj-42',
     timestamp: 1772366400123,
-    payloadJson: JSON.stringify(PAYLOAD),
+    payload: Buffer.from(JSON.stringify(PAYLOAD)),
     encoding: 'json',
     ...over,
   };
@@ -48,7 +48,7 @@ const key = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 describe('webhook body (Tiledesk envelope)', () => {
   it('is {hook, timestamp, payload, token} in that key order, valid JSON', () => {
-    const body = buildEnvelope(prepareSubscription(subscription(), NOW), event());
+    const body = buildEnvelope(prepareSubscription(subscription(), NOW), event()).toString('utf8');
     const parsed = JSON.parse(body) as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(['hook', 'timestamp', 'payload', 'token']);
     expect(parsed.timestamp).toBe(1772366400123);
@@ -58,7 +58,7 @@ describe('webhook body (Tiledesk envelope)', () => {
 
   it('carries Tiledesk hook fields only: never secret, previous secret or global', () => {
     const sub = subscription();
-    const body = buildEnvelope(prepareSubscription(sub, NOW), event());
+    const body = buildEnvelope(prepareSubscription(sub, NOW), event()).toString('utf8');
     const { hook } = JSON.parse(body) as { hook: Record<string, unknown> };
     expect(hook).toEqual({
       _id: sub.id,
@@ -84,7 +84,9 @@ describe('webhook body (Tiledesk envelope)', () => {
   });
 
   it('keeps global out of the body of a global subscription too', () => {
-    const body = buildEnvelope(prepareSubscription(subscription({ global: true }), NOW), event());
+    const body = buildEnvelope(prepareSubscription(subscription({ global: true }), NOW), event()).toString(
+      'utf8',
+    );
     expect(body).not.toMatch(/"global"/);
     expect(Object.keys((JSON.parse(body) as { hook: object }).hook)).not.toContain('global');
   });
@@ -94,13 +96,25 @@ describe('webhook body (Tiledesk envelope)', () => {
     const sub = subscription();
     const a = buildEnvelope(cache.get(sub), event());
     const b = buildEnvelope(cache.get(sub), event());
-    expect(b).toBe(a);
+    expect(b.equals(a)).toBe(true);
+    expect(b).not.toBe(a); // a fresh buffer each time: nothing shared between deliveries can be mutated
   });
 
   it('embeds the payload exactly as serialised once per event', () => {
-    const payloadJson = '{"b":1,"a":"\\u00e9"}';
-    const body = buildEnvelope(prepareSubscription(subscription(), NOW), event({ payloadJson }));
-    expect(body).toContain(`"payload":${payloadJson},"token":`);
+    const payloadJson = '{"b":1,"a":"\\u00e9","c":"✓"}';
+    const body = buildEnvelope(
+      prepareSubscription(subscription(), NOW),
+      event({ payload: Buffer.from(payloadJson) }),
+    );
+    expect(body.toString('utf8')).toContain(`"payload":${payloadJson},"token":`);
+  });
+
+  it('is the UTF-8 encoding of the envelope text, whatever the hook, payload and token contain', () => {
+    const sub = subscription({ createdBy: 'ユーザー "9"', target: 'https://crm.example.com/é?q=✓' });
+    const prepared = prepareSubscription(sub, NOW);
+    const text = `{"hook":${prepared.hookJson},"timestamp":1772366400123,"payload":${JSON.stringify(PAYLOAD)},"token":${JSON.stringify(prepared.token)}}`;
+    expect(buildEnvelope(prepared, event()).equals(Buffer.from(text, 'utf8'))).toBe(true);
+    expect(JSON.parse(text)).toMatchObject({ hook: { createdBy: 'ユーザー "9"' }, payload: PAYLOAD });
   });
 });
 

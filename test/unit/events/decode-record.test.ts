@@ -29,7 +29,7 @@ describe('decodeRecord: plain JSON', () => {
         event: 'message.create.request.channel.whatsapp',
         idProject: 'P1',
         timestamp: 1_772_366_400_123,
-        payloadJson: JSON.stringify(valid.payload),
+        payload: Buffer.from(JSON.stringify(valid.payload)),
         encoding: 'json',
       },
     });
