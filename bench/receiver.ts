@@ -40,7 +40,9 @@ export type ReceiverCommand =
       readonly hi?: number;
       readonly fromMs?: number;
       readonly toMs?: number;
-      readonly latencyFromMs?: number;
+      /** Latencies of the events produced (event timestamp) in [from, to) only (warm-up left out). */
+      readonly producedFromMs?: number;
+      readonly producedToMs?: number;
       readonly expected?: number;
       readonly startMs?: number;
       readonly endMs?: number;
@@ -74,7 +76,7 @@ interface PortState {
   mode: ReceiverMode;
   readonly arrivals: FloatList;
   readonly latencies: FloatList;
-  readonly latencyArrivals: FloatList;
+  readonly latencyProduced: FloatList;
   failed: number;
   /** Requests received, answered or not (a hung port's requests count here only). */
   seen: number;
@@ -123,7 +125,7 @@ function handler(state: PortState) {
             if (Number.isFinite(ts)) {
               // Wall clock on both sides (the producer stamped the event with Date.now()).
               state.latencies.push(Date.now() - ts);
-              state.latencyArrivals.push(at);
+              state.latencyProduced.push(ts);
             }
           }
         }
@@ -141,7 +143,7 @@ async function listen(): Promise<number> {
     mode: { kind: 'ok' },
     arrivals: new FloatList(1 << 16),
     latencies: new FloatList(1024),
-    latencyArrivals: new FloatList(1024),
+    latencyProduced: new FloatList(1024),
     failed: 0,
     seen: 0,
     hung: new Set(),
@@ -169,9 +171,11 @@ function summary(c: Extract<ReceiverCommand, { cmd: 'summary' }>): PortSummary {
     const all: number[] = [];
     for (const s of states) {
       const lat = s.latencies.view();
-      const at = s.latencyArrivals.view();
+      const produced = s.latencyProduced.view();
+      const from = c.producedFromMs ?? -Infinity;
+      const to = c.producedToMs ?? Infinity;
       for (let k = 0; k < lat.length; k++) {
-        if (c.latencyFromMs === undefined || at[k]! >= c.latencyFromMs) all.push(lat[k]!);
+        if (produced[k]! >= from && produced[k]! < to) all.push(lat[k]!);
       }
     }
     const sorted = sortedCopy(all);
@@ -214,7 +218,7 @@ function handle(c: ReceiverCommand): unknown {
       for (const st of ports.values()) {
         st.arrivals.clear();
         st.latencies.clear();
-        st.latencyArrivals.clear();
+        st.latencyProduced.clear();
         st.failed = 0;
         st.seen = 0;
         for (const res of st.hung) res.destroy();
