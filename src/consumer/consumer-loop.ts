@@ -14,6 +14,9 @@
  *   move a committed offset; the new owner redelivers from the last commit (duplicates, never loss).
  *   Partitions kept across the rebalance keep their state, so refetched records already taken are skipped.
  *
+ * One file past 300 lines: the take/pause/commit/rebalance/drain rules share the partition states and
+ * are only correct together; split, each part would have to re-explain the others.
+ *
  * States: idle → running → draining (stop: take nothing, wait for in-flight work up to the drain budget,
  * commit what is done, leave the group) → stopped.
  */
