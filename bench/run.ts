@@ -3,11 +3,16 @@
  * on the local broker and Postgres, every scenario in the same run so ratios are fair on a noisy machine.
  * See bench/README.md for what each scenario measures and how to read the numbers.
  *
- *   npm run bench                    full run (~6.5 min on 2 cores; ~7 with the first peer install)
+ *   npm run bench                    full run (~5 min on 2 cores; +35 s the first time: peer install)
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
  *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, heap, latency, naive,
  *                                    isolation, peer, profile); ratios need their ceilings in the same run
+ *
+ * Why one long file: the scenarios run in a fixed order and read each other's results (the latency runs
+ * take half the fan-out-1 rate just measured, every ratio finds its ceilings by name), so the run reads
+ * top to bottom as it executes; the reusable parts (data, processes, statistics, profile, peer) are
+ * under bench/lib.
  *
  * Processes: this orchestrator (producer, control), the receivers (bench/receiver.ts), and one process
  * per system under test (bench/connector-driver.ts, the ceilings, bench/naive.ts, the peer's wattpm), each
