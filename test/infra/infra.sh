@@ -226,6 +226,9 @@ share.coordinator.state.topic.min.isr=1
 share.coordinator.state.topic.num.partitions=1
 # The first join of a consumer group does not wait the default 3 s.
 group.initial.rebalance.delay.ms=0
+# Deleted topics' files go 1 s after the delete, not 60 s: tests and the benchmark delete their topics,
+# and the deferred deletion of a hundred partitions would otherwise land in the middle of a later run.
+log.segment.delete.delay.ms=1000
 
 # Small machine (2 cores).
 num.network.threads=2
