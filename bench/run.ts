@@ -1115,7 +1115,7 @@ function comparisons(): {
     {
       target: 'isolation ≥ 0.9',
       ...atLeast(isoOurs, 0.9),
-      detail: 'healthy subscribers, hung ÷ all-healthy',
+      detail: '(healthy subscribers: hung run ÷ all-healthy run)',
     },
     { target: 'p99 ≤ 100 ms at half the maximum rate', ...atMost(lat?.p99 ?? null, 100), detail: 'ms' },
     { target: '≥ 5 × the naive baseline', ...atLeast(r('ours ÷ naive'), 5), detail: '×' },
@@ -1128,7 +1128,7 @@ function comparisons(): {
       target: 'ahead of the peer in isolation',
       met: isoOurs === null || isoPeer === null ? null : isoOurs > isoPeer,
       value: isoOurs === null || isoPeer === null ? null : isoOurs - isoPeer,
-      detail: `ours ${isoOurs?.toFixed(2) ?? '?'} vs peer ${isoPeer?.toFixed(2) ?? '?'} (difference)`,
+      detail: `(ours − peer; ours ${isoOurs?.toFixed(2) ?? '?'}, peer ${isoPeer?.toFixed(2) ?? '?'})`,
     },
     {
       target: 'peak RSS ≤ 300 MB with 100,000 subscriptions',
