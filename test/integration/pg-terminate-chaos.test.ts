@@ -162,7 +162,8 @@ describe('Postgres connections terminated again and again, under load', () => {
     // Every connection in that database was named: the service's, or a test's.
     for (const name of terminatedNames.keys()) expect(name).toMatch(/^(tiledesk-webhook-connector|test:)/);
 
-    // A subscription added after the storm is picked up (by LISTEN: the snapshot is fresh again).
+    // A subscription added after the storm is in the snapshot, and the snapshot is fresh again (which
+    // needs the LISTEN connection up and a full reload since): the service has reconnected everything.
     const late = await startLedgerReceiver(() => ({ status: 200 }));
     receivers.push(late);
     const lateSub = await store.add({
