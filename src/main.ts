@@ -86,12 +86,15 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   }
 }
 
+/** A small pool for one CLI command, its connections named after it (`tiledesk-webhook-connector:migrate`). */
 async function withPool<T>(
   config: Config,
   logger: Logger,
+  command: string,
   fn: (pool: ReturnType<typeof createPgPool>) => Promise<T>,
 ): Promise<T> {
-  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2 });
+  const applicationName = `tiledesk-webhook-connector:${command}`;
+  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2, applicationName });
   try {
     return await fn(pool);
   } finally {
@@ -113,18 +116,18 @@ export async function main(argv: readonly string[]): Promise<number> {
       await runService(config, logger);
       return -1; // keeps running until a signal
     case 'migrate':
-      return withPool(config, logger, async (pool) => {
+      return withPool(config, logger, 'migrate', async (pool) => {
         const applied = await migrate(pool);
         out(applied.length === 0 ? 'migrations: up to date' : `migrations applied: ${applied.join(', ')}`);
         return 0;
       });
     case 'subscriptions':
-      return withPool(config, logger, async (pool) => {
+      return withPool(config, logger, 'subscriptions', async (pool) => {
         await runSubscriptionsCommand(args, { store: createSubscriptionStore(pool), out });
         return 0;
       });
     case 'replay':
-      return withPool(config, logger, (pool) =>
+      return withPool(config, logger, 'replay', (pool) =>
         runReplayCommand(args, {
           config,
           logger,

@@ -28,5 +28,14 @@ export function createPgPool(options: PgPoolOptions): pg.Pool {
   pool.on('error', (err) =>
     options.logger.warn({ err: { message: err.message } }, 'postgres: idle connection lost'),
   );
+  // pg-pool takes its own 'error' listener off a client while the client is checked out (a transaction's
+  // client between two queries): a terminated backend (a restart, a failover) would then emit an 'error'
+  // nobody listens to, which kills the process. This listener stays for the client's whole life; the
+  // failure itself reaches the caller as the rejection of its next query.
+  pool.on('connect', (client) =>
+    client.on('error', (err) =>
+      options.logger.debug({ err: { message: err.message } }, 'postgres: connection lost'),
+    ),
+  );
   return pool;
 }

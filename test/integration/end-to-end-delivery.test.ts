@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { verify as verifyGithub } from '@octokit/webhooks-methods';
 import { createHmac } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import pg from 'pg';
+import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription } from '../../src/subscriptions/types.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createTestDatabase, testPool, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -31,7 +31,7 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
 
   beforeAll(async () => {
     db = await createTestDatabase(`e2e_${transport}`);
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = testPool(db.url, `e2e_${transport}`);
     await migrate(pool);
     topic = uniqueName('e2e');
     groupId = uniqueName('e2e-group');

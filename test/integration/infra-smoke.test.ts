@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import {
   KAFKA_SASL_BROKERS,
   KAFKA_SASL_USERNAME,
@@ -15,7 +14,7 @@ import {
   SCHEMA_REGISTRY_URL,
 } from '../support/env.js';
 import { committedOffsets, createTopic, produce, readAll, testKafka, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createTestDatabase, testClient, type TestDatabase } from '../support/pg.js';
 import { startReceiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -159,7 +158,7 @@ describe('Postgres', () => {
   afterAll(() => db.drop());
 
   const databaseExists = async (name: string): Promise<boolean> => {
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+    const admin = testClient(PG_ADMIN_URL, 'infra-smoke-admin');
     await admin.connect();
     try {
       return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
@@ -170,17 +169,15 @@ describe('Postgres', () => {
 
   it('gives each test file its own database, and drops it even with a connection still open', async () => {
     expect(await databaseExists(db.name)).toBe(true);
-    const client = new pg.Client({ connectionString: db.url });
+    const client = testClient(db.url, 'infra-smoke'); // the forced drop below terminates this connection
     await client.connect();
-    client.on('error', () => undefined); // the forced drop below terminates this connection
     await client.query('CREATE TABLE t (x int); INSERT INTO t VALUES (7)');
     expect((await client.query<{ x: number }>('SELECT x FROM t')).rows).toEqual([{ x: 7 }]);
 
     const other = await createTestDatabase('infra_smoke_other');
     expect(other.name).not.toBe(db.name);
-    const otherClient = new pg.Client({ connectionString: other.url });
+    const otherClient = testClient(other.url, 'infra-smoke-other');
     await otherClient.connect();
-    otherClient.on('error', () => undefined);
     await other.drop();
     await other.drop(); // idempotent
     expect(await databaseExists(other.name)).toBe(false);

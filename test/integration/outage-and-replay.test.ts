@@ -3,7 +3,7 @@
  * snapshot, nothing is dead-lettered, it heals); replay re-sends dead letters once the receiver is fixed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
+import type pg from 'pg';
 import { createLogger } from '../../src/logger.js';
 import { createKafka } from '../../src/kafka/create-kafka.js';
 import { runReplayCommand } from '../../src/dead-letter/replay-command.js';
@@ -11,9 +11,9 @@ import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { createTransport } from '../../src/transport/create-transport.js';
 import { startConnector } from '../support/connector.js';
-import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
+import { committedOffsets, createTopic, produce, readAll, readToEnd, uniqueName } from '../support/kafka.js';
 import { PG_ADMIN_URL } from '../support/env.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createTestDatabase, testClient, testPool, type TestDatabase } from '../support/pg.js';
 import { startReceiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -24,10 +24,9 @@ const dbName = (url: string): string => new URL(url).pathname.slice(1);
 
 beforeAll(async () => {
   db = await createTestDatabase('outage');
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  pool.on('error', () => undefined); // its idle clients are terminated on purpose below
+  pool = testPool(db.url, 'outage'); // its clients are terminated on purpose below
   await migrate(pool);
-  admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  admin = testClient(PG_ADMIN_URL, 'outage-admin');
   await admin.connect();
 });
 afterAll(async () => {
@@ -107,7 +106,7 @@ describe('Postgres outage', () => {
         timeoutMs: 10_000,
         message: 'all committed',
       });
-      expect(await readAll(`${topic}.dlq`, { expected: 0, timeoutMs: 500 })).toHaveLength(0);
+      expect(await readToEnd(`${topic}.dlq`)).toHaveLength(0);
       expect(await c.metric('webhook_connector_dead_letters_total')).toBe(0);
     } finally {
       await c.stop();

@@ -2,9 +2,11 @@
  * Delivery guarantees, acceptance: a rebalance loses nothing. Two instances (child processes) share a
  * group on a 4-partition topic while events are produced continuously; mid-stream one of them stops —
  * gracefully (SIGTERM: drain, commit, leave) or by `kill -9` (its partitions move once its session
- * expires). The survivor must own all 4 partitions, and every (event, subscription) pair must be answered
- * 2xx or dead-lettered. Duplicates are allowed (at-least-once) and printed; after a graceful stop that
- * drained fully there must be none.
+ * expires) — at a moment it is seen holding uncommitted work (records in flight, its partitions committed
+ * short of their ends). The survivor must own all 4 partitions, the stopped member's included, and
+ * deliver every record of those the stopped member had not committed; every (event, subscription) pair
+ * must be answered 2xx or dead-lettered. Duplicates are allowed (at-least-once) and printed; after a
+ * graceful stop that drained fully there must be none.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
@@ -13,6 +15,7 @@ import {
   accountFor,
   deadLetteredPairs,
   describeGroup,
+  pairKey,
   spawnConnector,
   startLedgerReceiver,
   stopAllChildren,
@@ -20,7 +23,14 @@ import {
   type ChildConnector,
   type LedgerReceiver,
 } from '../support/child-connector.js';
-import { committedOffsets, createTopic, deleteTopics, testKafka, uniqueName } from '../support/kafka.js';
+import {
+  committedOffsets,
+  createTopic,
+  deleteTopics,
+  readToEnd,
+  testKafka,
+  uniqueName,
+} from '../support/kafka.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
@@ -123,17 +133,49 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     { timeoutMs: 30_000, intervalMs: 200, message: 'two members with two partitions each' },
   );
   const readyAt = Date.now();
+  const leavingPartitions = (await describeGroup(groupId, topic)).members.find(
+    (m) => m.clientId === `leaving-${stop}`,
+  )!.partitions;
 
-  // Produce continuously; halfway through, one instance stops.
+  // Produce continuously; from halfway through, one instance stops as soon as it is seen holding work it
+  // has not committed: records in flight, and a partition of its own committed short of its end.
   const eventIds = Array.from({ length: EVENTS }, (_, i) => `${stop}-ev-${i}`);
   const producer = testKafka().producer({ allowAutoTopicCreation: false });
-  await producer.connect();
+  const sampler = testKafka().admin();
+  await Promise.all([producer.connect(), sampler.connect()]);
   let stoppedAt = 0;
+  let atStop = {
+    inFlight: 0,
+    uncommitted: {} as Record<number, number>,
+    highs: {} as Record<number, number>,
+  };
+  // At its exit: what the steady receiver (a 2xx for every request) had got, and the commits.
+  let atExit:
+    Promise<{ steady: Map<string, number>; committed: Partial<Record<number, string>> }> | undefined;
   try {
     for (let from = 0; from < EVENTS; from += BATCH) {
-      if (from === EVENTS / 2) {
-        leaving.signal(stop);
-        stoppedAt = Date.now();
+      if (from >= EVENTS / 2 && stoppedAt === 0) {
+        const [inFlight, highs, [committed]] = await Promise.all([
+          leaving.metric('webhook_connector_in_flight_records'),
+          sampler.fetchTopicOffsets(topic),
+          sampler.fetchOffsets({ groupId, topics: [topic] }),
+        ]);
+        const uncommitted: Record<number, number> = {};
+        const ends: Record<number, number> = {};
+        for (const p of leavingPartitions) {
+          ends[p] = Number(highs.find((h) => h.partition === p)!.high);
+          const done = Number(committed!.partitions.find((c) => c.partition === p)?.offset ?? '0');
+          uncommitted[p] = ends[p] - Math.max(0, done);
+        }
+        if (inFlight > 0 && Object.values(uncommitted).some((n) => n > 0)) {
+          leaving.signal(stop);
+          stoppedAt = Date.now();
+          atStop = { inFlight, uncommitted, highs: ends };
+          atExit = leaving.exited.then(async () => ({
+            steady: new Map(receivers[0]!.delivered),
+            committed: await committedOffsets(groupId, topic),
+          }));
+        }
       }
       await producer.send({
         topic,
@@ -145,11 +187,15 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, PACE_MS)); // paces the producer
     }
   } finally {
-    await producer.disconnect();
+    await Promise.all([producer.disconnect(), sampler.disconnect()]);
   }
   const producedAt = Date.now();
+  // It was stopped while holding uncommitted work (sampled just before the signal).
+  expect(stoppedAt).toBeGreaterThan(0);
+  expect(atStop.inFlight).toBeGreaterThan(0);
 
   const exit = await leaving.exited;
+  const { steady: steadyAtExit, committed: committedAtExit } = await atExit!;
   let drainNote = 'killed: no drain';
   if (stop === 'SIGTERM') {
     // Graceful: it drained what it had taken (the budget is ample), committed, left, and exited 0.
@@ -175,6 +221,7 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     },
   );
   expect(group.members).toEqual([{ clientId: `survivor-${stop}`, partitions: [0, 1, 2, 3] }]);
+  expect(group.members[0]!.partitions).toEqual(expect.arrayContaining(leavingPartitions));
   const tookOverAt = Date.now();
 
   // Everything produced is committed: then every delivery is done (2xx or dead letter acknowledged).
@@ -203,6 +250,29 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     { timeoutMs: 15_000, intervalMs: 250, message: "the survivor's lag gauge covering all partitions" },
   );
 
+  // The takeover: the records of the stopped member's partitions from its last commit on (read right
+  // after its exit: after a kill -9 nobody commits those partitions until its session expires; after
+  // SIGTERM the survivor may already have committed some, which only shortens the list) were all delivered
+  // by the survivor, to the steady receiver.
+  const leftOver = (await readToEnd(topic)).filter(
+    (r) => leavingPartitions.includes(r.partition) && r.offset >= Number(committedAtExit[r.partition] ?? 0),
+  );
+  expect(leftOver.length).toBeGreaterThan(0);
+  if (stop === 'SIGKILL') {
+    // Killed holding work: its own last commits stop short of what had been produced to its partitions
+    // before the kill; whatever it had delivered of the rest is delivered again, after its exit.
+    expect(leavingPartitions.some((p) => Number(committedAtExit[p] ?? 0) < atStop.highs[p]!)).toBe(true);
+  }
+  // After SIGTERM it drained and committed everything it had taken, so it never delivered any of them.
+  const before = stop === 'SIGKILL' ? steadyAtExit : new Map<string, number>();
+  const notTakenOver = leftOver
+    .map((r) => (JSON.parse(r.value!.toString()) as { id: string }).id)
+    .filter((id) => {
+      const pair = pairKey(id, subscriptionIds[0]!);
+      return (receivers[0]!.delivered.get(pair) ?? 0) - (before.get(pair) ?? 0) < 1;
+    });
+  expect(notTakenOver).toEqual([]);
+
   const deadLettered = await deadLetteredPairs(dlq);
   const result = accountFor(
     eventIds,
@@ -212,7 +282,8 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   );
   console.log(
     `rebalance-no-loss (${stop}): ${EVENTS * subscriptionIds.length} deliveries; members ready after ${readyAt - t0} ms; ` +
-      `stop after ${stoppedAt - readyAt} ms of producing (${drainNote}), production ended ${producedAt - stoppedAt} ms later; ` +
+      `stop after ${stoppedAt - readyAt} ms of producing, holding ${atStop.inFlight} records in flight and ${JSON.stringify(atStop.uncommitted)} uncommitted on its partitions (${drainNote}), production ended ${producedAt - stoppedAt} ms later; ` +
+      `the survivor delivered ${leftOver.length} records of them the stopped member had not committed (from ${JSON.stringify(committedAtExit)}); ` +
       `survivor owned all partitions ${tookOverAt - stoppedAt} ms after the stop; all committed ${drainedAt - stoppedAt} ms after the stop. ` +
       `delivered ${result.delivered}, dead-lettered ${result.deadLettered}, missing ${result.missing.length}, ` +
       `duplicated pairs ${result.duplicated} (extra deliveries ${result.extraDeliveries}) ${result.duplicateSample.join(', ')}`,

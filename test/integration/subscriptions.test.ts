@@ -18,7 +18,7 @@ import {
   type SubscriptionCacheState,
 } from '../../src/subscriptions/subscription-cache.js';
 import type { Subscription, SubscriptionStore } from '../../src/subscriptions/types.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg.js';
+import { createTestDatabase, testClient, type TestDatabase } from '../support/pg.js';
 import { waitFor } from '../support/wait.js';
 
 const logger = createLogger('silent');
@@ -63,7 +63,7 @@ const uniqueProject = (): string => `proj-${Date.now().toString(36)}-${++n}`;
 beforeAll(async () => {
   db = await createTestDatabase('subscriptions');
   pool = createPgPool({ connectionString: db.url, logger, max: 4 });
-  admin = new pg.Client({ connectionString: adminUrl(db.url) });
+  admin = testClient(adminUrl(db.url), 'subscriptions-admin');
   await admin.connect();
   await resetSchema(pool);
   await migrate(pool);
@@ -280,7 +280,7 @@ describe('subscription store', () => {
   });
 
   it('notifies op and id only, never the secret', async () => {
-    const listener = new pg.Client({ connectionString: db.url });
+    const listener = testClient(db.url, 'subscriptions-listener');
     await listener.connect();
     const payloads: string[] = [];
     listener.on('notification', (m) => payloads.push(m.payload ?? ''));

@@ -121,8 +121,8 @@ export interface ConsumedRecord {
 export interface ReadAllOptions {
   /**
    * How many records to wait for. Reading stops as soon as that many have arrived, or at the deadline.
-   * `0` reads for the whole `timeoutMs` (to assert that nothing arrives). Left out: reads up to the
-   * end of the topic as it is when the call starts.
+   * `0` reads for the whole `timeoutMs` (a window that may close before anything is written: to assert
+   * an absence, use `readToEnd`). Left out: reads up to the end of the topic as it is when the call starts.
    */
   expected?: number;
   /** Deadline; what has arrived by then is returned (no error). Default 10 s. */
@@ -132,25 +132,65 @@ export interface ReadAllOptions {
 /**
  * Reads `topic` from the beginning with a throwaway consumer group (which commits nothing) and
  * returns its records sorted by partition, then offset. Creates the topic if it does not exist yet
- * (e.g. a dead-letter topic nothing was written to), so an absence can be asserted.
+ * (e.g. a dead-letter topic nothing was written to). To assert that something is absent, use `readToEnd`.
  */
 export async function readAll(topic: string, options: ReadAllOptions = {}): Promise<ConsumedRecord[]> {
+  return (await readUpTo(topic, options)).records;
+}
+
+/**
+ * Every record of `topic` up to its end offsets (each partition's high watermark) as they are when the
+ * call starts, for claims of absence ("nothing was dead-lettered"): call it once the work under test is
+ * done (e.g. its records are committed: a dead letter is acknowledged before its record is committed), so
+ * what it returns is all there is. Unlike `readAll(topic, { expected: 0 })`, no time window is watched: it
+ * throws if it cannot read to the end by the deadline, rather than return "nothing". Creates a missing
+ * topic, like `readAll`.
+ */
+export async function readToEnd(
+  topic: string,
+  options: { timeoutMs?: number } = {},
+): Promise<ConsumedRecord[]> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const { records, caughtUp, ends } = await readUpTo(topic, { timeoutMs });
+  if (!caughtUp) {
+    const want = [...ends].map(([p, e]) => `${p}:${e.low}..${e.high}`).join(', ');
+    throw new Error(
+      `readToEnd(${topic}): did not reach the end offsets (${want}) within ${timeoutMs} ms; read ${records.length}`,
+    );
+  }
+  return records;
+}
+
+interface PartitionEnds {
+  readonly low: number;
+  readonly high: number;
+}
+
+async function readUpTo(
+  topic: string,
+  options: ReadAllOptions,
+): Promise<{ records: ConsumedRecord[]; caughtUp: boolean; ends: Map<number, PartitionEnds> }> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   const kafka = testKafka();
 
-  // The end of each partition now, for "read everything that is there".
+  // The ends of each partition now, for "read everything that is there".
   const admin = kafka.admin();
   await admin.connect();
-  let ends: Map<number, number>;
+  let ends: Map<number, PartitionEnds>;
   try {
     await admin.createTopics({ topics: [{ topic }], waitForLeaders: true }); // false (no-op) when it exists
-    ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
+    ends = new Map(
+      (await admin.fetchTopicOffsets(topic)).map((p) => [
+        p.partition,
+        { low: Number(p.low), high: Number(p.high) },
+      ]),
+    );
   } finally {
     await admin.disconnect();
   }
   const caughtUp = (seen: Map<number, number>): boolean =>
-    [...ends].every(([p, high]) => (seen.get(p) ?? 0) >= high);
+    [...ends].every(([p, { low, high }]) => high <= low || (seen.get(p) ?? 0) >= high);
 
   const records: ConsumedRecord[] = [];
   const nextOffset = new Map<number, number>();
@@ -158,7 +198,12 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
     if (options.expected === undefined) return caughtUp(nextOffset);
     return options.expected > 0 && records.length >= options.expected;
   };
-  if (done()) return records; // an empty topic with nothing expected
+  const result = () => ({
+    records: records.sort((a, b) => a.partition - b.partition || a.offset - b.offset),
+    caughtUp: caughtUp(nextOffset),
+    ends,
+  });
+  if (done()) return result(); // an empty topic with nothing expected
 
   const consumer = kafka.consumer({
     groupId: uniqueName('read-all'),
@@ -201,7 +246,7 @@ export async function readAll(topic: string, options: ReadAllOptions = {}): Prom
     clearTimeout(joinWait);
     await consumer.disconnect();
   }
-  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  return result();
 }
 
 function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {

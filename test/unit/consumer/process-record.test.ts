@@ -102,11 +102,13 @@ describe('processRecord', () => {
     const d = deps(decode, sent);
     const signal = new AbortController().signal;
     const results = [0, 1, 2].map((n) => processRecord(record(n), d, signal));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(sent).toEqual([]); // records 1 and 2 wait behind record 0 of the same key
+    // The signal, instead of a sleep: a record of another key, taken after 1 and 2 and decoded the same
+    // way, is sent and done. Had 1 and 2 not waited behind record 0, they would have been sent before it.
+    expect(await processRecord(record(3, 'P2'), d, signal)).toBe('done');
+    expect(sent).toEqual(['3']); // records 1 and 2 wait behind record 0 of the same key
     releaseFirst();
     expect(await Promise.all(results)).toEqual(['done', 'done', 'done']);
-    expect(sent).toEqual(['0', '1', '2']);
+    expect(sent).toEqual(['3', '0', '1', '2']);
   });
 
   it('synchronous intakes keep key order and leave no key lane behind', async () => {

@@ -1,0 +1,68 @@
+/**
+ * The SSRF corpus: target URLs a customer could register to make the connector reach something that is not
+ * a public receiver, each with the code the target guard must answer and why it is hostile. The guard's
+ * unit test (test/unit/transport/target-guard.test.ts) checks each against `checkUrl`; the transport
+ * integration test (test/integration/ssrf-corpus.test.ts) sends each through both real transports.
+ */
+
+export type HostileCode = 'TARGET_FORBIDDEN' | 'INVALID_URL';
+
+/** [url, expected code, why it is hostile] */
+export const HOSTILE_TARGETS: [string, HostileCode, string][] = [
+  ['http://127.0.0.1/', 'TARGET_FORBIDDEN', 'loopback'],
+  ['http://127.255.255.254:8080/x', 'TARGET_FORBIDDEN', 'loopback, whole /8'],
+  ['http://2130706433/', 'TARGET_FORBIDDEN', 'decimal loopback'],
+  ['http://0x7f000001/', 'TARGET_FORBIDDEN', 'hex loopback'],
+  ['http://0x7f.1/', 'TARGET_FORBIDDEN', 'hex short loopback'],
+  ['http://0177.0.0.1/', 'TARGET_FORBIDDEN', 'octal loopback'],
+  ['http://127.1/', 'TARGET_FORBIDDEN', 'short loopback'],
+  ['http://017700000001/', 'TARGET_FORBIDDEN', 'octal 32-bit loopback'],
+  ['http://0.0.0.0/', 'TARGET_FORBIDDEN', 'unspecified'],
+  ['http://0/', 'TARGET_FORBIDDEN', 'unspecified, short'],
+  ['http://169.254.169.254/latest/meta-data/', 'TARGET_FORBIDDEN', 'cloud metadata'],
+  ['http://0xa9fea9fe/', 'TARGET_FORBIDDEN', 'cloud metadata, hex'],
+  ['http://10.0.0.1/', 'TARGET_FORBIDDEN', 'RFC1918 10/8'],
+  ['http://172.16.0.1/', 'TARGET_FORBIDDEN', 'RFC1918 172.16/12'],
+  ['http://172.31.255.255/', 'TARGET_FORBIDDEN', 'RFC1918 172.16/12 end'],
+  ['http://192.168.1.1/', 'TARGET_FORBIDDEN', 'RFC1918 192.168/16'],
+  ['http://100.64.0.1/', 'TARGET_FORBIDDEN', 'CGNAT'],
+  ['http://100.127.255.254/', 'TARGET_FORBIDDEN', 'CGNAT end'],
+  ['http://224.0.0.1/', 'TARGET_FORBIDDEN', 'multicast'],
+  ['http://239.255.255.250/', 'TARGET_FORBIDDEN', 'multicast SSDP'],
+  ['http://240.0.0.1/', 'TARGET_FORBIDDEN', 'reserved 240/4'],
+  ['http://255.255.255.255/', 'TARGET_FORBIDDEN', 'broadcast'],
+  ['http://198.18.0.1/', 'TARGET_FORBIDDEN', 'benchmarking'],
+  ['http://192.0.2.1/', 'TARGET_FORBIDDEN', 'documentation TEST-NET-1'],
+  ['http://[::1]/', 'TARGET_FORBIDDEN', 'IPv6 loopback'],
+  ['http://[::]/', 'TARGET_FORBIDDEN', 'IPv6 unspecified'],
+  ['http://[::ffff:127.0.0.1]/', 'TARGET_FORBIDDEN', 'IPv4-mapped loopback'],
+  ['http://[::ffff:7f00:1]/', 'TARGET_FORBIDDEN', 'IPv4-mapped loopback, hex'],
+  ['http://[::ffff:169.254.169.254]/', 'TARGET_FORBIDDEN', 'IPv4-mapped metadata'],
+  ['http://[::127.0.0.1]/', 'TARGET_FORBIDDEN', 'IPv4-compatible loopback'],
+  ['http://[::ffff:0:7f00:1]/', 'TARGET_FORBIDDEN', 'IPv4-translated loopback'],
+  ['http://[64:ff9b::a9fe:a9fe]/', 'TARGET_FORBIDDEN', 'NAT64 of metadata'],
+  ['http://[64:ff9b:1::1]/', 'TARGET_FORBIDDEN', 'local-use NAT64'],
+  ['http://[2002:7f00:1::]/', 'TARGET_FORBIDDEN', '6to4 of loopback'],
+  ['http://[2002:a00:1::1]/', 'TARGET_FORBIDDEN', '6to4 of 10.0.0.1'],
+  ['http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', 'TARGET_FORBIDDEN', 'Teredo, client 127.0.0.1'],
+  ['http://[fd00::1]/', 'TARGET_FORBIDDEN', 'unique-local'],
+  ['http://[fc00::1]/', 'TARGET_FORBIDDEN', 'unique-local fc00::/7'],
+  ['http://[fe80::1]/', 'TARGET_FORBIDDEN', 'link-local'],
+  ['http://[ff02::1]/', 'TARGET_FORBIDDEN', 'multicast'],
+  ['http://[2001:db8::1]/', 'TARGET_FORBIDDEN', 'documentation'],
+  ['http://[100::1]/', 'TARGET_FORBIDDEN', 'discard prefix'],
+  ['http://[4000::1]/', 'TARGET_FORBIDDEN', 'outside 2000::/3'],
+  ['http://user:pass@example.com/', 'TARGET_FORBIDDEN', 'userinfo'],
+  ['http://example.com@127.0.0.1/', 'TARGET_FORBIDDEN', 'userinfo disguise'],
+  ['https://token@example.com/', 'TARGET_FORBIDDEN', 'username only'],
+  ['file:///etc/passwd', 'TARGET_FORBIDDEN', 'file scheme'],
+  ['gopher://127.0.0.1:6379/_INFO', 'TARGET_FORBIDDEN', 'gopher scheme'],
+  ['ftp://example.com/', 'TARGET_FORBIDDEN', 'ftp scheme'],
+  ['javascript:alert(1)', 'TARGET_FORBIDDEN', 'javascript scheme'],
+  ['data:text/plain,hi', 'TARGET_FORBIDDEN', 'data scheme'],
+  ['ws://example.com/', 'TARGET_FORBIDDEN', 'websocket scheme'],
+  ['not a url', 'INVALID_URL', 'unparseable'],
+  ['http://1.2.3.4.5/', 'INVALID_URL', 'five-part "IPv4"'],
+  ['http://[::1/', 'INVALID_URL', 'broken brackets'],
+  ['', 'INVALID_URL', 'empty'],
+];
