@@ -10,6 +10,7 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { ConsumerLoop } from './consumer/consumer-loop.js';
 import { Lanes } from './consumer/lanes.js';
+import { OutageProbe } from './consumer/outage-probe.js';
 import { Outages } from './consumer/outages.js';
 import { processRecord, type PipelineDeps } from './consumer/process-record.js';
 import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
@@ -48,6 +49,9 @@ export interface App {
   readonly consumer: ConsumerLoop;
 }
 
+/** How often a declared schema-registry outage is checked (one GET /schemas/types). */
+export const REGISTRY_PROBE_INTERVAL_MS = 1_000;
+
 export function createApp(d: AppDeps): App {
   const { config: c, logger, metrics } = d;
   const store = createSubscriptionStore(d.pool);
@@ -64,6 +68,17 @@ export function createApp(d: AppDeps): App {
   subscriptions.onStateChange((state) => {
     logger.info({ state }, 'subscription snapshot state');
     outages.set('subscriptions', state === 'stale');
+  });
+  // No probe (a decoder without one): the registry counts as answering, so a failure holds only its record.
+  const registryProbe =
+    d.registryDecoder?.probe?.bind(d.registryDecoder) ?? (async () => ({ ok: true as const }));
+  const registryOutage = new OutageProbe({
+    dependency: 'schema_registry',
+    outages,
+    probe: registryProbe,
+    intervalMs: REGISTRY_PROBE_INTERVAL_MS,
+    clock: d.clock,
+    logger: logger.child({ component: 'schema-registry' }),
   });
   const deadLetters = createDeadLetterProducer(d.kafka, {
     topic: c.DLQ_TOPIC,
@@ -94,6 +109,7 @@ export function createApp(d: AppDeps): App {
     keyLanes: new Lanes(),
     deadLetters,
     outages,
+    registryFailure: () => registryOutage.reportFailure(),
     metrics,
     logger: logger.child({ component: 'pipeline' }),
     clock: d.clock,
@@ -199,6 +215,7 @@ export function createApp(d: AppDeps): App {
     },
     async stop() {
       stopRequested = true;
+      registryOutage.stop();
       // Reverse start order: the consumer drains (deliveries and dead letters still work) before the rest closes.
       for (const stop of started.splice(0).reverse()) {
         try {

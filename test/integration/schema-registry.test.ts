@@ -4,7 +4,8 @@
  * - JSON and Avro records interleaved on one topic become byte-identical webhooks;
  * - records written with a BACKWARD-evolved v2 writer schema are delivered the same way;
  * - a record naming an unknown schema id is dead-lettered (`unknown_schema`) and the next ones delivered;
- * - the registry going away mid-run pauses consumption (no dead letters) until it is back.
+ * - the registry going away mid-run pauses consumption (no dead letters) until it is back, and it resumes
+ *   when the registry answers even if a rebalance aborted every record that was waiting for it.
  *
  * "Registry down" is a TCP proxy in front of the shared registry that the test switches to refuse
  * connections (test/support/registry.ts), not a stopped Apicurio: other tests share that registry, and a
@@ -31,7 +32,7 @@ import {
 import { createLogger } from '../../src/logger.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
-import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
+import { committedOffsets, createTopic, produce, readAll, testKafka, uniqueName } from '../support/kafka.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { SHARED_REGISTRY_URL, startRegistryProxy } from '../support/registry.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
@@ -296,5 +297,82 @@ describe('Schema-Registry encoded (Avro) events, end to end', () => {
     expect(payloadsOf(s.receiver.requests.slice(1))).toEqual(sortedPayloads(during));
     await waitFor(() => s.connector.app.readiness().ready, { timeoutMs: 10_000, message: 'ready again' });
     expect(await readAll(s.dlq, { expected: 0, timeoutMs: 500 })).toHaveLength(0);
+  });
+  it('resumes when the registry is back although a rebalance aborted every record waiting for it', async () => {
+    const proxy = await startRegistryProxy(SHARED_REGISTRY_URL);
+    cleanups.push(() => proxy.close());
+    const s = await setup(proxy.url);
+    const producerConfig = registryConfig(SHARED_REGISTRY_URL);
+    const conn = registryConnection(producerConfig);
+    const client = createSchemaRegistryClient(conn, { cacheSize: 10 });
+    const schemaId = (await registerAvroSchema(client, conn, subjectForTopic(s.topic))).id;
+
+    // Down before the connector ever saw this schema: every record needs the registry.
+    await proxy.refuse();
+    const during = [
+      sampleEvent('request.create', 'P1'),
+      sampleEvent('message.create', 'P1'),
+      sampleEvent('request.create', 'P1'),
+    ];
+    await produce(
+      s.topic,
+      await Promise.all(
+        during.map(async (e) => ({ key: 'P1', value: await client.encode(schemaId, toAvroEventValue(e)) })),
+      ),
+    );
+    const outageReported = (): boolean =>
+      (s.connector.app.readiness().detail.outages as string[]).includes('schema_registry');
+    await waitFor(outageReported, { timeoutMs: 20_000, message: 'schema_registry outage reported' });
+    expect(await s.connector.metric('webhook_connector_in_flight_records')).toBeGreaterThan(0);
+
+    // A second member joins and takes the only partition (RoundRobinAssigner gives it to the member id
+    // that sorts first: "a-thief-…" < "tiledesk-webhook-connector-…"), which aborts the connector's
+    // records; it takes nothing itself (pauses at once, commits nothing) and then leaves.
+    const thief = testKafka({ clientId: 'a-thief' }).consumer({ groupId: s.groupId, maxWaitTimeInMs: 100 });
+    cleanups.push(() => thief.disconnect());
+    await thief.connect();
+    await thief.subscribe({ topic: s.topic, fromBeginning: true });
+    let thiefGotBatch = false;
+    await thief.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ pause }) => {
+        thiefGotBatch = true;
+        pause();
+      },
+    });
+    await waitFor(() => s.connector.app.consumer.assignment().length === 0, {
+      timeoutMs: 30_000,
+      message: 'the partition moved to the second member',
+    });
+    await waitFor(async () => (await s.connector.metric('webhook_connector_in_flight_records')) === 0, {
+      timeoutMs: 10_000,
+      message: 'the connector aborted its records',
+    });
+    await thief.disconnect();
+    await waitFor(() => s.connector.app.consumer.assignment().length === 1, {
+      timeoutMs: 30_000,
+      message: 'the partition is back',
+    });
+    expect(thiefGotBatch).toBe(true);
+    // The state that used to last forever: outage declared, every partition paused, no record in flight.
+    expect(outageReported()).toBe(true);
+    expect(await s.connector.metric('webhook_connector_in_flight_records')).toBe(0);
+    expect(await s.connector.metric('webhook_connector_paused_partitions')).toBe(1);
+    expect(s.receiver.requests).toHaveLength(0);
+
+    // Back: no new record arrives, yet the outage ends and everything is delivered and committed.
+    await proxy.accept();
+    await waitFor(() => s.receiver.requests.length === during.length, {
+      timeoutMs: 30_000,
+      message: 'delivered after recovery',
+    });
+    await waitFor(async () => (await committed(s)) === String(during.length), {
+      timeoutMs: 10_000,
+      message: 'committed after recovery',
+    });
+    expect(payloadsOf(s.receiver.requests)).toEqual(sortedPayloads(during));
+    await waitFor(() => s.connector.app.readiness().ready, { timeoutMs: 10_000, message: 'ready again' });
+    expect(await s.connector.metric('webhook_connector_dead_letters_total')).toBe(0);
   });
 });
