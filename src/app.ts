@@ -17,6 +17,7 @@ import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js'
 import { deliverDepsFromConfig } from './delivery/deliver-deps.js';
 import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
 import { createOpsServer, type OpsServer } from './http/ops-server.js';
+import { readinessOf, type Readiness } from './http/readiness.js';
 import { createLagMonitor } from './kafka/lag-monitor.js';
 import type { Logger } from './logger.js';
 import { statusClass, type Metrics } from './metrics/metrics.js';
@@ -44,7 +45,7 @@ export interface App {
   stop(): Promise<void>;
   /** Port the ops server listens on (after start). */
   readonly opsPort: number;
-  readiness(): { ready: boolean; detail: Record<string, unknown> };
+  readiness(): Readiness;
   /** For tests and the ops server: the consumer loop and subscription snapshot. */
   readonly consumer: ConsumerLoop;
 }
@@ -127,6 +128,7 @@ export function createApp(d: AppDeps): App {
     outages,
     metrics,
     logger,
+    now: () => d.clock.now(),
   });
   const lag = createLagMonitor(d.kafka, {
     groupId: c.KAFKA_GROUP_ID,
@@ -135,15 +137,16 @@ export function createApp(d: AppDeps): App {
     metrics,
     logger,
   });
-  const readiness = (): { ready: boolean; detail: Record<string, unknown> } => {
-    const detail = {
+  const readiness = (): Readiness => {
+    const r = readinessOf({
       joined: consumer.isJoined,
+      groupContactAgeMs: consumer.groupContactAgeMs(),
+      sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
       subscriptions: subscriptions.state,
       outages: outages.list(),
-    };
-    const ready = consumer.isJoined && subscriptions.state !== 'unavailable' && !outages.any;
-    metrics.ready.set(ready ? 1 : 0);
-    return { ready, detail };
+    });
+    metrics.ready.set(r.ready ? 1 : 0);
+    return r;
   };
   const ops: OpsServer = createOpsServer({
     registry: d.registry,
