@@ -152,7 +152,11 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
   if ((await exited(format)) !== 0) throw new Error(`StorageTool format failed:\n${output.join('')}`);
 
   const broker = java(['kafka.Kafka', propsFile], output);
+  // A test process that dies without afterAll must not leave a (possibly frozen) JVM behind.
+  const killOnExit = (): void => void broker.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const close = async (): Promise<void> => {
+    process.off('exit', killOnExit);
     if (broker.exitCode === null && broker.signalCode === null) {
       broker.kill('SIGCONT');
       broker.kill('SIGKILL');
