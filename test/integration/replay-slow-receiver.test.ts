@@ -1,8 +1,8 @@
 /**
  * Issue 16 item 7: a replay whose deliveries take longer than the Kafka session timeout (kafkajs default
- * 30 s) must not be evicted from its group and start over. The receiver answers each request after 40 s;
- * each dead letter must reach it exactly once, `--since-last` must commit, and a second `--since-last`
- * run must re-send nothing.
+ * 30 s) must not be evicted from its group and start over. The receiver answers the first request after
+ * 40 s (the next at once, to keep the test short): each dead letter must reach it exactly once,
+ * `--since-last` must commit, and a second `--since-last` run must re-send nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 describe('replay with a receiver slower than the session timeout', () => {
   it('delivers each dead letter once, commits with --since-last, and a second run re-sends nothing', async () => {
-    const r = await startReceiver(() => ({ status: 200, delayMs: RECEIVER_DELAY_MS }));
+    const r = await startReceiver((_req, n) => ({ status: 200, delayMs: n === 1 ? RECEIVER_DELAY_MS : 0 }));
     const store = createSubscriptionStore(pool);
     const sub = await store.add({ idProject: 'P1', event: 'request.create', target: r.url, createdBy: 't' });
     const groupId = uniqueName('replay-slow-group');
@@ -96,7 +96,7 @@ describe('replay with a receiver slower than the session timeout', () => {
       const started = Date.now();
       expect(await run()).toBe(0);
       const tookMs = Date.now() - started;
-      expect(tookMs).toBeGreaterThan(ids.length * RECEIVER_DELAY_MS); // the slow path really ran
+      expect(tookMs).toBeGreaterThan(RECEIVER_DELAY_MS); // the slow path really ran
       expect(r.requests.map((q) => (JSON.parse(q.body) as { payload: { id: string } }).payload.id)).toEqual(
         ids,
       );
@@ -109,5 +109,5 @@ describe('replay with a receiver slower than the session timeout', () => {
     } finally {
       await r.close();
     }
-  }, 240_000);
+  }, 180_000);
 });
