@@ -10,12 +10,14 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { ConsumerLoop } from './consumer/consumer-loop.js';
 import { Lanes } from './consumer/lanes.js';
+import { OutageProbe } from './consumer/outage-probe.js';
 import { Outages } from './consumer/outages.js';
 import { processRecord, type PipelineDeps } from './consumer/process-record.js';
 import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
 import { deliverDepsFromConfig } from './delivery/deliver-deps.js';
 import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
 import { createOpsServer, type OpsServer } from './http/ops-server.js';
+import { readinessOf, type Readiness } from './http/readiness.js';
 import { createLagMonitor } from './kafka/lag-monitor.js';
 import type { Logger } from './logger.js';
 import { statusClass, type Metrics } from './metrics/metrics.js';
@@ -43,10 +45,13 @@ export interface App {
   stop(): Promise<void>;
   /** Port the ops server listens on (after start). */
   readonly opsPort: number;
-  readiness(): { ready: boolean; detail: Record<string, unknown> };
+  readiness(): Readiness;
   /** For tests and the ops server: the consumer loop and subscription snapshot. */
   readonly consumer: ConsumerLoop;
 }
+
+/** How often a declared schema-registry outage is checked (one GET /schemas/types). */
+export const REGISTRY_PROBE_INTERVAL_MS = 1_000;
 
 export function createApp(d: AppDeps): App {
   const { config: c, logger, metrics } = d;
@@ -64,6 +69,17 @@ export function createApp(d: AppDeps): App {
   subscriptions.onStateChange((state) => {
     logger.info({ state }, 'subscription snapshot state');
     outages.set('subscriptions', state === 'stale');
+  });
+  // No probe (a decoder without one): the registry counts as answering, so a failure holds only its record.
+  const registryProbe =
+    d.registryDecoder?.probe?.bind(d.registryDecoder) ?? (async () => ({ ok: true as const }));
+  const registryOutage = new OutageProbe({
+    dependency: 'schema_registry',
+    outages,
+    probe: registryProbe,
+    intervalMs: REGISTRY_PROBE_INTERVAL_MS,
+    clock: d.clock,
+    logger: logger.child({ component: 'schema-registry' }),
   });
   const deadLetters = createDeadLetterProducer(d.kafka, {
     topic: c.DLQ_TOPIC,
@@ -94,6 +110,7 @@ export function createApp(d: AppDeps): App {
     keyLanes: new Lanes(),
     deadLetters,
     outages,
+    registryFailure: () => registryOutage.reportFailure(),
     metrics,
     logger: logger.child({ component: 'pipeline' }),
     clock: d.clock,
@@ -111,6 +128,7 @@ export function createApp(d: AppDeps): App {
     outages,
     metrics,
     logger,
+    now: () => d.clock.now(),
   });
   const lag = createLagMonitor(d.kafka, {
     groupId: c.KAFKA_GROUP_ID,
@@ -119,15 +137,16 @@ export function createApp(d: AppDeps): App {
     metrics,
     logger,
   });
-  const readiness = (): { ready: boolean; detail: Record<string, unknown> } => {
-    const detail = {
+  const readiness = (): Readiness => {
+    const r = readinessOf({
       joined: consumer.isJoined,
+      groupContactAgeMs: consumer.groupContactAgeMs(),
+      sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
       subscriptions: subscriptions.state,
       outages: outages.list(),
-    };
-    const ready = consumer.isJoined && subscriptions.state !== 'unavailable' && !outages.any;
-    metrics.ready.set(ready ? 1 : 0);
-    return { ready, detail };
+    });
+    metrics.ready.set(r.ready ? 1 : 0);
+    return r;
   };
   const ops: OpsServer = createOpsServer({
     registry: d.registry,
@@ -199,6 +218,7 @@ export function createApp(d: AppDeps): App {
     },
     async stop() {
       stopRequested = true;
+      registryOutage.stop();
       // Reverse start order: the consumer drains (deliveries and dead letters still work) before the rest closes.
       for (const stop of started.splice(0).reverse()) {
         try {

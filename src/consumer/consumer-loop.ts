@@ -41,6 +41,8 @@ export interface ConsumerLoopOptions {
   readonly outages: Outages;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Wall clock for the group-contact age; default Date.now. */
+  readonly now?: () => number;
 }
 
 interface PartitionState {
@@ -72,6 +74,8 @@ export class ConsumerLoop {
   private joined = false;
   private memberId: string | null = null;
   private restartedSinceJoin = false;
+  /** When the coordinator last answered a heartbeat or a join (readiness: still a member?). */
+  private lastGroupContactAt = -Infinity;
   private inFlight = 0;
   private committing: Promise<void> | null = null;
   private nextCommit: Promise<void> | null = null;
@@ -89,6 +93,9 @@ export class ConsumerLoop {
     });
     const ev = this.consumer.events;
     this.consumer.on(ev.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
+    this.consumer.on(ev.HEARTBEAT, () => {
+      this.lastGroupContactAt = this.now();
+    });
     this.consumer.on(ev.REBALANCING, () => {
       this.log.info('group rebalancing; committing what is done');
       void this.commit();
@@ -110,6 +117,15 @@ export class ConsumerLoop {
   /** Joined the group (has an assignment, possibly empty) and running. */
   get isJoined(): boolean {
     return this.joined && this.state === 'running';
+  }
+
+  /** Since the coordinator last answered a heartbeat or a join; Infinity before the first join. */
+  groupContactAgeMs(): number {
+    return this.now() - this.lastGroupContactAt;
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
   }
 
   /** Assigned partitions, as {topic, partition}. */
@@ -215,6 +231,7 @@ export class ConsumerLoop {
     const reset = this.memberId !== memberId || this.restartedSinceJoin;
     this.memberId = memberId;
     this.restartedSinceJoin = false;
+    this.lastGroupContactAt = this.now();
     const now = new Set<string>();
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const p of partitions) now.add(tp(topic, p));

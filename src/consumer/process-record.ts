@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js';
 import { isConnectorError, ErrorCode } from '../errors.js';
-import { isRegistryFramed, type DecodeResult } from '../events/decode-record.js';
+import type { DecodeResult } from '../events/decode-record.js';
 import type { RecordCoordinates, TiledeskEvent } from '../events/event.js';
 import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
 import {
@@ -20,6 +20,7 @@ import type { Logger } from '../logger.js';
 import { eventFamily, statusClass, type Metrics } from '../metrics/metrics.js';
 import type { Subscription, SubscriptionIndex } from '../subscriptions/types.js';
 import type { Lanes } from './lanes.js';
+import type { FailureScope } from './outage-probe.js';
 import type { Outages } from './outages.js';
 
 export type RecordResult = 'done' | 'aborted';
@@ -37,12 +38,17 @@ export interface PipelineDeps {
   readonly keyLanes: Lanes;
   readonly deadLetters: DeadLetterWriter;
   readonly outages: Outages;
+  /** Says whether a registry failure is an outage (and then declares it and probes until it ends). */
+  readonly registryFailure: () => Promise<FailureScope>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly clock: Clock;
   /** Poll interval while a dependency of ours is down. */
   readonly outageRetryMs?: number;
 }
+
+/** Longest wait between two tries of a record whose schema the registry will not give us (a scoped failure). */
+export const SCOPED_REGISTRY_RETRY_MAX_MS = 60_000;
 
 /** What intake produced: a final result, one promise (a dead letter being written), or one per delivery. */
 type Intake = RecordResult | Promise<RecordResult> | Promise<RecordResult>[];
@@ -212,41 +218,47 @@ function decodeWithOutageRetry(
     return afterDecodeError(err, rec, d, signal);
   }
   if (result instanceof Promise) {
-    return result.then(
-      (r) => decodedOk(r, rec, d),
-      (err: unknown) => afterDecodeError(err, rec, d, signal),
-    );
+    return result.catch((err: unknown) => afterDecodeError(err, rec, d, signal));
   }
-  return decodedOk(result, rec, d);
-}
-
-function decodedOk(result: DecodeResult, rec: InboundRecord, d: PipelineDeps): DecodeResult {
-  // Only a registry-framed record proves the registry is back.
-  if (rec.value !== null && isRegistryFramed(rec.value)) d.outages.set('schema_registry', false);
   return result;
 }
 
+/**
+ * A registry failure is never the record's fault (see schema-registry-decoder.ts): the record waits and is
+ * tried again, never dead-lettered. An outage (the registry does not answer a probe either) is declared and
+ * pauses everything until a probe succeeds; a scoped failure (the registry answers, but not for this schema:
+ * a 401/403 for one subject) holds only this record, tried again with backoff up to a minute apart.
+ */
 async function afterDecodeError(
   err: unknown,
   rec: InboundRecord,
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<DecodeResult | null> {
-  for (;;) {
+  const retryMs = d.outageRetryMs ?? 1_000;
+  for (let scopedTries = 0; ;) {
     if (!isConnectorError(err, ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)) {
       // A decoder bug must not stop the partition: treat the record as undecodable, with the reason.
       return { ok: false, reason: 'undecodable', message: `decoder failed: ${(err as Error).message}` };
     }
-    d.outages.set('schema_registry', true);
-    d.logger.warn(
-      { err, topic: rec.topic, partition: rec.partition, offset: rec.offset },
-      'schema registry unavailable; will retry',
-    );
+    const scope = await d.registryFailure();
+    const at = { topic: rec.topic, partition: rec.partition, offset: rec.offset };
+    let waitMs = retryMs;
+    if (scope === 'outage') {
+      scopedTries = 0;
+      d.logger.warn({ err, ...at }, 'schema registry unavailable; will retry');
+    } else {
+      waitMs = Math.min(SCOPED_REGISTRY_RETRY_MAX_MS, retryMs * 2 ** scopedTries++);
+      d.logger.error(
+        { err, ...at, retryInMs: waitMs },
+        "the schema registry answers, but not with this record's writer schema (no read access to its subject?); retrying this record only",
+      );
+    }
     if (signal.aborted) return null;
-    await d.clock.sleep(d.outageRetryMs ?? 1_000, signal);
+    await d.clock.sleep(waitMs, signal);
     if (signal.aborted) return null;
     try {
-      return decodedOk(await d.decode(rec.value, rec), rec, d);
+      return await d.decode(rec.value, rec);
     } catch (next) {
       err = next;
     }

@@ -4,6 +4,9 @@
  * can drop the duplicate. Reads the dead-letter topic from the start (or, with `sinceLast`, from where the
  * previous `sinceLast` replay stopped: its consumer group commits each record it has read) up to the end
  * seen when the replay started. Dry-run lists what would be sent and commits nothing.
+ *
+ * Deliveries run inside kafkajs's eachBatch, one record at a time, heartbeating while each runs (one can
+ * outlast the session timeout); offsets this run already handled are skipped if a rebalance re-fetches them.
  */
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
@@ -94,6 +97,19 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
   }
   if (remaining.size > 0) {
     const consumer = o.kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
+    const commits = o.sinceLast && !o.dryRun;
+    // Next offset to handle per partition, for this run: a rebalance makes kafkajs fetch again from the
+    // last commit (ad-hoc groups have none), and what this run already handled must not be sent twice.
+    const handled = new Map<number, number>();
+    const commitHandled = async (partitions: number[]): Promise<void> => {
+      await consumer.commitOffsets(
+        partitions.map((partition) => ({
+          topic: o.topic,
+          partition,
+          offset: String(handled.get(partition)),
+        })),
+      );
+    };
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     await consumer.connect();
@@ -101,20 +117,35 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
       await consumer.subscribe({ topic: o.topic, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          const offset = Number(message.offset);
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const { partition } = batch;
           const end = ends.get(partition) ?? 0;
-          if (offset >= end) return;
-          summary.read++;
-          await replayOne(o, message, summary);
-          if (o.sinceLast && !o.dryRun) {
-            await consumer.commitOffsets([{ topic: o.topic, partition, offset: String(offset + 1) }]);
+          for (const message of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            const offset = Number(message.offset);
+            if (offset < end && offset >= (handled.get(partition) ?? 0)) {
+              summary.read++;
+              await whileHeartbeating(heartbeat, o.logger, () => replayOne(o, message, summary));
+              handled.set(partition, offset + 1);
+              if (commits) {
+                // Best effort here (a rebalance fails it); the commit after the last record must succeed.
+                await commitHandled([partition]).catch((err: unknown) =>
+                  o.logger.warn(
+                    { err, partition, offset },
+                    'replay progress commit failed; retried at the end',
+                  ),
+                );
+              }
+            }
+            resolveOffset(message.offset);
+            if (offset + 1 >= end) remaining.delete(partition);
+            if (remaining.size === 0) finish();
           }
-          if (offset + 1 >= end) remaining.delete(partition);
-          if (remaining.size === 0) finish();
         },
       });
       await finished;
+      if (commits && handled.size > 0) await commitHandled([...handled.keys()]);
     } finally {
       await consumer.disconnect();
     }
@@ -123,6 +154,29 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
     `replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, failed ${summary.failed}, skipped ${summary.skipped}`,
   );
   return summary;
+}
+
+/**
+ * How often a replay busy delivering one dead letter heartbeats. One delivery can take minutes (retries,
+ * DELIVERY_TIMEOUT_MS per attempt), far past the session timeout (kafkajs: 30 s): without heartbeats the
+ * coordinator evicts the member, its commit fails, and it rejoins, re-reads and re-sends in a loop.
+ * kafkajs sends at most one heartbeat per heartbeatInterval (3 s), so polling every second costs nothing.
+ */
+export const REPLAY_HEARTBEAT_POLL_MS = 1_000;
+
+async function whileHeartbeating<T>(
+  heartbeat: () => Promise<void>,
+  logger: Logger,
+  work: () => Promise<T>,
+): Promise<T> {
+  const timer = setInterval(() => {
+    heartbeat().catch((err: unknown) => logger.warn({ err }, 'replay heartbeat failed'));
+  }, REPLAY_HEARTBEAT_POLL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: ReplaySummary): Promise<void> {

@@ -21,6 +21,8 @@ export interface RegistryDecoder {
   ): Promise<
     { ok: true; value: unknown } | { ok: false; reason: 'unknown_schema' | 'undecodable'; message: string }
   >;
+  /** One cheap request about no record: does the registry answer? (Ends an outage; see outage-probe.ts.) */
+  probe?(): Promise<{ ok: true } | { ok: false; message: string }>;
 }
 
 export interface DecodeOptions {

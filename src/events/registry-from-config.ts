@@ -165,6 +165,7 @@ export function createRegistryDecoderFromConfig(config: Config, logger: Logger):
   return createSchemaRegistryDecoder({
     schemas: client,
     probeSchemaId: (id) => registryRequest(conn, 'GET', `/schemas/ids/${id}`),
+    probeRegistry: () => registryRequest(conn, 'GET', '/schemas/types'),
     logger: logger.child({ component: 'schema-registry' }),
   });
 }

@@ -7,8 +7,11 @@
  * - the writer schema exists but the bytes do not decode with it, the schema is not Avro, the registered
  *   schema text is not usable Avro, or the payload field is not JSON text → `undecodable`.
  * Everything else (connection refused, timeout, 5xx, 401/403, a 404 without that error code, which is what
- * a wrong SCHEMA_REGISTRY_URL looks like, an answer that is not a schema) is *our* outage: it throws
- * SCHEMA_REGISTRY_UNAVAILABLE, so the pipeline pauses and retries instead of dead-lettering.
+ * a wrong SCHEMA_REGISTRY_URL looks like, an answer that is not a schema) is *ours*: it throws
+ * SCHEMA_REGISTRY_UNAVAILABLE, so the pipeline retries instead of dead-lettering. Whether it is an outage
+ * is `probe`'s answer (GET /schemas/types, which needs no subject): no good answer → the registry is down
+ * for everyone (pause, probe until back); a good one → the failure is this schema's alone (a 401/403 for
+ * one subject, a 404 without code for one id), and only the records that need it wait.
  *
  * The library reports every HTTP failure as a `ResponseError` with a status only (a refused connection is
  * a synthetic 400, the body's error code is dropped), so a 404 or a non-HTTP failure is re-checked with one
@@ -33,6 +36,8 @@ export interface SchemaRegistryDecoderDeps {
   readonly schemas: Pick<SchemaRegistry, 'getSchema'>;
   /** One raw GET /schemas/ids/{id}; rejects on network errors and timeouts. */
   readonly probeSchemaId: (id: number) => Promise<RegistryAnswer>;
+  /** One raw GET /schemas/types (a request about no subject); rejects on network errors and timeouts. */
+  readonly probeRegistry?: () => Promise<RegistryAnswer>;
   readonly logger: Logger;
 }
 
@@ -100,8 +105,15 @@ export function avroValueToEventShape(value: unknown): DecoderResult {
   return { ok: true, value: shape };
 }
 
+/** Is the registry up for us? A 200 with a JSON list to GET /schemas/types (Confluent >= 5.5, Apicurio). */
+export function probeResultOf(answer: RegistryAnswer): { ok: true } | { ok: false; message: string } {
+  if (answer.status === 200 && Array.isArray(answer.body)) return { ok: true };
+  return { ok: false, message: `GET /schemas/types answered HTTP ${answer.status}` };
+}
+
 export function createSchemaRegistryDecoder(d: SchemaRegistryDecoderDeps): RegistryDecoder {
   let warnedAboutUrl = false;
+  const probeRegistry = d.probeRegistry;
 
   /** After the library failed with a 404 or a non-HTTP error: decide from the raw answer. */
   async function recheck(
@@ -149,6 +161,15 @@ export function createSchemaRegistryDecoder(d: SchemaRegistryDecoderDeps): Regis
   }
 
   return {
+    probe:
+      probeRegistry &&
+      (async () => {
+        try {
+          return probeResultOf(await probeRegistry());
+        } catch (err) {
+          return { ok: false, message: `GET /schemas/types failed: ${short(err)}` };
+        }
+      }),
     async decode(value: Buffer): Promise<DecoderResult> {
       if (value.length < 5 || value[0] !== 0) {
         return { ok: false, reason: 'undecodable', message: 'not in the Schema-Registry wire format' };

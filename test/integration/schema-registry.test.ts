@@ -4,7 +4,9 @@
  * - JSON and Avro records interleaved on one topic become byte-identical webhooks;
  * - records written with a BACKWARD-evolved v2 writer schema are delivered the same way;
  * - a record naming an unknown schema id is dead-lettered (`unknown_schema`) and the next ones delivered;
- * - the registry going away mid-run pauses consumption (no dead letters) until it is back.
+ * - the registry going away mid-run pauses consumption (no dead letters) until it is back, and it resumes
+ *   when the registry answers even if a rebalance aborted every record that was waiting for it;
+ * - a schema the registry refuses to us alone (403 for one subject) is no outage: only its record waits.
  *
  * "Registry down" is a TCP proxy in front of the shared registry that the test switches to refuse
  * connections (test/support/registry.ts), not a stopped Apicurio: other tests share that registry, and a
@@ -17,6 +19,7 @@ import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
 import { sampleEvent, type SampleEvent } from '../../src/demo/sample-events.js';
 import {
+  eventAvroSchema,
   encodeAvroEvents,
   registerAvroSchema,
   subjectForTopic,
@@ -31,9 +34,22 @@ import {
 import { createLogger } from '../../src/logger.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
-import { committedOffsets, createTopic, produce, readAll, readToEnd, uniqueName } from '../support/kafka.js';
+import {
+  committedOffsets,
+  createTopic,
+  produce,
+  readAll,
+  readToEnd,
+  testKafka,
+  uniqueName,
+} from '../support/kafka.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { SHARED_REGISTRY_URL, startRegistryProxy } from '../support/registry.js';
+import {
+  SHARED_REGISTRY_URL,
+  schemaAnswer,
+  startRegistryProxy,
+  startScriptedRegistry,
+} from '../support/registry.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -297,5 +313,130 @@ describe('Schema-Registry encoded (Avro) events, end to end', () => {
     expect(payloadsOf(s.receiver.requests.slice(1))).toEqual(sortedPayloads(during));
     await waitFor(() => s.connector.app.readiness().ready, { timeoutMs: 10_000, message: 'ready again' });
     expect(await readToEnd(s.dlq)).toHaveLength(0);
+  });
+  it('resumes when the registry is back although a rebalance aborted every record waiting for it', async () => {
+    const proxy = await startRegistryProxy(SHARED_REGISTRY_URL);
+    cleanups.push(() => proxy.close());
+    const s = await setup(proxy.url);
+    const producerConfig = registryConfig(SHARED_REGISTRY_URL);
+    const conn = registryConnection(producerConfig);
+    const client = createSchemaRegistryClient(conn, { cacheSize: 10 });
+    const schemaId = (await registerAvroSchema(client, conn, subjectForTopic(s.topic))).id;
+
+    // Down before the connector ever saw this schema: every record needs the registry.
+    await proxy.refuse();
+    const during = [
+      sampleEvent('request.create', 'P1'),
+      sampleEvent('message.create', 'P1'),
+      sampleEvent('request.create', 'P1'),
+    ];
+    await produce(
+      s.topic,
+      await Promise.all(
+        during.map(async (e) => ({ key: 'P1', value: await client.encode(schemaId, toAvroEventValue(e)) })),
+      ),
+    );
+    const outageReported = (): boolean =>
+      (s.connector.app.readiness().detail.outages as string[]).includes('schema_registry');
+    await waitFor(outageReported, { timeoutMs: 20_000, message: 'schema_registry outage reported' });
+    expect(await s.connector.metric('webhook_connector_in_flight_records')).toBeGreaterThan(0);
+
+    // A second member joins and takes the only partition (RoundRobinAssigner gives it to the member id
+    // that sorts first: "a-thief-…" < "tiledesk-webhook-connector-…"), which aborts the connector's
+    // records; it takes nothing itself (pauses at once, commits nothing) and then leaves.
+    const thief = testKafka({ clientId: 'a-thief' }).consumer({ groupId: s.groupId, maxWaitTimeInMs: 100 });
+    cleanups.push(() => thief.disconnect());
+    await thief.connect();
+    await thief.subscribe({ topic: s.topic, fromBeginning: true });
+    let thiefGotBatch = false;
+    await thief.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ pause }) => {
+        thiefGotBatch = true;
+        pause();
+      },
+    });
+    await waitFor(() => s.connector.app.consumer.assignment().length === 0, {
+      timeoutMs: 30_000,
+      message: 'the partition moved to the second member',
+    });
+    await waitFor(async () => (await s.connector.metric('webhook_connector_in_flight_records')) === 0, {
+      timeoutMs: 10_000,
+      message: 'the connector aborted its records',
+    });
+    await thief.disconnect();
+    await waitFor(() => s.connector.app.consumer.assignment().length === 1, {
+      timeoutMs: 30_000,
+      message: 'the partition is back',
+    });
+    expect(thiefGotBatch).toBe(true);
+    // The state that used to last forever: outage declared, every partition paused, no record in flight.
+    expect(outageReported()).toBe(true);
+    expect(await s.connector.metric('webhook_connector_in_flight_records')).toBe(0);
+    expect(await s.connector.metric('webhook_connector_paused_partitions')).toBe(1);
+    expect(s.receiver.requests).toHaveLength(0);
+
+    // Back: no new record arrives, yet the outage ends and everything is delivered and committed.
+    await proxy.accept();
+    await waitFor(() => s.receiver.requests.length === during.length, {
+      timeoutMs: 30_000,
+      message: 'delivered after recovery',
+    });
+    await waitFor(async () => (await committed(s)) === String(during.length), {
+      timeoutMs: 10_000,
+      message: 'committed after recovery',
+    });
+    expect(payloadsOf(s.receiver.requests)).toEqual(sortedPayloads(during));
+    await waitFor(() => s.connector.app.readiness().ready, { timeoutMs: 10_000, message: 'ready again' });
+    expect(await s.connector.metric('webhook_connector_dead_letters_total')).toBe(0);
+  });
+  it('a schema the registry refuses to us alone (403 for one subject) holds only its record: no outage, no dead letter', async () => {
+    // The bytes come from the real registry; the connector asks a scripted one that refuses that id.
+    const conn = registryConnection(registryConfig(SHARED_REGISTRY_URL));
+    const client = createSchemaRegistryClient(conn, { cacheSize: 10 });
+    const topic = uniqueName('sr-forbidden');
+    const schemaId = (await registerAvroSchema(client, conn, subjectForTopic(topic))).id;
+    let granted = false;
+    const scripted = await startScriptedRegistry((req) => {
+      if (req.url === '/schemas/types') return { status: 200, body: ['JSON', 'PROTOBUF', 'AVRO'] };
+      if (req.url === `/schemas/ids/${schemaId}`) {
+        return granted
+          ? schemaAnswer(eventAvroSchema())
+          : { status: 403, body: { error_code: 40301, message: 'User is denied operation Read on Subject' } };
+      }
+      return { status: 404, body: { error_code: 40403, message: 'Schema not found' } };
+    });
+    cleanups.push(() => scripted.close());
+    const s = await setup(scripted.url);
+    const refused = sampleEvent('request.create', 'P1');
+    const other = sampleEvent('message.create', 'P1');
+    await produce(s.topic, [
+      { key: 'K1', value: await client.encode(schemaId, toAvroEventValue(refused)) },
+      { key: 'K2', value: json(other) }, // same partition, another key
+    ]);
+
+    await waitFor(() => s.receiver.requests.length === 1, {
+      timeoutMs: 20_000,
+      message: 'the record behind it delivered',
+    });
+    await waitFor(() => scripted.schemaLookups().filter((id) => id === schemaId).length >= 2, {
+      timeoutMs: 10_000,
+      message: 'the refused record retried',
+    });
+    expect(payloadsOf(s.receiver.requests)).toEqual(sortedPayloads([other]));
+    expect(s.connector.app.readiness()).toMatchObject({ ready: true, detail: { outages: [] } });
+    expect(await s.connector.metric('webhook_connector_paused_partitions')).toBe(0);
+    await s.connector.app.consumer.commit();
+    expect(await committed(s)).toBeUndefined(); // offset 0 waits, so nothing can be committed
+
+    granted = true; // access fixed: the record goes through at its next try, still never dead-lettered
+    await waitFor(() => s.receiver.requests.length === 2, {
+      timeoutMs: 20_000,
+      message: 'the refused record delivered once its schema is readable',
+    });
+    expect(payloadsOf(s.receiver.requests)).toEqual(sortedPayloads([refused, other]));
+    await waitFor(async () => (await committed(s)) === '2', { timeoutMs: 10_000, message: 'all committed' });
+    expect(await s.connector.metric('webhook_connector_dead_letters_total')).toBe(0);
   });
 });

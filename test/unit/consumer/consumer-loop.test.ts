@@ -15,7 +15,7 @@ import type { RecordResult } from '../../../src/consumer/process-record.js';
 import type { InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 
-const EVENTS = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash' };
+const EVENTS = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', CRASH: 'crash', HEARTBEAT: 'heartbeat' };
 
 class FakeConsumer extends EventEmitter {
   readonly events = EVENTS;
@@ -79,7 +79,10 @@ class Work {
   }
 }
 
-function setup(maxInFlight = 100): { fake: FakeConsumer; work: Work; loop: ConsumerLoop } {
+function setup(
+  maxInFlight = 100,
+  now: () => number = Date.now,
+): { fake: FakeConsumer; work: Work; loop: ConsumerLoop } {
   const fake = new FakeConsumer();
   const work = new Work();
   const kafka = { consumer: () => fake } as unknown as Kafka;
@@ -96,6 +99,7 @@ function setup(maxInFlight = 100): { fake: FakeConsumer; work: Work; loop: Consu
     outages: new Outages(),
     metrics: createMetrics(new Registry(), { defaultMetrics: false }),
     logger: pino({ level: 'silent' }),
+    now,
   });
   return { fake, work, loop };
 }
@@ -200,5 +204,21 @@ describe('ConsumerLoop', () => {
     await tick();
     expect([...fake.paused]).toEqual([]);
     expect(await fake.batch('t', 0, [2, 3])).toEqual(['2']);
+  });
+  it('tracks when the coordinator last answered (join, heartbeat), for readiness', async () => {
+    let now = 1_000;
+    const { fake, loop } = setup(100, () => now);
+    await loop.start();
+    expect(loop.groupContactAgeMs()).toBe(Infinity);
+    fake.join('m1', { t: [0] });
+    expect(loop.groupContactAgeMs()).toBe(0);
+    now += 3_000;
+    fake.emit(EVENTS.HEARTBEAT, { payload: { groupId: 'g', memberId: 'm1', groupGenerationId: 1 } });
+    now += 500;
+    expect(loop.groupContactAgeMs()).toBe(500);
+    // A broker that stops answering: no heartbeat event, the age grows while kafkajs still says joined.
+    now += 40_000;
+    expect(loop.isJoined).toBe(true);
+    expect(loop.groupContactAgeMs()).toBe(40_500);
   });
 });

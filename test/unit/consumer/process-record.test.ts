@@ -8,6 +8,7 @@ import { processRecord, type PipelineDeps } from '../../../src/consumer/process-
 import type { DeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
 import { Semaphore } from '../../../src/delivery/semaphore.js';
+import { ConnectorError, ErrorCode } from '../../../src/errors.js';
 import { decodeRecord, type DecodeResult } from '../../../src/events/decode-record.js';
 import type { RecordCoordinates } from '../../../src/events/event.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
@@ -70,6 +71,7 @@ function deps(
       stop: async () => undefined,
     },
     outages: new Outages(),
+    registryFailure: async () => 'outage',
     metrics: createMetrics(new Registry(), { defaultMetrics: false }),
     logger: pino({ level: 'silent' }),
     clock,
@@ -157,5 +159,61 @@ describe('processRecord', () => {
       deadLetters: { write: async () => false, start: async () => undefined, stop: async () => undefined },
     };
     expect(await processRecord(record(0), d, new AbortController().signal)).toBe('aborted');
+  });
+  describe('schema registry failures (never dead-lettered)', () => {
+    /** A decoder failing `failures` times with SCHEMA_REGISTRY_UNAVAILABLE, then decoding; and the sleeps taken. */
+    function failingThenOk(failures: number, scope: 'outage' | 'scoped') {
+      const sent: string[] = [];
+      const dls: DeadLetterRecord[] = [];
+      const sleeps: number[] = [];
+      let calls = 0;
+      const base = deps(
+        async (value, at) => {
+          if (calls++ < failures) {
+            throw new ConnectorError(ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE, 'schema registry: HTTP 403');
+          }
+          return decodeRecord(value, at, { maxRecordBytes: 10_000 });
+        },
+        sent,
+        dls,
+      );
+      const reports: string[] = [];
+      const d: PipelineDeps = {
+        ...base,
+        clock: { now: () => 1_000, sleep: async (ms) => void sleeps.push(ms) },
+        registryFailure: async () => (reports.push(scope), scope),
+        outageRetryMs: 1_000,
+      };
+      return { d, sent, dls, sleeps, reports };
+    }
+
+    it('a failure the registry probe calls scoped (one subject 401/403) retries that record with backoff, pausing nothing', async () => {
+      const { d, sent, dls, sleeps, reports } = failingThenOk(9, 'scoped');
+      expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
+      expect(sent).toEqual(['0']);
+      expect(dls).toEqual([]);
+      expect(reports).toHaveLength(9);
+      expect(sleeps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+      expect(d.outages.any).toBe(false);
+    });
+
+    it('an outage is retried every outageRetryMs', async () => {
+      const { d, sent, dls, sleeps } = failingThenOk(3, 'outage');
+      expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
+      expect(sent).toEqual(['0']);
+      expect(dls).toEqual([]);
+      expect(sleeps).toEqual([1_000, 1_000, 1_000]);
+    });
+
+    it('an aborted record stops waiting and resolves aborted, dead-lettering nothing', async () => {
+      const { d, dls } = failingThenOk(Infinity, 'outage');
+      const ac = new AbortController();
+      const d2: PipelineDeps = {
+        ...d,
+        clock: { now: () => 1_000, sleep: async () => ac.abort() },
+      };
+      expect(await processRecord(record(0), d2, ac.signal)).toBe('aborted');
+      expect(dls).toEqual([]);
+    });
   });
 });

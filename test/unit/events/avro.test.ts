@@ -336,6 +336,44 @@ describe('registry failures: poison (unknown schema) vs our outage', () => {
   });
 });
 
+describe('registry probe (ends an outage; tells a per-subject failure from a registry that is down)', () => {
+  const probeWith = (a: RegistryAnswer | Error) =>
+    decoderWith(
+      {},
+      {
+        probeRegistry: async () => {
+          if (a instanceof Error) throw a;
+          return a;
+        },
+      },
+    ).decoder.probe!();
+
+  it('up only when GET /schemas/types answers 200 with a list', async () => {
+    expect(await probeWith({ status: 200, body: ['JSON', 'PROTOBUF', 'AVRO'] })).toEqual({ ok: true });
+  });
+
+  it.each([
+    ['wrong credentials for everything', { status: 401, body: { error_code: 401 } }],
+    ['forbidden for everything', { status: 403, body: { error_code: 403 } }],
+    ['a server error', { status: 503, body: '' }],
+    ['a wrong URL (404)', { status: 404, body: { title: 'Could not find resource' } }],
+    ['a login page', { status: 200, body: '<html>login</html>' }],
+  ])('down on %s', async (_n, answer) => {
+    expect(await probeWith(answer)).toEqual({ ok: false, message: expect.stringMatching(/schemas\/types/) });
+  });
+
+  it('down when the request fails (refused, timeout)', async () => {
+    expect(await probeWith(new Error('fetch failed'))).toEqual({
+      ok: false,
+      message: expect.stringMatching(/fetch failed/),
+    });
+  });
+
+  it('a decoder built without a probe request has no probe', () => {
+    expect(decoderWith({}).decoder.probe).toBeUndefined();
+  });
+});
+
 describe('bounded schema cache', () => {
   it('LruCache evicts the least recently used entry; get refreshes, peek and has do not', () => {
     const lru = new LruCache<number, string>(3);

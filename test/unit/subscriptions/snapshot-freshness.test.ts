@@ -1,33 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Clock } from '../../../src/clock.js';
 import { createLogger } from '../../../src/logger.js';
 import {
   SnapshotFreshness,
   type SubscriptionCacheState,
 } from '../../../src/subscriptions/snapshot-freshness.js';
-
-/** A clock that moves only when told to; sleepers wake when their deadline is passed. */
-function manualClock(): Clock & { advance(ms: number): Promise<void> } {
-  let now = 1_000_000;
-  const sleepers: { until: number; wake: () => void }[] = [];
-  return {
-    now: () => now,
-    sleep: (ms, signal) =>
-      new Promise<void>((resolve) => {
-        if (signal?.aborted) return resolve();
-        sleepers.push({ until: now + ms, wake: resolve });
-        signal?.addEventListener('abort', () => resolve(), { once: true });
-      }),
-    async advance(ms) {
-      now += ms;
-      for (const s of sleepers.splice(0)) {
-        if (s.until <= now) s.wake();
-        else sleepers.push(s);
-      }
-      await new Promise((r) => setImmediate(r));
-    },
-  };
-}
+import { manualClock } from '../../support/manual-clock.js';
 
 function setup(maxStalenessMs = 10_000) {
   const clock = manualClock();
