@@ -2,7 +2,7 @@
  * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
  * (other 4xx, 3xx, refused target) or out of attempts. The body, its X-Hub signatures and the webhook-id are
  * computed once per delivery (the body when the first attempt gets its slots); only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
- * value, never an exception. An abort (shutdown, revoked partition) ends the waits early with `aborted`:
+ * value, never an exception. An abort (shutdown, revoked partition) ends the waits (slots, backoff) early with `aborted`:
  * such a delivery is not done and its record is not committed.
  */
 import type { Clock } from '../clock.js';
@@ -65,11 +65,33 @@ export async function deliver(
   let hub: HubSignatures | undefined;
   let lastStatus: number | undefined;
   let lastError: string | undefined;
+  let lastAttemptAt = firstAttemptAt;
+  /** Aborted before attempt `attempt` was sent: the report covers the attempts made so far. */
+  const abortedBefore = (attempt: number): DeliveryOutcome => ({
+    kind: 'aborted',
+    webhookId: msgId,
+    attempts: attempt - 1,
+    lastStatus,
+    lastError,
+    firstAttemptAt,
+    lastAttemptAt,
+  });
   for (let attempt = 1; ; attempt++) {
-    const forOrigin = d.originSlots?.acquire(prepared.origin);
-    if (forOrigin) await forOrigin;
-    const acquiring = d.slots.acquire();
-    if (acquiring) await acquiring;
+    // Both waits end early on an abort, and the signal is checked once both slots are held: a revoked or
+    // shutting-down delivery must not make one more attempt after waiting (its record is not committed,
+    // the next owner delivers it).
+    const forOrigin = d.originSlots?.acquire(prepared.origin, signal);
+    if (forOrigin && !(await forOrigin)) return abortedBefore(attempt);
+    const acquiring = d.slots.acquire(signal);
+    if (acquiring && !(await acquiring)) {
+      d.originSlots?.release(prepared.origin);
+      return abortedBefore(attempt);
+    }
+    if (signal?.aborted) {
+      d.slots.release();
+      d.originSlots?.release(prepared.origin);
+      return abortedBefore(attempt);
+    }
     let result: TransportResult;
     try {
       if (body === undefined || hub === undefined) {
@@ -94,6 +116,7 @@ export async function deliver(
       d.originSlots?.release(prepared.origin);
     }
     const now = d.clock.now();
+    lastAttemptAt = now;
     const outcome = classifyAttempt(result, now);
     d.onAttempt?.(outcome, result, attempt);
     const report = (): DeliveryReport => ({

@@ -5,6 +5,7 @@ import type { AttemptOutcome } from '../../../src/delivery/classify.js';
 import { deliver, type DeliverDeps } from '../../../src/delivery/deliver.js';
 import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
 import type { RetryPolicy } from '../../../src/delivery/retry-policy.js';
+import { OriginSlots } from '../../../src/delivery/origin-slots.js';
 import { Semaphore } from '../../../src/delivery/semaphore.js';
 import { signHub } from '../../../src/delivery/signing.js';
 import { webhookId } from '../../../src/delivery/webhook-id.js';
@@ -331,6 +332,79 @@ describe('deliver with a Semaphore', () => {
     await flush();
     transport.answerOne(ok(200));
     await expect(first).resolves.toMatchObject({ kind: 'delivered', attempts: 2 });
+    expect(slots.inUse).toBe(0);
+  });
+
+  /** Settles within a few turns of the event loop, or reports that it did not. */
+  async function settledSoon<T>(p: Promise<T>): Promise<T | 'still pending'> {
+    let result: T | 'still pending' = 'still pending';
+    void p.then((v) => (result = v));
+    for (let i = 0; i < 5; i++) await flush();
+    return result;
+  }
+
+  it('does not send when aborted while waiting for a global slot: the wait ends at once, no attempt', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(1);
+    const clock = new FakeClock(T0);
+    const holder = deliver({ ...event, id: 'evt-holder' }, sub, deps(transport, clock, { slots }));
+    await flush();
+    const controller = new AbortController();
+    const late = deliver(event, sub, deps(transport, clock, { slots }), controller.signal);
+    await flush();
+    expect(transport.sent).toBe(1); // `late` waits for the only slot
+    controller.abort();
+    await expect(settledSoon(late)).resolves.toMatchObject({ kind: 'aborted', attempts: 0 });
+    transport.answerOne(ok(200));
+    await expect(holder).resolves.toMatchObject({ kind: 'delivered' });
+    await flush();
+    expect(transport.sent).toBe(1); // the slot freed by `holder` did not wake the aborted delivery
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('does not send when aborted while waiting for its origin slot, and leaks no slot', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(8);
+    const originSlots = new OriginSlots(1);
+    const clock = new FakeClock(T0);
+    const holder = deliver(
+      { ...event, id: 'evt-holder' },
+      sub,
+      deps(transport, clock, { slots, originSlots }),
+    );
+    await flush();
+    const controller = new AbortController();
+    const late = deliver(event, sub, deps(transport, clock, { slots, originSlots }), controller.signal);
+    await flush();
+    controller.abort();
+    await expect(settledSoon(late)).resolves.toMatchObject({ kind: 'aborted', attempts: 0 });
+    transport.answerOne(ok(200));
+    await holder;
+    await flush();
+    expect(transport.sent).toBe(1);
+    expect(slots.inUse).toBe(0);
+    expect(originSlots.size).toBe(0);
+  });
+
+  it('does not send when the abort comes as the slot is granted (the signal is checked after the wait)', async () => {
+    const transport = new ScriptedTransport([ok(200)]);
+    const controller = new AbortController();
+    // A semaphore whose grant arrives in the same turn as the abort: the wait itself cannot see it.
+    const slots = new Semaphore(1);
+    const acquire = slots.acquire.bind(slots);
+    slots.acquire = () => {
+      const got = acquire();
+      controller.abort();
+      return got;
+    };
+    const outcome = await deliver(
+      event,
+      sub,
+      deps(transport, new FakeClock(T0), { slots }),
+      controller.signal,
+    );
+    expect(outcome).toMatchObject({ kind: 'aborted', attempts: 0 });
+    expect(transport.requests).toHaveLength(0);
     expect(slots.inUse).toBe(0);
   });
 
