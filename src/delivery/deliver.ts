@@ -12,14 +12,19 @@ import type { TransportResult, WebhookTransport } from '../transport/types.js';
 import { classifyAttempt, type AttemptOutcome, type FailureReason } from './classify.js';
 import { buildEnvelope } from './envelope.js';
 import { buildAttemptHeaders } from './headers.js';
-import type { PreparedSubscriptions } from './prepared-subscription.js';
+import type { PreparedSubscription, PreparedSubscriptions } from './prepared-subscription.js';
 import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
 import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
 import { signHub, type HubSignatures } from './signing.js';
 import { webhookId } from './webhook-id.js';
 
-export type DeliveryReason = FailureReason | 'retries_exhausted';
+/**
+ * `subscription_invalid`: the subscription cannot be turned into a request at all (e.g. a row written by
+ * another tool with `created_at = 'infinity'`, which has no ISO date for Tiledesk's hook). Permanent, no
+ * attempt: retrying cannot help, and it must not hold its record's other deliveries.
+ */
+export type DeliveryReason = FailureReason | 'retries_exhausted' | 'subscription_invalid';
 
 export interface DeliveryReport {
   readonly webhookId: string;
@@ -56,9 +61,23 @@ export async function deliver(
   d: DeliverDeps,
   signal?: AbortSignal,
 ): Promise<DeliveryOutcome> {
-  const prepared = d.prepared.get(sub);
   const msgId = webhookId(event.id, sub.id);
   const firstAttemptAt = d.clock.now();
+  let prepared: PreparedSubscription;
+  try {
+    prepared = d.prepared.get(sub);
+  } catch (err) {
+    // One bad row fails its own delivery (dead-lettered with the reason), never the whole record.
+    return {
+      kind: 'failed',
+      reason: 'subscription_invalid',
+      webhookId: msgId,
+      attempts: 0,
+      lastError: `subscription cannot be prepared: ${(err as Error).message}`,
+      firstAttemptAt,
+      lastAttemptAt: firstAttemptAt,
+    };
+  }
   // Built when the first attempt has its slots, not before: a delivery queued behind the concurrency
   // limits holds only the event, not a body and signatures (memory: thousands of deliveries can queue).
   let body: Buffer | undefined;

@@ -260,6 +260,26 @@ describe('deliver', () => {
     expect(clock.sleeps).toEqual([]);
   });
 
+  it('fails one unusable subscription as subscription_invalid without an attempt, never rejects', async () => {
+    // A row written by another tool with created_at = 'infinity' loads as an Invalid Date.
+    const broken: Subscription = { ...sub, id: 'sub-broken', createdAt: new Date(Number.POSITIVE_INFINITY) };
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(200)]);
+    const outcome = await deliver(event, broken, deps(transport, clock));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'subscription_invalid',
+      attempts: 0,
+      webhookId: webhookId('evt-1', 'sub-broken'),
+      firstAttemptAt: T0,
+      lastAttemptAt: T0,
+    });
+    expect(outcome.kind === 'failed' && outcome.lastError).toMatch(/Invalid time value/);
+    expect(transport.requests).toHaveLength(0);
+    // The same deps keep serving a healthy subscription.
+    await expect(deliver(event, sub, deps(transport, clock))).resolves.toMatchObject({ kind: 'delivered' });
+  });
+
   it('sends the plain secret only in legacy mode', async () => {
     const normal = new ScriptedTransport([ok(200)]);
     await deliver(event, sub, deps(normal, new FakeClock(T0)));
