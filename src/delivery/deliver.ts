@@ -129,7 +129,14 @@ export async function deliver(
         userAgent: d.userAgent,
         legacySecretHeader: d.legacySecretHeader,
       });
-      result = await d.transport.send({ url: sub.target, headers, body });
+      // The transport reports failures as values; one that throws anyway (a bug) fails this attempt like a
+      // network error instead of rejecting the delivery and with it the whole record.
+      try {
+        result = await d.transport.send({ url: sub.target, headers, body });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        result = { kind: 'error', code: 'TRANSPORT_FAILED', message, durationMs: 0 };
+      }
     } finally {
       d.slots.release();
       d.originSlots?.release(prepared.origin);

@@ -545,8 +545,15 @@ describe('deliver with a Semaphore', () => {
       close: async () => undefined,
       destroy: async () => undefined,
     };
-    // The transport contract is to report, not throw; if one does anyway, the slot must not leak.
-    await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots })).catch(() => undefined);
+    // The transport contract is to report, not throw; if one does anyway, the slot must not leak and the
+    // delivery must not reject (a rejection would fail the whole record): it counts as a network error.
+    const outcome = await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots }));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'retries_exhausted',
+      attempts: POLICY.maxAttempts,
+    });
+    expect(outcome.kind === 'failed' && outcome.lastError).toContain('transport bug');
     expect(slots.inUse).toBe(0);
   });
 });
