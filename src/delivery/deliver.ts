@@ -1,9 +1,12 @@
 /**
  * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
- * (other 4xx, 3xx, refused target) or out of attempts. The body, its X-Hub signatures and the webhook-id are
- * computed once per delivery (the body when the first attempt gets its slots); only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
- * value, never an exception. An abort (shutdown, revoked partition) ends the waits (slots, backoff) early with `aborted`:
- * such a delivery is not done and its record is not committed.
+ * (other 4xx, 3xx, refused target, unusable subscription) or out of attempts. The body, its X-Hub
+ * signatures and the webhook-id are computed once per delivery (the body when the first attempt gets its
+ * slots) from the event and the subscription alone, so any instance sends the same bytes; only
+ * webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a value, never an
+ * exception, never a rejection. An abort (shutdown, revoked partition) ends the waits (slots, backoff)
+ * early with `aborted`, and no attempt starts after it: such a delivery is not done and its record is not
+ * committed.
  */
 import type { Clock } from '../clock.js';
 import type { TiledeskEvent } from '../events/event.js';
