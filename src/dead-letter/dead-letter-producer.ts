@@ -8,8 +8,9 @@
  * a reset connection): the next write to that partition, often a concurrent dead letter waiting on the
  * same broker lock, reuses the sequence, the broker answers it as a duplicate of the appended batch, and
  * that dead letter is acknowledged but never written while its record is committed (a loss; shown by
- * test/integration/dead-letter-producer.test.ts; kafkajs sendMessages.js, and the open question on
- * failed requests in tulios/kafkajs#1050, the fix of #1005 for concurrent idempotent sends). Without
+ * test/integration/dead-letter-producer.test.ts; the rollback is in kafkajs's sendMessages.js, added
+ * with an open question on failed requests in https://github.com/tulios/kafkajs/pull/1050, the fix of
+ * https://github.com/tulios/kafkajs/issues/1005 for concurrent idempotent sends). Without
  * idempotence the same fault writes the first dead letter twice: a duplicate, which is harmless
  * (replay and DLQ consumers dedupe by webhook-id; the README says so). Dead letters are independent
  * records, so reordering by retries does not matter either. In flight: up to 64 requests per connection,
