@@ -18,17 +18,19 @@ function show(v: unknown): string {
 export const webhookHeaderDocs: Record<string, string> = {
   'Content-Type': '`application/json`',
   'User-Agent': '`tiledesk-webhooks (tiledesk-webhook-connector/<version>)`',
-  'X-Hub-Signature': '`sha1=` + hex HMAC-SHA1(secret, raw body)',
-  'X-Hub-Signature-256': '`sha256=` + hex HMAC-SHA256(secret, raw body); verifiable with GitHub tooling',
+  'X-Hub-Signature':
+    '`sha1=` + hex HMAC-SHA1(secret, raw body); during a secret rotation the previous secret until the overlap ends',
+  'X-Hub-Signature-256':
+    '`sha256=` + hex HMAC-SHA256(secret, raw body); verifiable with GitHub tooling; during a secret rotation the previous secret until the overlap ends',
   'webhook-id':
     'Idempotency key, stable per (event id, subscription id) across attempts, restarts, rebalances and replays',
   'webhook-timestamp': 'Send time of this attempt, epoch seconds',
   'webhook-signature':
-    'Standard Webhooks v1: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`; two space-separated signatures during a secret rotation',
+    'Standard Webhooks v1: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`; two space-separated signatures (new and previous secret) during a secret rotation',
   'X-Tiledesk-Event': 'The event name',
   'X-Webhook-Attempt': 'Attempt number, 1, 2, ...',
   'x-hook-secret':
-    'The plain secret, only with `LEGACY_SECRET_HEADER=true` (Tiledesk compatibility; insecure)',
+    'The plain secret (the previous one during a rotation overlap), only with `LEGACY_SECRET_HEADER=true` (Tiledesk compatibility; insecure)',
 };
 
 export const tables: Record<string, () => string> = {

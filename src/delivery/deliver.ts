@@ -1,9 +1,12 @@
 /**
  * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
- * (other 4xx, 3xx, refused target) or out of attempts. The body, its X-Hub signatures and the webhook-id are
- * computed once per delivery (the body when the first attempt gets its slots); only webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a
- * value, never an exception. An abort (shutdown, revoked partition) ends the waits early with `aborted`:
- * such a delivery is not done and its record is not committed.
+ * (other 4xx, 3xx, refused target, unusable subscription) or out of attempts. The body, its X-Hub
+ * signatures and the webhook-id are computed once per delivery (the body when the first attempt gets its
+ * slots) from the event and the subscription alone, so any instance sends the same bytes; only
+ * webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a value, never an
+ * exception, never a rejection. An abort (shutdown, revoked partition) ends the waits (slots, backoff)
+ * early with `aborted`, and no attempt starts after it: such a delivery is not done and its record is not
+ * committed.
  */
 import type { Clock } from '../clock.js';
 import type { TiledeskEvent } from '../events/event.js';
@@ -12,14 +15,19 @@ import type { TransportResult, WebhookTransport } from '../transport/types.js';
 import { classifyAttempt, type AttemptOutcome, type FailureReason } from './classify.js';
 import { buildEnvelope } from './envelope.js';
 import { buildAttemptHeaders } from './headers.js';
-import type { PreparedSubscriptions } from './prepared-subscription.js';
+import type { PreparedSubscription, PreparedSubscriptions } from './prepared-subscription.js';
 import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
 import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
 import { signHub, type HubSignatures } from './signing.js';
 import { webhookId } from './webhook-id.js';
 
-export type DeliveryReason = FailureReason | 'retries_exhausted';
+/**
+ * `subscription_invalid`: the subscription cannot be turned into a request at all (e.g. a row written by
+ * another tool with `created_at = 'infinity'`, which has no ISO date for Tiledesk's hook). Permanent, no
+ * attempt: retrying cannot help, and it must not hold its record's other deliveries.
+ */
+export type DeliveryReason = FailureReason | 'retries_exhausted' | 'subscription_invalid';
 
 export interface DeliveryReport {
   readonly webhookId: string;
@@ -56,20 +64,56 @@ export async function deliver(
   d: DeliverDeps,
   signal?: AbortSignal,
 ): Promise<DeliveryOutcome> {
-  const prepared = d.prepared.get(sub);
   const msgId = webhookId(event.id, sub.id);
   const firstAttemptAt = d.clock.now();
+  let prepared: PreparedSubscription;
+  try {
+    prepared = d.prepared.get(sub);
+  } catch (err) {
+    // One bad row fails its own delivery (dead-lettered with the reason), never the whole record.
+    return {
+      kind: 'failed',
+      reason: 'subscription_invalid',
+      webhookId: msgId,
+      attempts: 0,
+      lastError: `subscription cannot be prepared: ${(err as Error).message}`,
+      firstAttemptAt,
+      lastAttemptAt: firstAttemptAt,
+    };
+  }
   // Built when the first attempt has its slots, not before: a delivery queued behind the concurrency
   // limits holds only the event, not a body and signatures (memory: thousands of deliveries can queue).
   let body: Buffer | undefined;
   let hub: HubSignatures | undefined;
   let lastStatus: number | undefined;
   let lastError: string | undefined;
+  let lastAttemptAt = firstAttemptAt;
+  /** Aborted before attempt `attempt` was sent: the report covers the attempts made so far. */
+  const abortedBefore = (attempt: number): DeliveryOutcome => ({
+    kind: 'aborted',
+    webhookId: msgId,
+    attempts: attempt - 1,
+    lastStatus,
+    lastError,
+    firstAttemptAt,
+    lastAttemptAt,
+  });
   for (let attempt = 1; ; attempt++) {
-    const forOrigin = d.originSlots?.acquire(prepared.origin);
-    if (forOrigin) await forOrigin;
-    const acquiring = d.slots.acquire();
-    if (acquiring) await acquiring;
+    // Both waits end early on an abort, and the signal is checked once both slots are held: a revoked or
+    // shutting-down delivery must not make one more attempt after waiting (its record is not committed,
+    // the next owner delivers it).
+    const forOrigin = d.originSlots?.acquire(prepared.origin, signal);
+    if (forOrigin && !(await forOrigin)) return abortedBefore(attempt);
+    const acquiring = d.slots.acquire(signal);
+    if (acquiring && !(await acquiring)) {
+      d.originSlots?.release(prepared.origin);
+      return abortedBefore(attempt);
+    }
+    if (signal?.aborted) {
+      d.slots.release();
+      d.originSlots?.release(prepared.origin);
+      return abortedBefore(attempt);
+    }
     let result: TransportResult;
     try {
       if (body === undefined || hub === undefined) {
@@ -88,12 +132,20 @@ export async function deliver(
         userAgent: d.userAgent,
         legacySecretHeader: d.legacySecretHeader,
       });
-      result = await d.transport.send({ url: sub.target, headers, body });
+      // The transport reports failures as values; one that throws anyway (a bug) fails this attempt like a
+      // network error instead of rejecting the delivery and with it the whole record.
+      try {
+        result = await d.transport.send({ url: sub.target, headers, body });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        result = { kind: 'error', code: 'TRANSPORT_FAILED', message, durationMs: 0 };
+      }
     } finally {
       d.slots.release();
       d.originSlots?.release(prepared.origin);
     }
     const now = d.clock.now();
+    lastAttemptAt = now;
     const outcome = classifyAttempt(result, now);
     d.onAttempt?.(outcome, result, attempt);
     const report = (): DeliveryReport => ({

@@ -30,6 +30,6 @@ export function buildAttemptHeaders(i: AttemptHeaderInput): Record<string, strin
     'x-tiledesk-event': i.event,
     'x-webhook-attempt': String(i.attempt),
   };
-  if (i.legacySecretHeader) headers['x-hook-secret'] = i.prepared.subscription.secret;
+  if (i.legacySecretHeader) headers['x-hook-secret'] = i.prepared.signingSecret;
   return headers;
 }

@@ -9,13 +9,14 @@ export class OriginSlots {
   private readonly byOrigin = new Map<string, Semaphore>();
   constructor(readonly perOrigin: number) {}
 
-  acquire(origin: string): Promise<void> | void {
+  /** As `Semaphore.acquire`: undefined = held now; a promise of true = held, false = aborted first. */
+  acquire(origin: string, signal?: AbortSignal): Promise<boolean> | void {
     let s = this.byOrigin.get(origin);
     if (!s) {
       s = new Semaphore(this.perOrigin);
       this.byOrigin.set(origin, s);
     }
-    return s.acquire();
+    return s.acquire(signal);
   }
 
   release(origin: string): void {

@@ -1,28 +1,52 @@
 /**
- * What a delivery needs from its subscription that depends on the subscription alone: the `hook` JSON,
- * the JWT and the Standard Webhooks keys. Computed once per subscription version (a WeakMap keyed by the
- * immutable Subscription object; a reload yields new objects), never per delivery or attempt.
+ * What a delivery needs from its subscription: the `hook` JSON, the keys, and the JWT for an event time.
+ * Computed once per subscription version (a WeakMap keyed by the immutable Subscription object; a reload
+ * yields new objects), never per delivery or attempt; the JWT once per (subscription, second of event
+ * time), cached for the last few seconds seen.
+ *
+ * Every byte of a body comes from the event and the subscription row, so a redelivery (another attempt,
+ * another instance, after a crash) carries the same bytes: the JWT's `iat` is the event's time in seconds
+ * (when Tiledesk itself signs it, at notification). The one time-dependent choice is the rotation overlap:
+ * while it lasts, the single-valued signatures (JWT, both X-Hub-Signature*, the legacy x-hook-secret) use
+ * the PREVIOUS secret, so receivers still holding it keep verifying them; webhook-signature carries both.
+ * When the overlap ends, everything switches to the new secret.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import type { TiledeskEvent } from '../events/event.js';
 import type { Subscription } from '../subscriptions/types.js';
-import { envelopeParts, type EnvelopeParts } from './envelope.js';
+import { envelopePrefix, envelopeSuffix } from './envelope.js';
 import { originOf } from './origin-slots.js';
-import { signJwtHs256 } from './jwt.js';
+import { signJwtHs256Json } from './jwt.js';
 import { standardWebhooksKey } from './signing.js';
 
 export const TILEDESK_ISSUER = 'https://tiledesk.com';
 
-export interface PreparedSubscription extends EnvelopeParts {
+/** Distinct event seconds whose JWT is kept per subscription (partitions interleave a few seconds). */
+const TOKENS_KEPT = 8;
+
+export interface PreparedSubscription {
   readonly subscription: Subscription;
   /** Tiledesk's `hook` object, serialised. Never contains `secret` or `global`. */
   readonly hookJson: string;
-  readonly token: string;
+  /** `{"hook":<hook JSON>,"timestamp":` */
+  readonly envelopePrefix: Buffer;
+  /** `,"token":"<JWT issued at iatSec>"}` */
+  envelopeSuffix(iatSec: number): Buffer;
+  /** The JWT issued at `iatSec`, keyed with `signingSecret`. */
+  token(iatSec: number): string;
   /** Current key first; the previous one while a rotation overlap lasts. */
   readonly standardKeys: readonly KeyObject[];
-  /** The secret's UTF-8 bytes as a key, for the X-Hub-Signature HMACs (built once, not per delivery). */
+  /** The secret of the single-valued signatures: the previous one during a rotation overlap, else the current. */
+  readonly signingSecret: string;
+  /** `signingSecret`'s UTF-8 bytes as a key, for the X-Hub-Signature HMACs (built once, not per delivery). */
   readonly hubKey: KeyObject;
   /** scheme://host:port of the target: the unit of the per-receiver concurrency limit. */
   readonly origin: string;
+}
+
+/** The JWT's `iat` for an event: its time in whole seconds. */
+export function issuedAtOf(event: TiledeskEvent): number {
+  return Math.floor(event.timestamp / 1000);
 }
 
 export function hookOf(s: Subscription): Record<string, unknown> {
@@ -48,22 +72,48 @@ export function tokenClaims(s: Subscription, issuedAtSec: number): Record<string
   };
 }
 
+function overlapOpen(s: Subscription, nowMs: number): boolean {
+  return s.previousSecret !== null && (s.previousSecretExpiresAt?.getTime() ?? 0) > nowMs;
+}
+
 export function prepareSubscription(s: Subscription, nowMs: number): PreparedSubscription {
+  const overlap = overlapOpen(s, nowMs);
   const keys = [createSecretKey(standardWebhooksKey(s.secret))];
-  if (s.previousSecret && s.previousSecretExpiresAt && s.previousSecretExpiresAt.getTime() > nowMs) {
-    keys.push(createSecretKey(standardWebhooksKey(s.previousSecret)));
-  }
+  if (overlap) keys.push(createSecretKey(standardWebhooksKey(s.previousSecret!)));
+  const signingSecret = overlap ? s.previousSecret! : s.secret;
+  const hubKey = createSecretKey(Buffer.from(signingSecret, 'utf8'));
   const hookJson = JSON.stringify(hookOf(s));
-  const token = signJwtHs256(tokenClaims(s, Math.floor(nowMs / 1000)), s.secret);
+  // The claims' JSON around the iat, built once: a JWT for a new second costs one base64 and one HMAC.
+  const claims = JSON.stringify(tokenClaims(s, 0));
+  const [claimsHead, claimsTail] = splitAtIat(claims);
+  const suffixes = new Map<number, Buffer>();
+  const token = (iatSec: number): string => signJwtHs256Json(`${claimsHead}${iatSec}${claimsTail}`, hubKey);
   return {
     subscription: s,
     hookJson,
+    envelopePrefix: envelopePrefix(hookJson),
+    envelopeSuffix(iatSec) {
+      let suffix = suffixes.get(iatSec);
+      if (suffix === undefined) {
+        suffix = envelopeSuffix(token(iatSec));
+        if (suffixes.size >= TOKENS_KEPT) suffixes.delete(suffixes.keys().next().value!);
+        suffixes.set(iatSec, suffix);
+      }
+      return suffix;
+    },
     token,
-    ...envelopeParts(hookJson, token),
     standardKeys: keys,
-    hubKey: createSecretKey(Buffer.from(s.secret, 'utf8')),
+    signingSecret,
+    hubKey,
     origin: originOf(s.target),
   };
+}
+
+/** `{…,"iat":0,…}` → [`{…,"iat":`, `,…}`]. The hook's own strings cannot contain `,"iat":0,"iss":` unescaped. */
+function splitAtIat(claims: string): [string, string] {
+  const marker = `,"iat":0,"iss":`;
+  const at = claims.lastIndexOf(marker);
+  return [claims.slice(0, at + ',"iat":'.length), claims.slice(at + ',"iat":0'.length)];
 }
 
 export class PreparedSubscriptions {
@@ -72,8 +122,8 @@ export class PreparedSubscriptions {
 
   get(s: Subscription): PreparedSubscription {
     let p = this.cache.get(s);
-    // A rotation overlap that ended changes the key list: re-prepare then.
-    if (!p || (p.standardKeys.length > 1 && (s.previousSecretExpiresAt?.getTime() ?? 0) <= this.now())) {
+    // A rotation overlap that ended changes the keys and the signing secret: re-prepare then.
+    if (!p || (p.standardKeys.length > 1 && !overlapOpen(s, this.now()))) {
       p = prepareSubscription(s, this.now());
       this.cache.set(s, p);
     }

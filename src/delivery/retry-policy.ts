@@ -1,4 +1,4 @@
-/** Exponential backoff with jitter and a cap; `Retry-After` honoured up to its own cap. Pure. */
+/** Exponential backoff with jitter and a cap; `Retry-After` lengthens it up to its own cap. Pure. */
 import type { AttemptOutcome } from './classify.js';
 
 export interface RetryPolicy {
@@ -12,7 +12,9 @@ export interface RetryPolicy {
 /**
  * Delay before attempt `attempt + 1`, or null when the delivery is over (delivered, permanent, or
  * `attempt` was the last one). Jitter spreads the computed delay over [50%, 100%] ("equal jitter"), so a
- * burst of failures does not retry in lockstep while the schedule stays predictable.
+ * burst of failures does not retry in lockstep while the schedule stays predictable. The backoff is a
+ * floor: `Retry-After` may lengthen the wait (up to retryAfterMaxMs), never shorten it, so a receiver
+ * answering `Retry-After: 0` or a past date cannot turn the schedule into a burst of attempts.
  */
 export function nextDelayMs(
   attempt: number,
@@ -21,9 +23,10 @@ export function nextDelayMs(
   random: () => number,
 ): number | null {
   if (outcome.kind !== 'retryable' || attempt >= p.maxAttempts) return null;
-  if (outcome.retryAfterMs !== undefined) return Math.min(outcome.retryAfterMs, p.retryAfterMaxMs);
   const base = Math.min(p.initialDelayMs * p.multiplier ** (attempt - 1), p.maxDelayMs);
-  return Math.round(base * (0.5 + random() / 2));
+  const backoff = Math.round(base * (0.5 + random() / 2));
+  if (outcome.retryAfterMs === undefined) return backoff;
+  return Math.max(backoff, Math.min(outcome.retryAfterMs, p.retryAfterMaxMs));
 }
 
 /** The schedule without jitter, for docs and logs: delays before attempts 2..maxAttempts. */

@@ -263,6 +263,7 @@ export const DEAD_LETTER_REASONS = [
   'retries_exhausted',
   'ssrf',
   'invalid_target',
+  'subscription_invalid',
   'undecodable',
   'invalid',
   'too_large',

@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
+import { jwtVerify } from 'jose';
 import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../../../src/clock.js';
 import type { AttemptOutcome } from '../../../src/delivery/classify.js';
 import { deliver, type DeliverDeps } from '../../../src/delivery/deliver.js';
 import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
 import type { RetryPolicy } from '../../../src/delivery/retry-policy.js';
+import { OriginSlots } from '../../../src/delivery/origin-slots.js';
 import { Semaphore } from '../../../src/delivery/semaphore.js';
 import { signHub } from '../../../src/delivery/signing.js';
 import { webhookId } from '../../../src/delivery/webhook-id.js';
@@ -259,6 +261,26 @@ describe('deliver', () => {
     expect(clock.sleeps).toEqual([]);
   });
 
+  it('fails one unusable subscription as subscription_invalid without an attempt, never rejects', async () => {
+    // A row written by another tool with created_at = 'infinity' loads as an Invalid Date.
+    const broken: Subscription = { ...sub, id: 'sub-broken', createdAt: new Date(Number.POSITIVE_INFINITY) };
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(200)]);
+    const outcome = await deliver(event, broken, deps(transport, clock));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'subscription_invalid',
+      attempts: 0,
+      webhookId: webhookId('evt-1', 'sub-broken'),
+      firstAttemptAt: T0,
+      lastAttemptAt: T0,
+    });
+    expect(outcome.kind === 'failed' && outcome.lastError).toMatch(/Invalid time value/);
+    expect(transport.requests).toHaveLength(0);
+    // The same deps keep serving a healthy subscription.
+    await expect(deliver(event, sub, deps(transport, clock))).resolves.toMatchObject({ kind: 'delivered' });
+  });
+
   it('sends the plain secret only in legacy mode', async () => {
     const normal = new ScriptedTransport([ok(200)]);
     await deliver(event, sub, deps(normal, new FakeClock(T0)));
@@ -266,6 +288,114 @@ describe('deliver', () => {
     const legacy = new ScriptedTransport([ok(200)]);
     await deliver(event, sub, deps(legacy, new FakeClock(T0), { legacySecretHeader: true }));
     expect(legacy.requests[0]!.headers['x-hook-secret']).toBe(SECRET);
+  });
+});
+
+describe('deliver: the bytes of a delivery', () => {
+  /** The one request a fresh delivery (own cache of prepared subscriptions, own clock) sends. */
+  async function firstRequest(s: Subscription, nowMs: number): Promise<WebhookRequest> {
+    const clock = new FakeClock(nowMs);
+    const transport = new ScriptedTransport([ok(200)]);
+    await deliver(event, s, deps(transport, clock));
+    return transport.requests[0]!;
+  }
+
+  it('is the same on every instance and after a restart: body and X-Hub signatures depend on event and subscription only', async () => {
+    // Two separately built deliveries, as after a crash or a rebalance: fresh caches, clocks an hour apart.
+    const a = await firstRequest(sub, T0);
+    const b = await firstRequest(sub, T0 + 3_600_000 + 777);
+    expect(Buffer.from(b.body).equals(Buffer.from(a.body))).toBe(true);
+    expect(b.headers['x-hub-signature']).toBe(a.headers['x-hub-signature']);
+    expect(b.headers['x-hub-signature-256']).toBe(a.headers['x-hub-signature-256']);
+    expect(b.headers['webhook-id']).toBe(a.headers['webhook-id']);
+    // The JWT is issued at the event's time (in seconds), as Tiledesk issues it when it notifies.
+    const token = (JSON.parse(a.body.toString()) as { token: string }).token;
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(SECRET));
+    expect(payload.iat).toBe(Math.floor(event.timestamp / 1000));
+  });
+
+  it('issues the JWT per event time: events in other seconds get their own iat, events in the same second share it', async () => {
+    const iatOf = async (timestamp: number): Promise<unknown> => {
+      const clock = new FakeClock(T0);
+      const transport = new ScriptedTransport([ok(200)]);
+      await deliver({ ...event, id: `evt-${timestamp}`, timestamp }, sub, deps(transport, clock));
+      const token = (JSON.parse(transport.requests[0]!.body.toString()) as { token: string }).token;
+      return (await jwtVerify(token, new TextEncoder().encode(SECRET))).payload.iat;
+    };
+    expect(await iatOf(1_772_366_400_999)).toBe(1_772_366_400);
+    expect(await iatOf(1_772_366_401_000)).toBe(1_772_366_401);
+    const shared = new PreparedSubscriptions(() => T0);
+    const bodies: string[] = [];
+    for (const timestamp of [1_772_366_400_001, 1_772_366_400_500, 1_772_366_401_000, 1_772_366_400_002]) {
+      const transport = new ScriptedTransport([ok(200)]);
+      await deliver({ ...event, timestamp }, sub, deps(transport, new FakeClock(T0), { prepared: shared }));
+      bodies.push((JSON.parse(transport.requests[0]!.body.toString()) as { token: string }).token);
+    }
+    expect(bodies[1]).toBe(bodies[0]);
+    expect(bodies[3]).toBe(bodies[0]);
+    expect(bodies[2]).not.toBe(bodies[0]);
+  });
+
+  it('during a secret rotation overlap signs the JWT and X-Hub with the OLD secret, webhook-signature with both; after it, the new one', async () => {
+    const oldSecret = SECRET;
+    const newSecret = 'whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy0x';
+    const rotated: Subscription = {
+      ...sub,
+      secret: newSecret,
+      previousSecret: oldSecret,
+      previousSecretExpiresAt: new Date(T0 + 60_000),
+      updatedAt: new Date(T0 - 1_000),
+    };
+    const jwtKeyedWith = async (q: WebhookRequest, secret: string): Promise<boolean> => {
+      const token = (JSON.parse(q.body.toString()) as { token: string }).token;
+      return jwtVerify(token, new TextEncoder().encode(secret)).then(
+        () => true,
+        () => false,
+      );
+    };
+    const standardVerifies = (q: WebhookRequest, secret: string, at: number): boolean => {
+      try {
+        const wh = new Webhook(secret);
+        // standardwebhooks checks the timestamp against the real clock: verify the signature at `at`.
+        const sig = wh.sign(String(q.headers['webhook-id']), new Date(at), q.body.toString());
+        return String(q.headers['webhook-signature']).split(' ').includes(sig);
+      } catch {
+        return false;
+      }
+    };
+
+    const clock = new FakeClock(T0);
+    const cache = new PreparedSubscriptions(() => clock.now());
+    const during = new ScriptedTransport([ok(200)]);
+    await deliver(event, rotated, deps(during, clock, { prepared: cache }));
+    const q = during.requests[0]!;
+    expect(q.headers['x-hub-signature-256']).toBe(signHub(oldSecret, q.body).sha256);
+    expect(q.headers['x-hub-signature']).toBe(signHub(oldSecret, q.body).sha1);
+    expect(await jwtKeyedWith(q, oldSecret)).toBe(true);
+    expect(await jwtKeyedWith(q, newSecret)).toBe(false);
+    expect(standardVerifies(q, newSecret, T0)).toBe(true);
+    expect(standardVerifies(q, oldSecret, T0)).toBe(true);
+
+    clock.advance(60_000); // the overlap is over
+    const after = new ScriptedTransport([ok(200)]);
+    await deliver({ ...event, id: 'evt-after' }, rotated, deps(after, clock, { prepared: cache }));
+    const q2 = after.requests[0]!;
+    expect(q2.headers['x-hub-signature-256']).toBe(signHub(newSecret, q2.body).sha256);
+    expect(await jwtKeyedWith(q2, newSecret)).toBe(true);
+    expect(String(q2.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(standardVerifies(q2, newSecret, T0 + 60_000)).toBe(true);
+  });
+
+  it('sends the secret of the single-valued signatures in the legacy header during an overlap', async () => {
+    const rotated: Subscription = {
+      ...sub,
+      secret: 'whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy0x',
+      previousSecret: SECRET,
+      previousSecretExpiresAt: new Date(T0 + 60_000),
+    };
+    const transport = new ScriptedTransport([ok(200)]);
+    await deliver(event, rotated, deps(transport, new FakeClock(T0), { legacySecretHeader: true }));
+    expect(transport.requests[0]!.headers['x-hook-secret']).toBe(SECRET);
   });
 });
 
@@ -334,6 +464,79 @@ describe('deliver with a Semaphore', () => {
     expect(slots.inUse).toBe(0);
   });
 
+  /** Settles within a few turns of the event loop, or reports that it did not. */
+  async function settledSoon<T>(p: Promise<T>): Promise<T | 'still pending'> {
+    let result: T | 'still pending' = 'still pending';
+    void p.then((v) => (result = v));
+    for (let i = 0; i < 5; i++) await flush();
+    return result;
+  }
+
+  it('does not send when aborted while waiting for a global slot: the wait ends at once, no attempt', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(1);
+    const clock = new FakeClock(T0);
+    const holder = deliver({ ...event, id: 'evt-holder' }, sub, deps(transport, clock, { slots }));
+    await flush();
+    const controller = new AbortController();
+    const late = deliver(event, sub, deps(transport, clock, { slots }), controller.signal);
+    await flush();
+    expect(transport.sent).toBe(1); // `late` waits for the only slot
+    controller.abort();
+    await expect(settledSoon(late)).resolves.toMatchObject({ kind: 'aborted', attempts: 0 });
+    transport.answerOne(ok(200));
+    await expect(holder).resolves.toMatchObject({ kind: 'delivered' });
+    await flush();
+    expect(transport.sent).toBe(1); // the slot freed by `holder` did not wake the aborted delivery
+    expect(slots.inUse).toBe(0);
+  });
+
+  it('does not send when aborted while waiting for its origin slot, and leaks no slot', async () => {
+    const transport = new BlockingTransport();
+    const slots = new Semaphore(8);
+    const originSlots = new OriginSlots(1);
+    const clock = new FakeClock(T0);
+    const holder = deliver(
+      { ...event, id: 'evt-holder' },
+      sub,
+      deps(transport, clock, { slots, originSlots }),
+    );
+    await flush();
+    const controller = new AbortController();
+    const late = deliver(event, sub, deps(transport, clock, { slots, originSlots }), controller.signal);
+    await flush();
+    controller.abort();
+    await expect(settledSoon(late)).resolves.toMatchObject({ kind: 'aborted', attempts: 0 });
+    transport.answerOne(ok(200));
+    await holder;
+    await flush();
+    expect(transport.sent).toBe(1);
+    expect(slots.inUse).toBe(0);
+    expect(originSlots.size).toBe(0);
+  });
+
+  it('does not send when the abort comes as the slot is granted (the signal is checked after the wait)', async () => {
+    const transport = new ScriptedTransport([ok(200)]);
+    const controller = new AbortController();
+    // A semaphore whose grant arrives in the same turn as the abort: the wait itself cannot see it.
+    const slots = new Semaphore(1);
+    const acquire = slots.acquire.bind(slots);
+    slots.acquire = () => {
+      const got = acquire();
+      controller.abort();
+      return got;
+    };
+    const outcome = await deliver(
+      event,
+      sub,
+      deps(transport, new FakeClock(T0), { slots }),
+      controller.signal,
+    );
+    expect(outcome).toMatchObject({ kind: 'aborted', attempts: 0 });
+    expect(transport.requests).toHaveLength(0);
+    expect(slots.inUse).toBe(0);
+  });
+
   it('releases its slot when the transport throws', async () => {
     const slots = new Semaphore(1);
     const throwing: WebhookTransport = {
@@ -342,8 +545,15 @@ describe('deliver with a Semaphore', () => {
       close: async () => undefined,
       destroy: async () => undefined,
     };
-    // The transport contract is to report, not throw; if one does anyway, the slot must not leak.
-    await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots })).catch(() => undefined);
+    // The transport contract is to report, not throw; if one does anyway, the slot must not leak and the
+    // delivery must not reject (a rejection would fail the whole record): it counts as a network error.
+    const outcome = await deliver(event, sub, deps(throwing, new FakeClock(T0), { slots }));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'retries_exhausted',
+      attempts: POLICY.maxAttempts,
+    });
+    expect(outcome.kind === 'failed' && outcome.lastError).toContain('transport bug');
     expect(slots.inUse).toBe(0);
   });
 });

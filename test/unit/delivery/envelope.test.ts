@@ -3,7 +3,11 @@ import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { buildEnvelope } from '../../../src/delivery/envelope.js';
 import { buildAttemptHeaders, type AttemptHeaderInput } from '../../../src/delivery/headers.js';
 import { signJwtHs256 } from '../../../src/delivery/jwt.js';
-import { PreparedSubscriptions, prepareSubscription } from '../../../src/delivery/prepared-subscription.js';
+import {
+  issuedAtOf,
+  PreparedSubscriptions,
+  prepareSubscription,
+} from '../../../src/delivery/prepared-subscription.js';
 import { signHub } from '../../../src/delivery/signing.js';
 import { webhookId } from '../../../src/delivery/webhook-id.js';
 import type { TiledeskEvent } from '../../../src/events/event.js';
@@ -112,16 +116,20 @@ describe('webhook body (Tiledesk envelope)', () => {
   it('is the UTF-8 encoding of the envelope text, whatever the hook, payload and token contain', () => {
     const sub = subscription({ createdBy: 'ユーザー "9"', target: 'https://crm.example.com/é?q=✓' });
     const prepared = prepareSubscription(sub, NOW);
-    const text = `{"hook":${prepared.hookJson},"timestamp":1772366400123,"payload":${JSON.stringify(PAYLOAD)},"token":${JSON.stringify(prepared.token)}}`;
+    const token = prepared.token(issuedAtOf(event()));
+    const text = `{"hook":${prepared.hookJson},"timestamp":1772366400123,"payload":${JSON.stringify(PAYLOAD)},"token":${JSON.stringify(token)}}`;
     expect(buildEnvelope(prepared, event()).equals(Buffer.from(text, 'utf8'))).toBe(true);
     expect(JSON.parse(text)).toMatchObject({ hook: { createdBy: 'ユーザー "9"' }, payload: PAYLOAD });
   });
 });
 
 describe('token (JWT HS256 keyed with the secret)', () => {
+  const IAT = Math.floor(NOW / 1000);
+  const noRotation = { previousSecret: null, previousSecretExpiresAt: null };
+
   it('verifies with jose: iss, sub, aud of a project subscription, hook claims', async () => {
-    const sub = subscription();
-    const { token } = prepareSubscription(sub, NOW);
+    const sub = subscription(noRotation);
+    const token = prepareSubscription(sub, NOW).token(IAT);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT' });
     const { payload } = await jwtVerify(token, key(sub.secret), {
       algorithms: ['HS256'],
@@ -145,8 +153,8 @@ describe('token (JWT HS256 keyed with the secret)', () => {
   });
 
   it('has the bare issuer as audience for a global subscription', async () => {
-    const sub = subscription({ global: true });
-    const { token } = prepareSubscription(sub, NOW);
+    const sub = subscription({ ...noRotation, global: true });
+    const token = prepareSubscription(sub, NOW).token(IAT);
     const { payload } = await jwtVerify(token, key(sub.secret), {
       issuer: 'https://tiledesk.com',
       audience: 'https://tiledesk.com',
@@ -158,7 +166,7 @@ describe('token (JWT HS256 keyed with the secret)', () => {
   });
 
   it("is keyed with the secret's UTF-8 bytes: another key fails", async () => {
-    const { token } = prepareSubscription(subscription(), NOW);
+    const token = prepareSubscription(subscription(noRotation), NOW).token(IAT);
     await expect(jwtVerify(token, key('previous-secret-value'))).rejects.toThrow(/signature/);
     await expect(
       jwtVerify(token, new Uint8Array(Buffer.from(subscription().secret, 'latin1'))),
@@ -231,8 +239,17 @@ describe('attempt headers', () => {
     const h = buildAttemptHeaders(input);
     expect(Object.keys(h)).not.toContain('x-hook-secret');
     expect(Object.values(h).join('\n')).not.toContain(sub.secret);
+    expect(Object.values(h).join('\n')).not.toContain(sub.previousSecret);
     const legacy = buildAttemptHeaders({ ...input, legacySecretHeader: true });
-    expect(legacy['x-hook-secret']).toBe(sub.secret);
+    // The fixture is inside a rotation overlap: Tiledesk receivers still compare with the previous secret.
+    expect(legacy['x-hook-secret']).toBe(sub.previousSecret);
+    const current = prepareSubscription(
+      subscription({ previousSecret: null, previousSecretExpiresAt: null }),
+      NOW,
+    );
+    expect(
+      buildAttemptHeaders({ ...input, prepared: current, legacySecretHeader: true })['x-hook-secret'],
+    ).toBe(sub.secret);
   });
 
   it('changes only timestamp, signature and attempt number between attempts', () => {

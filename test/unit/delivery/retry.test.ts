@@ -174,17 +174,32 @@ describe('nextDelayMs', () => {
     expect(nextDelayMs(1, { kind: 'permanent', reason: 'ssrf' }, policy, one)).toBeNull();
   });
 
-  it('honours Retry-After instead of the backoff, capped by retryAfterMaxMs', () => {
-    const withRetryAfter = (ms: number): AttemptOutcome => ({
-      kind: 'retryable',
-      reason: 'http_429',
-      status: 429,
-      retryAfterMs: ms,
-    });
+  const withRetryAfter = (ms: number): AttemptOutcome => ({
+    kind: 'retryable',
+    reason: 'http_429',
+    status: 429,
+    retryAfterMs: ms,
+  });
+
+  it('lets Retry-After lengthen the wait, capped by retryAfterMaxMs', () => {
     expect(nextDelayMs(1, withRetryAfter(30_000), policy, zero)).toBe(30_000);
-    expect(nextDelayMs(1, withRetryAfter(0), policy, one)).toBe(0);
     expect(nextDelayMs(1, withRetryAfter(3_600_000), policy, one)).toBe(120_000);
     expect(nextDelayMs(6, withRetryAfter(1_000), policy, one)).toBeNull();
+  });
+
+  it('never lets Retry-After shorten the backoff: 0, a past date or a short value wait the backoff', () => {
+    // Retry-After: 0 and a past HTTP date both parse to 0 ms.
+    expect(parseRetryAfter('0', NOW)).toBe(0);
+    expect(parseRetryAfter('Sun, 01 Mar 2026 11:00:00 GMT', NOW)).toBe(0);
+    for (const [attempt, low, high] of table) {
+      expect(nextDelayMs(attempt, withRetryAfter(0), policy, zero)).toBe(low);
+      expect(nextDelayMs(attempt, withRetryAfter(0), policy, one)).toBe(high);
+      expect(nextDelayMs(attempt, withRetryAfter(low - 1), policy, zero)).toBe(low);
+    }
+    // A whole schedule of `Retry-After: 0` answers still waits as long as plain 503s.
+    const sum = (o: AttemptOutcome): number =>
+      [1, 2, 3, 4, 5].reduce((t, a) => t + nextDelayMs(a, o, policy, one)!, 0);
+    expect(sum(classifyAttempt(response(429, { 'retry-after': '0' }), NOW))).toBe(sum(retryable));
   });
 
   it('combined with classification: an invalid Retry-After falls back to the backoff', () => {

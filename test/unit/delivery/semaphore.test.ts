@@ -8,13 +8,34 @@ describe('Semaphore', () => {
     expect(s.acquire()).toBeUndefined();
     const order: number[] = [];
     const waiting = Array.from({ length: 5_000 }, (_, i) =>
-      (s.acquire() as Promise<void>).then(() => order.push(i)),
+      (s.acquire() as Promise<boolean>).then(() => order.push(i)),
     );
     expect(s.inUse).toBe(2);
     for (let i = 0; i < 5_000; i++) s.release();
     await Promise.all(waiting);
     expect(order).toEqual(Array.from({ length: 5_000 }, (_, i) => i));
     s.release();
+    s.release();
+    expect(s.inUse).toBe(0);
+  });
+
+  it('lets an aborted waiter leave the queue at once, holding nothing; a release skips it', async () => {
+    const s = new Semaphore(1);
+    expect(s.acquire()).toBeUndefined();
+    const controller = new AbortController();
+    const abandoned = s.acquire(controller.signal) as Promise<boolean>;
+    const next = s.acquire() as Promise<boolean>;
+    controller.abort();
+    await expect(abandoned).resolves.toBe(false);
+    s.release(); // goes to `next`, not to the abandoned waiter
+    await expect(next).resolves.toBe(true);
+    expect(s.inUse).toBe(1);
+    s.release();
+    expect(s.inUse).toBe(0);
+    const already = new AbortController();
+    already.abort();
+    expect(s.acquire(already.signal)).toBeUndefined(); // a free slot is taken even so (callers check the signal)
+    await expect(s.acquire(already.signal)).resolves.toBe(false);
     s.release();
     expect(s.inUse).toBe(0);
   });

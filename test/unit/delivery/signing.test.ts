@@ -43,7 +43,7 @@ function headersFor(sub: Subscription, body: string, sentAtMs = Date.now()): Rec
     event: sub.event,
     msgId: 'msg_test',
     body,
-    hub: signHub(sub.secret, body),
+    hub: signHub(prepared.hubKey, body),
     attempt: 1,
     sentAtMs,
     userAgent: 'tiledesk-webhooks (test)',
@@ -143,8 +143,8 @@ describe('Standard Webhooks signature', () => {
     expect(parts[0]).toBe(new Webhook(newSecret).sign('msg_test', new Date(now), body));
     expect(new Webhook(newSecret).verify(body, headers)).toEqual({ x: 1 });
     expect(new Webhook(oldSecret).verify(body, headers)).toEqual({ x: 1 });
-    // X-Hub signatures stay keyed with the current secret only.
-    expect(headers['x-hub-signature-256']).toBe(signHub(newSecret, body).sha256);
+    // The single-valued X-Hub signatures stay keyed with the previous secret until the overlap ends.
+    expect(headers['x-hub-signature-256']).toBe(signHub(oldSecret, body).sha256);
   });
 
   it('drops the previous secret once the overlap has ended', () => {
