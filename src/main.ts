@@ -11,7 +11,7 @@ import { loadConfig, redactConfig, type Config } from './config.js';
 import { runReplayCommand } from './dead-letter/replay-command.js';
 import { runDemoReceiver } from './demo/demo-receiver.js';
 import { runProduceSample } from './demo/produce-sample.js';
-import { ConnectorError, ErrorCode, isConnectorError } from './errors.js';
+import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorError } from './errors.js';
 import { createRegistryDecoderFromConfig } from './events/registry-from-config.js';
 import { createKafka } from './kafka/create-kafka.js';
 import { createLogger, type Logger } from './logger.js';
@@ -33,6 +33,17 @@ commands:
   demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
 
 Configuration comes from environment variables; see README.md.`;
+
+/** Postgres errors (node-postgres's DatabaseError carries a severity; a failed connection a system code). */
+function isPostgresFailure(err: unknown): err is Error {
+  if (!(err instanceof Error) || errorCodeOf(err) !== undefined) return false;
+  const e = err as Error & { severity?: unknown; code?: unknown };
+  return (
+    typeof e.severity === 'string' ||
+    (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) ||
+    /^Connection terminated/.test(e.message)
+  );
+}
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -79,7 +90,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   try {
     await app.start();
   } catch (err) {
-    logger.fatal({ err }, 'start failed');
+    logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     await app.stop().catch(() => undefined);
     await pool.end().catch(() => undefined);
     throw err;
@@ -94,6 +105,14 @@ async function withPool<T>(
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2 });
   try {
     return await fn(pool);
+  } catch (err) {
+    if (!isPostgresFailure(err)) throw err;
+    throw new ConnectorError(
+      ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
+      `Postgres: ${err.message}`,
+      {},
+      { cause: err },
+    );
   } finally {
     await pool.end();
   }
@@ -105,7 +124,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     out(USAGE);
     return 0;
   }
-  const config = loadConfig(process.env);
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    // The service's logs are JSON lines on stdout: the refusal to start is one of them, with its code.
+    if (command === 'run' && isConnectorError(err, ErrorCode.CONFIG_INVALID)) {
+      createLogger('info').fatal({ code: err.code, problems: err.details.problems }, 'invalid configuration');
+    }
+    throw err;
+  }
   // CLI commands log to stderr so their stdout stays machine-readable.
   const logger = createLogger(config.LOG_LEVEL, command === 'run' ? undefined : process.stderr);
   switch (command) {
@@ -149,23 +177,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Runs main and maps errors to exit codes: 1 for configuration and runtime errors, 2 for usage. */
+/**
+ * Runs main and maps errors to exit codes: 2 for usage, 1 for everything else. stderr gets one
+ * `error CODE: message` line (then the usage text, for a usage error).
+ */
 export function runCli(argv: readonly string[]): void {
   main(argv).then(
     (code) => {
       if (code >= 0) process.exit(code);
     },
     (err: unknown) => {
-      if (isConnectorError(err, ErrorCode.USAGE)) {
-        process.stderr.write(`${err.message}\n`);
-        process.exit(2);
-      }
-      if (isConnectorError(err)) {
-        process.stderr.write(`webhook-connector: ${err.message}\n`);
-        process.exit(1);
-      }
-      process.stderr.write(`webhook-connector: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
+      process.stderr.write(`${formatCliError(err)}\n`);
+      process.exit(isConnectorError(err, ErrorCode.USAGE) ? 2 : 1);
     },
   );
 }
