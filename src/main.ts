@@ -8,15 +8,15 @@ import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactConfig, type Config } from './config.js';
-import { runReplayCommand } from './dead-letter/replay-command.js';
-import { runDemoReceiver } from './demo/demo-receiver.js';
-import { runProduceSample } from './demo/produce-sample.js';
+import { REPLAY_USAGE, runReplayCommand } from './dead-letter/replay-command.js';
+import { DEMO_RECEIVER_USAGE, runDemoReceiver } from './demo/demo-receiver.js';
+import { PRODUCE_SAMPLE_USAGE, runProduceSample } from './demo/produce-sample.js';
 import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorError } from './errors.js';
 import { createRegistryDecoderFromConfig } from './events/registry-from-config.js';
 import { createKafka } from './kafka/create-kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics/metrics.js';
-import { runSubscriptionsCommand } from './subscriptions/cli.js';
+import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createPgPool } from './subscriptions/pool.js';
@@ -32,7 +32,30 @@ commands:
   produce-sample [options] produce sample Tiledesk events (--help for options)
   demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
 
-Configuration comes from environment variables; see README.md.`;
+Every command accepts --help (-h). Configuration comes from environment variables; see README.md.`;
+
+const RUN_USAGE = `usage: webhook-connector run
+
+Consumes the events of KAFKA_TOPICS and delivers them to the matching subscriptions until SIGTERM or
+SIGINT (drains, commits, leaves the group; a second signal exits at once). Takes no options: the
+configuration comes from environment variables (see README.md).`;
+
+const MIGRATE_USAGE = `usage: webhook-connector migrate
+
+Creates or upgrades the webhook_subscriptions table in DATABASE_URL (idempotent, safe to run from two
+processes at once). Takes no options.`;
+
+/** Each command's usage, printed by `<command> --help` before anything else happens. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  run: RUN_USAGE,
+  migrate: MIGRATE_USAGE,
+  subscriptions: SUBSCRIPTIONS_USAGE,
+  replay: REPLAY_USAGE,
+  'produce-sample': PRODUCE_SAMPLE_USAGE,
+  'demo-receiver': DEMO_RECEIVER_USAGE,
+};
+
+const isHelpFlag = (arg: string): boolean => arg === '--help' || arg === '-h';
 
 /** Postgres errors (node-postgres's DatabaseError carries a severity; a failed connection a system code). */
 function isPostgresFailure(err: unknown): err is Error {
@@ -120,9 +143,21 @@ async function withPool<T>(
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = 'run', ...args] = argv;
-  if (command === 'help' || command === '--help' || command === '-h') {
+  if (command === 'help' || isHelpFlag(command)) {
     out(USAGE);
     return 0;
+  }
+  const usage = COMMAND_USAGE[command];
+  if (usage === undefined) {
+    throw new ConnectorError(ErrorCode.USAGE, `unknown command "${command}"\n\n${USAGE}`);
+  }
+  // Before the configuration is read: `--help` works with any environment, and never runs the command.
+  if (args.some(isHelpFlag)) {
+    out(usage);
+    return 0;
+  }
+  if ((command === 'run' || command === 'migrate') && args.length > 0) {
+    throw new ConnectorError(ErrorCode.USAGE, `unexpected argument "${args[0]}"\n\n${usage}`);
   }
   let config: Config;
   try {
