@@ -206,8 +206,9 @@ export const configSpec = {
   LOG_LEVEL: {
     type: 'string',
     default: 'info',
-    oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    doc: 'pino log level.',
+    // No line is logged at trace: accepting it would promise output that never comes.
+    oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
+    doc: 'Log level: fatal, error, warn, info, debug (adds kafkajs connection details and snapshot reloads) or silent.',
   },
 } as const satisfies Record<string, Spec>;
 
