@@ -19,7 +19,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** What each code means and what an operator does about it (rendered into README, kept in sync by a test). */
 export const errorDocs: Record<ErrorCode, string> = {
   CONNECTOR_CONFIG_INVALID:
-    'An environment variable is missing or malformed; every problem is listed, then the process exits 1.',
+    'An environment variable is missing or malformed, or names something that cannot be used (a `KAFKA_SSL_*` file that cannot be read, an `OPS_PORT` in use); every problem is listed, then the process exits 1.',
   CONNECTOR_EVENT_INVALID:
     'A record decoded but does not match the event schema: dead-lettered with reason `invalid`.',
   CONNECTOR_EVENT_UNDECODABLE:

@@ -3,6 +3,7 @@
  * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, replay, produce-sample,
  * demo-receiver.
  */
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
@@ -70,13 +71,53 @@ function isPostgresFailure(err: unknown): err is Error {
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
 
+const TLS_FILES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
+
+/** createKafka, with a KAFKA_SSL_* file that cannot be read reported as the configuration problem it is. */
+function kafkaFromConfig(config: Config, logger: Logger): Kafka {
+  try {
+    return createKafka(config, logger);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const variable = TLS_FILES.find((k) => config[k] !== '' && config[k] === e.path);
+    if (variable === undefined) throw err;
+    const problem = `${variable}: cannot read ${JSON.stringify(e.path)} (${e.code})`;
+    throw new ConnectorError(
+      ErrorCode.CONFIG_INVALID,
+      `invalid configuration:\n  - ${problem}`,
+      { problems: [problem] },
+      { cause: err },
+    );
+  }
+}
+
+/** A start failure as an operator reads it: an ops server address that cannot be bound is configuration. */
+function startError(err: unknown, config: Config): unknown {
+  const e = err as (NodeJS.ErrnoException & { syscall?: string }) | undefined;
+  if (e?.syscall !== 'listen' || typeof e.code !== 'string') return err;
+  const how = e.code === 'EADDRINUSE' ? 'is in use' : `cannot be bound (${e.code})`;
+  const problem = `OPS_PORT: ${config.OPS_HOST}:${config.OPS_PORT} ${how}`;
+  return new ConnectorError(
+    ErrorCode.CONFIG_INVALID,
+    `invalid configuration:\n  - ${problem}`,
+    { problems: [problem] },
+    { cause: err },
+  );
+}
+
 async function runService(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
   applyHeapPolicy(config.HEAP_GROWTH_PERCENT);
   const registry = new Registry();
   const metrics = createMetrics(registry);
+  let kafka: Kafka;
+  try {
+    kafka = kafkaFromConfig(config, logger);
+  } catch (err) {
+    logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
+    throw err;
+  }
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
-  const kafka = createKafka(config, logger);
   const app = createApp({
     config,
     logger,
@@ -112,7 +153,8 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     await app.start();
-  } catch (err) {
+  } catch (failure) {
+    const err = startError(failure, config);
     logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     await app.stop().catch(() => undefined);
     await pool.end().catch(() => undefined);
@@ -191,14 +233,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         runReplayCommand(args, {
           config,
           logger,
-          kafka: createKafka(config, logger),
+          kafka: kafkaFromConfig(config, logger),
           store: createSubscriptionStore(pool),
           transport: createTransportFromConfig(config),
           out,
         }),
       );
     case 'produce-sample':
-      return runProduceSample(args, { config, kafka: createKafka(config, logger), out });
+      return runProduceSample(args, { config, kafka: kafkaFromConfig(config, logger), out });
     case 'demo-receiver':
       return runDemoReceiver(args, {
         out,

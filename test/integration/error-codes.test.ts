@@ -144,6 +144,25 @@ describe('the service refusing to start logs a fatal line with the code, and exi
     expect(run.code).toBe(1);
   });
 
+  it('OPS_PORT in use, or a KAFKA_SSL_CA_FILE that cannot be read: CONNECTOR_CONFIG_INVALID', async () => {
+    const [portTaken, noCaFile] = await Promise.all([
+      runCli(['run'], { ...pgEnv(), KAFKA_BROKERS, OPS_HOST: '127.0.0.1', OPS_PORT: String(receiver.port) }),
+      runCli(['run'], { ...pgEnv(), KAFKA_BROKERS, OPS_PORT: '0', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' }),
+    ]);
+    for (const [run, what] of [
+      [portTaken, 'OPS_PORT in use'],
+      [noCaFile, 'KAFKA_SSL_CA_FILE missing'],
+    ] as const) {
+      saw(fatal(run)?.code, `run: log line, ${what}`);
+      expect(fatal(run)).toMatchObject({ code: ErrorCode.CONFIG_INVALID, msg: 'start failed' });
+      expect(cliCode(run, `run, ${what}`)).toBe(ErrorCode.CONFIG_INVALID);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(run.code).toBe(1);
+    }
+    expect(portTaken.stderr).toContain(`OPS_PORT: 127.0.0.1:${receiver.port} is in use`);
+    expect(noCaFile.stderr).toContain('KAFKA_SSL_CA_FILE: cannot read "/nonexistent/ca.pem"');
+  });
+
   it('Postgres unreachable: CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE', async () => {
     const run = await runCli(['run'], {
       DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/none`,
