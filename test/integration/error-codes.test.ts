@@ -39,6 +39,10 @@ let pool: pg.Pool;
 let receiver: Receiver;
 let child: ChildConnector;
 let closedPort: number;
+/** The running service's topics, and the subscription whose receiver answers 404. */
+let topic: string;
+let dlqTopic: string;
+let failingSubscriptionId: string;
 /** `run` against an unreachable broker takes kafkajs's whole retry budget (~1.5 min): started first. */
 let kafkaUnreachable: Promise<CliRun>;
 
@@ -188,13 +192,12 @@ describe('the service refusing to start logs a fatal line with the code, and exi
 });
 
 describe('a running service logs each error with its code', () => {
-  let topic: string;
   /** The codes of the child's log lines so far. */
   const codesLogged = (): Set<unknown> => new Set(child.logs().map((l) => l.code));
 
   beforeAll(async () => {
     topic = uniqueName('error-codes');
-    const dlqTopic = `${topic}.dlq`;
+    dlqTopic = `${topic}.dlq`;
     await createTopic(topic, 2);
     const admin = testKafka().admin();
     await admin.connect();
@@ -220,7 +223,7 @@ describe('a running service logs each error with its code', () => {
     const sub = { idProject: 'P1', event: 'request.create', global: false, createdBy: 'test' };
     // A link-local address (cloud metadata): refused by the target guard, never connected to.
     await store.add({ ...sub, target: 'http://169.254.169.254/latest/meta-data/' });
-    await store.add({ ...sub, target: `${receiver.url}/hook` });
+    failingSubscriptionId = (await store.add({ ...sub, target: `${receiver.url}/hook` })).id;
     child = await spawnConnector({
       name: 'error-codes',
       topic,
@@ -295,6 +298,26 @@ describe('a running service logs each error with its code', () => {
     const outage = child.logs('schema registry unavailable; will retry');
     expect(outage.length).toBeGreaterThan(0);
     expect(outage.every((l) => l.code === ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)).toBe(true);
+  });
+});
+
+describe('replay', () => {
+  it('prints CONNECTOR_DELIVERY_FAILED and exits 1 when a replayed delivery fails', async () => {
+    const before = receiver.requests.length;
+    const run = await runCli(['replay', '--subscription', failingSubscriptionId], {
+      ...pgEnv(),
+      KAFKA_BROKERS,
+      KAFKA_TOPICS: topic,
+      DLQ_TOPIC: dlqTopic,
+      KAFKA_GROUP_ID: uniqueName('error-codes-replay'),
+      TARGET_ALLOW_CIDRS: '127.0.0.1/32',
+      DELIVERY_MAX_ATTEMPTS: '1',
+    });
+    expect(run.stdout).toMatch(/^FAILED .*: http_4xx/m);
+    expect(cliCode(run, 'replay, receiver answering 404')).toBe(ErrorCode.DELIVERY_FAILED);
+    expect(run.stderr).toContain('error CONNECTOR_DELIVERY_FAILED: 1 of 1 replayed deliveries failed');
+    expect(run.code).toBe(1);
+    expect(receiver.requests.length).toBe(before + 1);
   });
 });
 
