@@ -107,7 +107,7 @@ const EXTRA_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(
 /** The connector's V8 heap growth limit (its default unless BENCH_HEAP_GROWTH says otherwise). */
 const HEAP_GROWTH = Number(process.env.BENCH_HEAP_GROWTH ?? configSpec.HEAP_GROWTH_PERCENT.default);
 
-/** Records per partition taken but not committed (the connector's default unless BENCH_WINDOW says otherwise). */
+/** Records per partition taken and not yet done (the connector's default unless BENCH_WINDOW says otherwise). */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? configSpec.PARTITION_MAX_IN_FLIGHT.default);
 const ISOLATION_TIMEOUT_MS = 5_000;
 /** Isolation rates are taken over a fixed window that starts this long after the first delivery/ready. */

@@ -10,7 +10,7 @@ KEEP=${1:-}
 WORK=.infra/demo
 mkdir -p "$WORK"
 
-[ -d node_modules ] || npm ci --no-audit --no-fund
+bash scripts/npm-deps.sh # npm ci unless node_modules is complete and matches package.json
 bash test/infra/infra.sh up
 
 DB=webhook_connector_demo

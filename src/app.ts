@@ -8,6 +8,7 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { ErrorCode } from './errors.js';
 import { ConsumerLoop } from './consumer/consumer-loop.js';
 import { Lanes } from './consumer/lanes.js';
 import { OutageProbe } from './consumer/outage-probe.js';
@@ -84,7 +85,8 @@ export function createApp(d: AppDeps): App {
   const deadLetters = createDeadLetterProducer(d.kafka, {
     topic: c.DLQ_TOPIC,
     clock: d.clock,
-    logger,
+    // The producer logs only its failed writes: each line carries the code an operator looks up.
+    logger: logger.child({ code: ErrorCode.DEAD_LETTER_PUBLISH }),
     onFailure: () => metrics.deadLetterPublishFailures.inc(),
   });
   const deliverDeps = deliverDepsFromConfig(c, {

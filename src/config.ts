@@ -164,7 +164,7 @@ export const configSpec = {
     type: 'int',
     default: 500,
     min: 1,
-    doc: 'Records per partition taken but not committed; a full partition is paused.',
+    doc: 'Records per partition taken and not yet done (a done record waiting for an earlier one to be committed does not count); a full partition is paused until half are done.',
   },
   COMMIT_INTERVAL_MS: { type: 'int', default: 1_000, min: 50, doc: 'How often done offsets are committed.' },
   SHUTDOWN_DRAIN_TIMEOUT_MS: {
@@ -206,8 +206,9 @@ export const configSpec = {
   LOG_LEVEL: {
     type: 'string',
     default: 'info',
-    oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    doc: 'pino log level.',
+    // No line is logged at trace: accepting it would promise output that never comes.
+    oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
+    doc: 'Log level: fatal, error, warn, info, debug (adds kafkajs connection details and snapshot reloads) or silent.',
   },
 } as const satisfies Record<string, Spec>;
 

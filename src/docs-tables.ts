@@ -1,9 +1,10 @@
 /**
  * Renders README's reference tables from the code (config spec, metrics, error codes, dead-letter
- * headers, webhook headers). `npm run docs` rewrites them in place; a unit test fails when README differs.
+ * headers and reasons, webhook headers). `npm run docs` rewrites them in place; a unit test fails when README differs.
  */
 import { configSpec } from './config.js';
 import { dlqHeaders } from './dead-letter/dead-letter-record.js';
+import { deadLetterReasonDocs } from './dead-letter/dead-letter-reasons.js';
 import { errorDocs } from './errors.js';
 import { metricDocs } from './metrics/metrics.js';
 
@@ -61,6 +62,14 @@ export const tables: Record<string, () => string> = {
       '| header | value |',
       '| --- | --- |',
       ...Object.entries(dlqHeaders).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`),
+    ].join('\n'),
+  'dlq-reasons': () =>
+    [
+      '| reason | code | meaning |',
+      '| --- | --- | --- |',
+      ...Object.entries(deadLetterReasonDocs).map(
+        ([k, r]) => `| \`${k}\` | \`${r.code}\` | ${cell(r.doc)} |`,
+      ),
     ].join('\n'),
   'webhook-headers': () =>
     [

@@ -10,6 +10,8 @@ export const ErrorCode = {
   SUBSCRIPTIONS_UNAVAILABLE: 'CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE',
   DEAD_LETTER_PUBLISH: 'CONNECTOR_DEAD_LETTER_PUBLISH',
   TARGET_FORBIDDEN: 'CONNECTOR_TARGET_FORBIDDEN',
+  KAFKA_UNAVAILABLE: 'CONNECTOR_KAFKA_UNAVAILABLE',
+  DELIVERY_FAILED: 'CONNECTOR_DELIVERY_FAILED',
   USAGE: 'CONNECTOR_USAGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -17,11 +19,11 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** What each code means and what an operator does about it (rendered into README, kept in sync by a test). */
 export const errorDocs: Record<ErrorCode, string> = {
   CONNECTOR_CONFIG_INVALID:
-    'An environment variable is missing or malformed; every problem is listed, then the process exits 1.',
+    'An environment variable is missing or malformed, or names something that cannot be used (a `KAFKA_SSL_*` file that cannot be read, an `OPS_PORT` in use); every problem is listed, then the process exits 1.',
   CONNECTOR_EVENT_INVALID:
     'A record decoded but does not match the event schema: dead-lettered with reason `invalid`.',
   CONNECTOR_EVENT_UNDECODABLE:
-    'A record is not UTF-8 JSON nor a known Schema-Registry encoding: dead-lettered with reason `undecodable`.',
+    'A record has no value, is not UTF-8 JSON nor a known Schema-Registry encoding, or names a schema the registry does not know: dead-lettered with reason `empty`, `undecodable` or `unknown_schema`.',
   CONNECTOR_EVENT_TOO_LARGE:
     'A record is larger than `MAX_RECORD_BYTES`: dead-lettered with reason `too_large`.',
   CONNECTOR_SCHEMA_REGISTRY_UNAVAILABLE:
@@ -30,12 +32,17 @@ export const errorDocs: Record<ErrorCode, string> = {
     'A CLI subscription command got a bad argument (target not http(s), empty event...).',
   CONNECTOR_SUBSCRIPTION_NOT_FOUND: 'A CLI subscription command named an id that does not exist.',
   CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE:
-    'Postgres is unreachable: deliveries continue from the snapshot until it is older than `SUBSCRIPTIONS_MAX_STALENESS_MS`, then consumption pauses.',
+    'Postgres is unreachable or refused a query. At start and in CLI commands: the process exits 1. While running: deliveries continue from the snapshot until it is older than `SUBSCRIPTIONS_MAX_STALENESS_MS`, then consumption pauses.',
   CONNECTOR_DEAD_LETTER_PUBLISH:
-    'Writing to the dead-letter topic failed: the record is not committed and the write is retried until it succeeds.',
+    'Writing to the dead-letter topic failed: the record is not committed and the write is retried until it succeeds (a dead letter too large for the topic is written without its value).',
   CONNECTOR_TARGET_FORBIDDEN:
     'A webhook target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`: dead-lettered with reason `ssrf`.',
-  CONNECTOR_USAGE: 'The command line was wrong; the usage text is printed and the process exits 2.',
+  CONNECTOR_KAFKA_UNAVAILABLE:
+    'Kafka could not be reached or refused a request (connection, TLS, SASL, authorization) at start or in a CLI command: the process exits 1. Check `KAFKA_BROKERS` and the `KAFKA_SSL*`/`KAFKA_SASL*` variables.',
+  CONNECTOR_DELIVERY_FAILED:
+    'A delivery failed for good (3xx, a 4xx other than 408/425/429, an invalid target URL, or `DELIVERY_MAX_ATTEMPTS` used up): dead-lettered with its reason; `replay` it once the receiver is fixed.',
+  CONNECTOR_USAGE:
+    'The command line was wrong; the usage text is printed and the process exits 2 (`--help` prints it and exits 0).',
 };
 
 export class ConnectorError extends Error {
@@ -56,4 +63,24 @@ export class ConnectorError extends Error {
 
 export function isConnectorError(err: unknown, code?: ErrorCode): err is ConnectorError {
   return err instanceof ConnectorError && (code === undefined || err.code === code);
+}
+
+/**
+ * The stable code of an error: its own for a ConnectorError; KAFKA_UNAVAILABLE for an error of kafkajs (every
+ * one is named `KafkaJS…`; this module does not import kafkajs); undefined for anything else (a bug).
+ */
+export function errorCodeOf(err: unknown): ErrorCode | undefined {
+  if (err instanceof ConnectorError) return err.code;
+  if (err instanceof Error && err.name.startsWith('KafkaJS')) return ErrorCode.KAFKA_UNAVAILABLE;
+  return undefined;
+}
+
+/**
+ * What the CLI prints on stderr for an error: `error CODE: message` (the usage text follows a USAGE
+ * message), or `error: stack` for an error without a code, which is a bug.
+ */
+export function formatCliError(err: unknown): string {
+  const code = errorCodeOf(err);
+  if (code !== undefined) return `error ${code}: ${(err as Error).message}`;
+  return `error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
 }

@@ -1,5 +1,10 @@
-/** pino, object-first, with secrets and signatures redacted wherever they appear in a logged object. */
+/**
+ * pino, object-first, with secrets and signatures redacted wherever they appear in a logged object. A line
+ * that logs an error with a stable code (`err`) carries it as `code`, unless the line or its logger
+ * already names one.
+ */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { errorCodeOf } from './errors.js';
 
 export type { Logger };
 
@@ -31,6 +36,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      mixin: (line, _level, logger) => {
+        const code = errorCodeOf((line as { err?: unknown }).err);
+        if (code === undefined || 'code' in logger.bindings()) return {};
+        return { code };
+      },
     },
     destination,
   );

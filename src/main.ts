@@ -3,20 +3,21 @@
  * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, replay, produce-sample,
  * demo-receiver.
  */
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactConfig, type Config } from './config.js';
-import { runReplayCommand } from './dead-letter/replay-command.js';
-import { runDemoReceiver } from './demo/demo-receiver.js';
-import { runProduceSample } from './demo/produce-sample.js';
-import { ConnectorError, ErrorCode, isConnectorError } from './errors.js';
+import { REPLAY_USAGE, runReplayCommand } from './dead-letter/replay-command.js';
+import { DEMO_RECEIVER_USAGE, runDemoReceiver } from './demo/demo-receiver.js';
+import { PRODUCE_SAMPLE_USAGE, runProduceSample } from './demo/produce-sample.js';
+import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorError } from './errors.js';
 import { createRegistryDecoderFromConfig } from './events/registry-from-config.js';
 import { createKafka } from './kafka/create-kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics/metrics.js';
-import { runSubscriptionsCommand } from './subscriptions/cli.js';
+import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createPgPool } from './subscriptions/pool.js';
@@ -32,17 +33,91 @@ commands:
   produce-sample [options] produce sample Tiledesk events (--help for options)
   demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
 
-Configuration comes from environment variables; see README.md.`;
+Every command accepts --help (-h). Configuration comes from environment variables; see README.md.`;
+
+const RUN_USAGE = `usage: webhook-connector run
+
+Consumes the events of KAFKA_TOPICS and delivers them to the matching subscriptions until SIGTERM or
+SIGINT (drains, commits, leaves the group; a second signal exits at once). Takes no options: the
+configuration comes from environment variables (see README.md).`;
+
+const MIGRATE_USAGE = `usage: webhook-connector migrate
+
+Creates or upgrades the webhook_subscriptions table in DATABASE_URL (idempotent, safe to run from two
+processes at once). Takes no options.`;
+
+/** Each command's usage, printed by `<command> --help` before anything else happens. */
+const COMMAND_USAGE: Readonly<Record<string, string>> = {
+  run: RUN_USAGE,
+  migrate: MIGRATE_USAGE,
+  subscriptions: SUBSCRIPTIONS_USAGE,
+  replay: REPLAY_USAGE,
+  'produce-sample': PRODUCE_SAMPLE_USAGE,
+  'demo-receiver': DEMO_RECEIVER_USAGE,
+};
+
+const isHelpFlag = (arg: string): boolean => arg === '--help' || arg === '-h';
+
+/** Postgres errors (node-postgres's DatabaseError carries a severity; a failed connection a system code). */
+function isPostgresFailure(err: unknown): err is Error {
+  if (!(err instanceof Error) || errorCodeOf(err) !== undefined) return false;
+  const e = err as Error & { severity?: unknown; code?: unknown };
+  return (
+    typeof e.severity === 'string' ||
+    (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) ||
+    /^Connection terminated/.test(e.message)
+  );
+}
 
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
+
+const TLS_FILES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
+
+/** createKafka, with a KAFKA_SSL_* file that cannot be read reported as the configuration problem it is. */
+function kafkaFromConfig(config: Config, logger: Logger): Kafka {
+  try {
+    return createKafka(config, logger);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const variable = TLS_FILES.find((k) => config[k] !== '' && config[k] === e.path);
+    if (variable === undefined) throw err;
+    const problem = `${variable}: cannot read ${JSON.stringify(e.path)} (${e.code})`;
+    throw new ConnectorError(
+      ErrorCode.CONFIG_INVALID,
+      `invalid configuration:\n  - ${problem}`,
+      { problems: [problem] },
+      { cause: err },
+    );
+  }
+}
+
+/** A start failure as an operator reads it: an ops server address that cannot be bound is configuration. */
+function startError(err: unknown, config: Config): unknown {
+  const e = err as (NodeJS.ErrnoException & { syscall?: string }) | undefined;
+  if (e?.syscall !== 'listen' || typeof e.code !== 'string') return err;
+  const how = e.code === 'EADDRINUSE' ? 'is in use' : `cannot be bound (${e.code})`;
+  const problem = `OPS_PORT: ${config.OPS_HOST}:${config.OPS_PORT} ${how}`;
+  return new ConnectorError(
+    ErrorCode.CONFIG_INVALID,
+    `invalid configuration:\n  - ${problem}`,
+    { problems: [problem] },
+    { cause: err },
+  );
+}
 
 async function runService(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
   applyHeapPolicy(config.HEAP_GROWTH_PERCENT);
   const registry = new Registry();
   const metrics = createMetrics(registry);
+  let kafka: Kafka;
+  try {
+    kafka = kafkaFromConfig(config, logger);
+  } catch (err) {
+    logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
+    throw err;
+  }
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
-  const kafka = createKafka(config, logger);
   const app = createApp({
     config,
     logger,
@@ -78,8 +153,9 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     await app.start();
-  } catch (err) {
-    logger.fatal({ err }, 'start failed');
+  } catch (failure) {
+    const err = startError(failure, config);
+    logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     await app.stop().catch(() => undefined);
     await pool.end().catch(() => undefined);
     throw err;
@@ -97,6 +173,14 @@ async function withPool<T>(
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2, applicationName });
   try {
     return await fn(pool);
+  } catch (err) {
+    if (!isPostgresFailure(err)) throw err;
+    throw new ConnectorError(
+      ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
+      `Postgres: ${err.message}`,
+      {},
+      { cause: err },
+    );
   } finally {
     await pool.end();
   }
@@ -104,11 +188,32 @@ async function withPool<T>(
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command = 'run', ...args] = argv;
-  if (command === 'help' || command === '--help' || command === '-h') {
+  if (command === 'help' || isHelpFlag(command)) {
     out(USAGE);
     return 0;
   }
-  const config = loadConfig(process.env);
+  const usage = COMMAND_USAGE[command];
+  if (usage === undefined) {
+    throw new ConnectorError(ErrorCode.USAGE, `unknown command "${command}"\n\n${USAGE}`);
+  }
+  // Before the configuration is read: `--help` works with any environment, and never runs the command.
+  if (args.some(isHelpFlag)) {
+    out(usage);
+    return 0;
+  }
+  if ((command === 'run' || command === 'migrate') && args.length > 0) {
+    throw new ConnectorError(ErrorCode.USAGE, `unexpected argument "${args[0]}"\n\n${usage}`);
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    // The service's logs are JSON lines on stdout: the refusal to start is one of them, with its code.
+    if (command === 'run' && isConnectorError(err, ErrorCode.CONFIG_INVALID)) {
+      createLogger('info').fatal({ code: err.code, problems: err.details.problems }, 'invalid configuration');
+    }
+    throw err;
+  }
   // CLI commands log to stderr so their stdout stays machine-readable.
   const logger = createLogger(config.LOG_LEVEL, command === 'run' ? undefined : process.stderr);
   switch (command) {
@@ -131,14 +236,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         runReplayCommand(args, {
           config,
           logger,
-          kafka: createKafka(config, logger),
+          kafka: kafkaFromConfig(config, logger),
           store: createSubscriptionStore(pool),
           transport: createTransportFromConfig(config),
           out,
         }),
       );
     case 'produce-sample':
-      return runProduceSample(args, { config, kafka: createKafka(config, logger), out });
+      return runProduceSample(args, { config, kafka: kafkaFromConfig(config, logger), out });
     case 'demo-receiver':
       return runDemoReceiver(args, {
         out,
@@ -152,23 +257,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Runs main and maps errors to exit codes: 1 for configuration and runtime errors, 2 for usage. */
+/**
+ * Runs main and maps errors to exit codes: 2 for usage, 1 for everything else. stderr gets one
+ * `error CODE: message` line (then the usage text, for a usage error).
+ */
 export function runCli(argv: readonly string[]): void {
   main(argv).then(
     (code) => {
       if (code >= 0) process.exit(code);
     },
     (err: unknown) => {
-      if (isConnectorError(err, ErrorCode.USAGE)) {
-        process.stderr.write(`${err.message}\n`);
-        process.exit(2);
-      }
-      if (isConnectorError(err)) {
-        process.stderr.write(`webhook-connector: ${err.message}\n`);
-        process.exit(1);
-      }
-      process.stderr.write(`webhook-connector: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
+      process.stderr.write(`${formatCliError(err)}\n`);
+      process.exit(isConnectorError(err, ErrorCode.USAGE) ? 2 : 1);
     },
   );
 }

@@ -16,6 +16,7 @@ import {
   type InboundRecord,
 } from '../dead-letter/dead-letter-record.js';
 import type { DeadLetterWriter } from '../dead-letter/dead-letter-producer.js';
+import { deadLetterCode } from '../dead-letter/dead-letter-reasons.js';
 import type { Logger } from '../logger.js';
 import { eventFamily, statusClass, type Metrics } from '../metrics/metrics.js';
 import type { Subscription, SubscriptionIndex } from '../subscriptions/types.js';
@@ -188,6 +189,7 @@ async function deadLetter(
     d.metrics.deadLetters.inc({ reason: info.reason });
     d.logger.warn(
       {
+        code: deadLetterCode(info.reason),
         reason: info.reason,
         error: info.error,
         event: info.event,

@@ -39,7 +39,7 @@ export const DLQ_HEADER_PREFIX = 'dlq-';
 /** Names of the headers this service adds (README documents each). */
 export const dlqHeaders = {
   'dlq-reason':
-    'Why: a delivery reason (http_4xx, retries_exhausted, ssrf, ...) or a poison reason (invalid, undecodable, ...).',
+    'Why: a delivery reason (http_4xx, retries_exhausted, ssrf, ...) or a poison reason (invalid, undecodable, empty, ...); every reason is in the table below.',
   'dlq-error': 'Last error or status text, truncated to 500 characters.',
   'dlq-event': 'Event name, when the record decoded.',
   'dlq-event-id': 'Event id (producer-given or derived), when the record decoded.',

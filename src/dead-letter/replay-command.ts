@@ -100,7 +100,15 @@ export async function runReplayCommand(
         random: Math.random,
       }),
     });
-    return summary.failed > 0 ? 1 : 0;
+    if (summary.failed > 0) {
+      // Exit 1 with the code, like every other error: the FAILED lines above say which and why.
+      throw new ConnectorError(
+        ErrorCode.DELIVERY_FAILED,
+        `${summary.failed} of ${summary.matched} replayed deliveries failed (see the FAILED lines)`,
+        { ...summary },
+      );
+    }
+    return 0;
   } finally {
     await d.transport.close();
   }

@@ -9,6 +9,7 @@
  * so a timer re-checks at the deadline.
  */
 import type { Clock } from '../clock.js';
+import { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export type SubscriptionCacheState = 'unavailable' | 'fresh' | 'degraded' | 'stale';
@@ -125,8 +126,9 @@ export class SnapshotFreshness {
     const previous = this.state;
     this.state = next;
     const level = next === 'fresh' || next === 'unavailable' ? 'info' : 'warn';
+    const code = level === 'warn' ? ErrorCode.SUBSCRIPTIONS_UNAVAILABLE : undefined;
     this.logger[level](
-      { state: next, previous, snapshotAgeMs: this.ageMs() },
+      { state: next, previous, snapshotAgeMs: this.ageMs(), code },
       `subscriptions: snapshot ${next}`,
     );
     for (const listener of this.listeners) {

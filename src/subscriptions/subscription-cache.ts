@@ -149,7 +149,7 @@ export function createSubscriptionCache(options: SubscriptionCacheOptions): Subs
         pendingFull = true; // after a failure, trust nothing but a full load
         failures++;
         logger.warn(
-          { reason: (err as Error).message, failures },
+          { code: ErrorCode.SUBSCRIPTIONS_UNAVAILABLE, reason: (err as Error).message, failures },
           'subscriptions: reload failed; serving the last snapshot',
         );
       }

@@ -2,16 +2,14 @@
  * Issue 5 acceptance (hostile CLI input): `webhook-connector subscriptions ...` run as a process, as an
  * operator (or a script fed by a web form) would. Targets with other schemes or with credentials, event
  * names with CR/LF, empty projects, absurd options and SQL-looking ids all end with exit 2 (the command
- * line itself is wrong: usage printed) or exit 1 (a value is wrong: every problem in one readable line),
+ * line itself is wrong: `error CONNECTOR_USAGE: ...` and the usage) or exit 1 (a value is wrong: every
+ * problem in one readable `error CODE: ...` line),
  * never with a stack trace, a forged output line, an echoed password, or a row in the table.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { runCli, type CliRun } from '../support/cli.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -24,33 +22,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = CliRun;
 
-/** `node --import tsx src/cli.ts subscriptions ...args` against this file's database. */
-function subscriptions(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'subscriptions', ...args],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          return reject(new Error(`CLI did not exit by itself: ${err.message}\n${stderr}`));
-        }
-        resolve({ code: child.exitCode, stdout, stderr });
-      },
-    );
-  });
-}
+/** `webhook-connector subscriptions ...args` against this file's database. */
+const subscriptions = (...args: string[]): Promise<Run> =>
+  runCli(['subscriptions', ...args], { DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
 
 const rows = async (): Promise<number> =>
   Number((await pool.query('select count(*) from webhook_subscriptions')).rows[0].count);
@@ -61,7 +37,7 @@ const add = (target: string, event = 'request.create', project = 'P1'): Promise<
 /** A value error: exit 1, one readable message, nothing on stdout, no stack trace. */
 function expectRejected(run: Run, message: RegExp): void {
   expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
-  expect(run.stderr).toMatch(/^webhook-connector: invalid subscription: /);
+  expect(run.stderr).toMatch(/^error CONNECTOR_SUBSCRIPTION_INVALID: invalid subscription: /);
   expect(run.stderr).toMatch(message);
   expect(run.stderr).not.toMatch(/\n\s+at /);
   expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -70,7 +46,8 @@ function expectRejected(run: Run, message: RegExp): void {
 /** A command-line error: exit 2 with the usage text. */
 function expectUsage(run: Run, problem: RegExp): void {
   expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
-  expect(run.stderr).toMatch(problem);
+  expect(run.stderr).toMatch(/^error CONNECTOR_USAGE: /);
+  expect(run.stderr.replace(/^error CONNECTOR_USAGE: /, '')).toMatch(problem);
   expect(run.stderr).toContain('Usage: webhook-connector subscriptions <command>');
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
@@ -200,10 +177,12 @@ describe('subscriptions add with hostile input', () => {
     ]);
     for (const run of [removeA!, removeB!]) {
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/^webhook-connector: no subscription with id "/);
+      expect(run.stderr).toMatch(/^error CONNECTOR_SUBSCRIPTION_NOT_FOUND: no subscription with id "/);
     }
     expect(rotate!.code).toBe(1);
-    expect(rotate!.stderr).toMatch(/^webhook-connector: overlap must be a whole number of ms >= 0/);
+    expect(rotate!.stderr).toMatch(
+      /^error CONNECTOR_SUBSCRIPTION_INVALID: overlap must be a whole number of ms >= 0/,
+    );
     expect(await rows()).toBe(0);
   });
 

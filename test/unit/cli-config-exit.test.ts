@@ -18,7 +18,7 @@ describe('CLI with a bad configuration', () => {
     expect(r.error).toBeUndefined();
     expect(r.signal).toBeNull();
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('invalid configuration');
+    expect(r.stderr).toMatch(/^error CONNECTOR_CONFIG_INVALID: invalid configuration:\n/);
     expect(r.stderr).toContain('DELIVERY_TIMEOUT_MS: must be an integer, got "abc"');
     expect(r.stderr).toContain('KAFKA_BROKERS: needs at least 1 item(s)');
     expect(r.stderr).not.toMatch(/\n\s+at /); // a message for an operator, not a stack trace

@@ -168,6 +168,17 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('LOG_LEVEL', () => {
+    it('refuses trace: no line is logged at trace, so it would print nothing more than debug', () => {
+      expect(problemsOf({ LOG_LEVEL: 'trace' })).toEqual([
+        'LOG_LEVEL: must be one of "fatal", "error", "warn", "info", "debug", "silent", got "trace"',
+      ]);
+      for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'silent']) {
+        expect(loadConfig({ LOG_LEVEL: level }).LOG_LEVEL).toBe(level);
+      }
+    });
+  });
+
   describe('cross-field rules', () => {
     it('SASL needs both user name and password', () => {
       const rule =

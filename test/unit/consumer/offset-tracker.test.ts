@@ -35,6 +35,14 @@ describe('PartitionOffsets', () => {
     expect(p.pending).toBe(2);
   });
 
+  it('counts as pending (the PARTITION_MAX_IN_FLIGHT window) records taken and not done, committed or not', () => {
+    const p = taken(10, 11, 12);
+    p.done(11);
+    p.done(12);
+    expect(p.committable()).toBeNull(); // 11 and 12 are done but wait behind 10 for their commit...
+    expect(p.pending).toBe(1); // ...and no longer take a place in the window
+  });
+
   it('commits only over the contiguous done prefix when deliveries finish out of order', () => {
     const p = taken(10, 11, 12, 13);
     p.done(12);

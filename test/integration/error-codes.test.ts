@@ -1,0 +1,334 @@
+/**
+ * Issue 16, item 16: every error code in README's Errors table (rendered from `errorDocs`) is produced by
+ * a real path and reaches the user: on stderr as `error CODE: message` for a CLI command, and as the
+ * `code` field of a JSON log line for the service. Each code is driven through the path that produces it:
+ * the CLI with bad configuration, bad input and unreachable Postgres or Kafka; the service refusing to
+ * start; and one running service fed poison records, a refused target, a failing receiver, a
+ * dead-letter topic too small for one dead letter and an unreachable schema registry.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ConfigResourceTypes } from 'kafkajs';
+import type pg from 'pg';
+import { ErrorCode, errorDocs } from '../../src/errors.js';
+import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
+import {
+  freePort,
+  spawnConnector,
+  stopAllChildren,
+  tail,
+  type ChildConnector,
+} from '../support/child-connector.js';
+import { runCli, type CliRun } from '../support/cli.js';
+import {
+  KAFKA_BROKERS,
+  KAFKA_SASL_BROKERS,
+  KAFKA_SASL_MECHANISM,
+  KAFKA_SASL_USERNAME,
+} from '../support/env.js';
+import { createTopic, produce, testKafka, uniqueName } from '../support/kafka.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/wait.js';
+
+const MAX_RECORD_BYTES = 1_024;
+/** The dead-letter topic's own limit: a too-large record's dead letter (its value kept) does not fit. */
+const DLQ_MAX_MESSAGE_BYTES = 2_000;
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let receiver: Receiver;
+let child: ChildConnector;
+let closedPort: number;
+/** The running service's topics, and the subscription whose receiver answers 404. */
+let topic: string;
+let dlqTopic: string;
+let failingSubscriptionId: string;
+/** `run` against an unreachable broker takes kafkajs's whole retry budget (~1.5 min): started first. */
+let kafkaUnreachable: Promise<CliRun>;
+
+/** Where each code was seen: a CLI line or a log line, with what printed it. */
+const seen = new Map<ErrorCode, string[]>();
+const saw = (code: unknown, where: string): void => {
+  if (typeof code !== 'string') return;
+  seen.set(code as ErrorCode, [...(seen.get(code as ErrorCode) ?? []), where]);
+};
+
+/** A CLI run's stderr line `error CODE: ...` (exactly one), recorded for the code it names. */
+function cliCode(run: CliRun, what: string): string | undefined {
+  const lines = run.stderr.split('\n').filter((l) => /^error CONNECTOR_[A-Z_]+: /.test(l));
+  const code = lines.length === 1 ? /^error (CONNECTOR_[A-Z_]+): /.exec(lines[0]!)![1] : undefined;
+  saw(code, `CLI ${what} (exit ${run.code})`);
+  return code;
+}
+
+const pgEnv = (): Record<string, string> => ({ DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
+
+beforeAll(async () => {
+  ({ db, pool } = await createMigratedDatabase('error_codes'));
+  closedPort = await freePort();
+  receiver = await startReceiver(() => ({ status: 404 }));
+  kafkaUnreachable = runCli(
+    ['run'],
+    { ...pgEnv(), KAFKA_BROKERS: `127.0.0.1:${closedPort}`, OPS_HOST: '127.0.0.1', OPS_PORT: '0' },
+    170_000,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await stopAllChildren();
+  await receiver?.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+describe('CLI commands print `error CODE: message` on stderr', () => {
+  it('bad configuration: CONNECTOR_CONFIG_INVALID, exit 1', async () => {
+    const run = await runCli(['migrate'], { ...pgEnv(), DELIVERY_TIMEOUT_MS: 'abc' });
+    expect(cliCode(run, 'migrate, DELIVERY_TIMEOUT_MS=abc')).toBe(ErrorCode.CONFIG_INVALID);
+    expect(run.stderr).toMatch(
+      /^error CONNECTOR_CONFIG_INVALID: invalid configuration:\n {2}- DELIVERY_TIMEOUT_MS/,
+    );
+    expect(run.code).toBe(1);
+  });
+
+  it('bad command line: CONNECTOR_USAGE, exit 2, then the usage', async () => {
+    const run = await runCli(['subscriptions', 'add', '--bogus'], pgEnv());
+    expect(cliCode(run, 'subscriptions add --bogus')).toBe(ErrorCode.USAGE);
+    expect(run.stderr).toContain('Usage: webhook-connector subscriptions <command>');
+    expect(run.code).toBe(2);
+  });
+
+  it('bad subscription: CONNECTOR_SUBSCRIPTION_INVALID; unknown id: CONNECTOR_SUBSCRIPTION_NOT_FOUND', async () => {
+    const [invalid, missing] = await Promise.all([
+      runCli(['subscriptions', 'add', '--project', 'P', '--event', 'e', '--target', 'ftp://x'], pgEnv()),
+      runCli(['subscriptions', 'remove', '00000000-0000-4000-8000-000000000000'], pgEnv()),
+    ]);
+    expect(cliCode(invalid, 'subscriptions add --target ftp://x')).toBe(ErrorCode.SUBSCRIPTION_INVALID);
+    expect(cliCode(missing, 'subscriptions remove <unknown id>')).toBe(ErrorCode.SUBSCRIPTION_NOT_FOUND);
+    expect([invalid.code, missing.code]).toEqual([1, 1]);
+  });
+
+  it('Postgres unreachable: CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE, exit 1, no stack trace', async () => {
+    const run = await runCli(['subscriptions', 'list'], {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/none`,
+      LOG_LEVEL: 'warn',
+    });
+    expect(cliCode(run, 'subscriptions list, Postgres unreachable')).toBe(
+      ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
+    );
+    expect(run.stderr).toContain('ECONNREFUSED');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.code).toBe(1);
+  });
+
+  it('Kafka refusing the credentials: CONNECTOR_KAFKA_UNAVAILABLE, exit 1', async () => {
+    const run = await runCli(['produce-sample', '--topic', uniqueName('error-codes-never'), '--count', '1'], {
+      KAFKA_BROKERS: KAFKA_SASL_BROKERS,
+      KAFKA_SASL_MECHANISM,
+      KAFKA_SASL_USERNAME,
+      KAFKA_SASL_PASSWORD: 'not-the-password',
+      LOG_LEVEL: 'fatal',
+    });
+    expect(cliCode(run, 'produce-sample, wrong SASL password')).toBe(ErrorCode.KAFKA_UNAVAILABLE);
+    expect(run.code).toBe(1);
+  });
+});
+
+describe('the service refusing to start logs a fatal line with the code, and exits 1', () => {
+  const fatal = (run: CliRun): Record<string, unknown> | undefined =>
+    run.logs.find((l) => l.level === 'fatal');
+
+  it('bad configuration: CONNECTOR_CONFIG_INVALID', async () => {
+    const run = await runCli(['run'], { KAFKA_BROKERS: '', OPS_PORT: '0' });
+    const line = fatal(run);
+    saw(line?.code, 'run: log line, KAFKA_BROKERS empty');
+    expect(line).toMatchObject({ code: ErrorCode.CONFIG_INVALID, msg: 'invalid configuration' });
+    expect(line?.problems).toEqual(['KAFKA_BROKERS: needs at least 1 item(s)']);
+    expect(cliCode(run, 'run, KAFKA_BROKERS empty')).toBe(ErrorCode.CONFIG_INVALID);
+    expect(run.code).toBe(1);
+  });
+
+  it('OPS_PORT in use, or a KAFKA_SSL_CA_FILE that cannot be read: CONNECTOR_CONFIG_INVALID', async () => {
+    const [portTaken, noCaFile] = await Promise.all([
+      runCli(['run'], { ...pgEnv(), KAFKA_BROKERS, OPS_HOST: '127.0.0.1', OPS_PORT: String(receiver.port) }),
+      runCli(['run'], { ...pgEnv(), KAFKA_BROKERS, OPS_PORT: '0', KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' }),
+    ]);
+    for (const [run, what] of [
+      [portTaken, 'OPS_PORT in use'],
+      [noCaFile, 'KAFKA_SSL_CA_FILE missing'],
+    ] as const) {
+      saw(fatal(run)?.code, `run: log line, ${what}`);
+      expect(fatal(run)).toMatchObject({ code: ErrorCode.CONFIG_INVALID, msg: 'start failed' });
+      expect(cliCode(run, `run, ${what}`)).toBe(ErrorCode.CONFIG_INVALID);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+      expect(run.code).toBe(1);
+    }
+    expect(portTaken.stderr).toContain(`OPS_PORT: 127.0.0.1:${receiver.port} is in use`);
+    expect(noCaFile.stderr).toContain('KAFKA_SSL_CA_FILE: cannot read "/nonexistent/ca.pem"');
+  });
+
+  it('Postgres unreachable: CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE', async () => {
+    const run = await runCli(['run'], {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/none`,
+      KAFKA_BROKERS,
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: '0',
+    });
+    const line = fatal(run);
+    saw(line?.code, 'run: log line, Postgres unreachable');
+    expect(line).toMatchObject({ code: ErrorCode.SUBSCRIPTIONS_UNAVAILABLE, msg: 'start failed' });
+    expect(cliCode(run, 'run, Postgres unreachable')).toBe(ErrorCode.SUBSCRIPTIONS_UNAVAILABLE);
+    expect(run.code).toBe(1);
+  });
+
+  it('Kafka unreachable: CONNECTOR_KAFKA_UNAVAILABLE (after kafkajs has retried)', async () => {
+    const run = await kafkaUnreachable;
+    const line = fatal(run);
+    saw(line?.code, 'run: log line, Kafka unreachable');
+    expect(line).toMatchObject({ code: ErrorCode.KAFKA_UNAVAILABLE, msg: 'start failed' });
+    expect(cliCode(run, 'run, Kafka unreachable')).toBe(ErrorCode.KAFKA_UNAVAILABLE);
+    expect(run.code).toBe(1);
+  }, 180_000);
+});
+
+describe('a running service logs each error with its code', () => {
+  /** The codes of the child's log lines so far. */
+  const codesLogged = (): Set<unknown> => new Set(child.logs().map((l) => l.code));
+
+  beforeAll(async () => {
+    topic = uniqueName('error-codes');
+    dlqTopic = `${topic}.dlq`;
+    await createTopic(topic, 2);
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        topics: [
+          {
+            topic: dlqTopic,
+            configEntries: [{ name: 'max.message.bytes', value: String(DLQ_MAX_MESSAGE_BYTES) }],
+          },
+        ],
+        waitForLeaders: true,
+      });
+      const described = await admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: dlqTopic, configNames: ['max.message.bytes'] }],
+        includeSynonyms: false,
+      });
+      expect(described.resources[0]!.configEntries[0]!.configValue).toBe(String(DLQ_MAX_MESSAGE_BYTES));
+    } finally {
+      await admin.disconnect();
+    }
+    const store = createSubscriptionStore(pool);
+    const sub = { idProject: 'P1', event: 'request.create', global: false, createdBy: 'test' };
+    // A link-local address (cloud metadata): refused by the target guard, never connected to.
+    await store.add({ ...sub, target: 'http://169.254.169.254/latest/meta-data/' });
+    failingSubscriptionId = (await store.add({ ...sub, target: `${receiver.url}/hook` })).id;
+    child = await spawnConnector({
+      name: 'error-codes',
+      topic,
+      groupId: uniqueName('error-codes'),
+      databaseUrl: db.url,
+      dlqTopic,
+      env: {
+        MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
+        SCHEMA_REGISTRY_URL: `http://127.0.0.1:${closedPort}`,
+        DELIVERY_MAX_ATTEMPTS: '1',
+      },
+    });
+    await child.waitReady(60_000);
+    const event = { id: 'e1', event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: {} };
+    await produce(topic, [
+      { value: null, partition: 0 },
+      { value: Buffer.from([0xff, 0xfe, 0x7b]), partition: 0 },
+      { value: JSON.stringify({ event: 'request.create' }), partition: 0 },
+      { value: 'x'.repeat(MAX_RECORD_BYTES + DLQ_MAX_MESSAGE_BYTES), partition: 0 },
+      { key: 'P1', value: JSON.stringify(event), partition: 0 },
+    ]);
+    const onPartition0 = [
+      ErrorCode.EVENT_UNDECODABLE,
+      ErrorCode.EVENT_INVALID,
+      ErrorCode.EVENT_TOO_LARGE,
+      ErrorCode.DEAD_LETTER_PUBLISH,
+      ErrorCode.TARGET_FORBIDDEN,
+      ErrorCode.DELIVERY_FAILED,
+    ];
+    await waitFor(() => onPartition0.every((c) => codesLogged().has(c)), {
+      timeoutMs: 60_000,
+      message: () => `codes ${onPartition0.join(', ')} in the logs:\n${tail(child.output())}`,
+    });
+    // Last, on its own partition: a registry-framed record while the registry is unreachable pauses
+    // consumption (by design), so it must not hold up the records above.
+    await produce(topic, [{ value: Buffer.from([0, 0, 0, 0, 1, 2, 3]), partition: 1 }]);
+    await waitFor(() => codesLogged().has(ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE), {
+      timeoutMs: 60_000,
+      message: () => `CONNECTOR_SCHEMA_REGISTRY_UNAVAILABLE in the logs:\n${tail(child.output())}`,
+    });
+    for (const line of child.logs()) saw(line.code, `run: log line "${String(line.msg)}"`);
+  }, 180_000);
+
+  it('dead letters of poison records carry the code of their reason', () => {
+    const dead = child.logs('dead-lettered');
+    const byReason = Object.fromEntries(dead.map((l) => [l.reason, l.code]));
+    expect(byReason).toMatchObject({
+      empty: ErrorCode.EVENT_UNDECODABLE,
+      undecodable: ErrorCode.EVENT_UNDECODABLE,
+      invalid: ErrorCode.EVENT_INVALID,
+      too_large: ErrorCode.EVENT_TOO_LARGE,
+    });
+  });
+
+  it('dead letters of deliveries carry CONNECTOR_TARGET_FORBIDDEN (ssrf) or CONNECTOR_DELIVERY_FAILED', () => {
+    const dead = child.logs('dead-lettered').filter((l) => l.subscriptionId !== undefined);
+    expect(dead.map((l) => [l.reason, l.code]).sort()).toEqual([
+      ['http_4xx', ErrorCode.DELIVERY_FAILED],
+      ['ssrf', ErrorCode.TARGET_FORBIDDEN],
+    ]);
+    expect(receiver.requests).toHaveLength(1); // the 404; nothing reached the refused target
+  });
+
+  it('a failed dead-letter write carries CONNECTOR_DEAD_LETTER_PUBLISH', () => {
+    const failed = child.logs().filter((l) => l.code === ErrorCode.DEAD_LETTER_PUBLISH);
+    expect(failed.map((l) => [l.level, l.msg])).toEqual([
+      ['error', 'dead letter too large for the topic; writing it without its value'],
+    ]);
+  });
+
+  it('a schema-registry outage carries CONNECTOR_SCHEMA_REGISTRY_UNAVAILABLE', () => {
+    const outage = child.logs('schema registry unavailable; will retry');
+    expect(outage.length).toBeGreaterThan(0);
+    expect(outage.every((l) => l.code === ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)).toBe(true);
+  });
+});
+
+describe('replay', () => {
+  it('prints CONNECTOR_DELIVERY_FAILED and exits 1 when a replayed delivery fails', async () => {
+    const before = receiver.requests.length;
+    const run = await runCli(['replay', '--subscription', failingSubscriptionId], {
+      ...pgEnv(),
+      KAFKA_BROKERS,
+      KAFKA_TOPICS: topic,
+      DLQ_TOPIC: dlqTopic,
+      KAFKA_GROUP_ID: uniqueName('error-codes-replay'),
+      TARGET_ALLOW_CIDRS: '127.0.0.1/32',
+      DELIVERY_MAX_ATTEMPTS: '1',
+    });
+    expect(run.stdout).toMatch(/^FAILED .*: http_4xx/m);
+    expect(cliCode(run, 'replay, receiver answering 404')).toBe(ErrorCode.DELIVERY_FAILED);
+    expect(run.stderr).toContain('error CONNECTOR_DELIVERY_FAILED: 1 of 1 replayed deliveries failed');
+    expect(run.code).toBe(1);
+    expect(receiver.requests.length).toBe(before + 1);
+  });
+});
+
+describe("README's Errors table", () => {
+  it('lists only codes this file saw produced, and every one of them', () => {
+    const documented = Object.keys(errorDocs).sort();
+    expect(documented).toEqual(Object.values(ErrorCode).sort());
+    const missing = documented.filter((c) => !seen.has(c as ErrorCode));
+    expect({ missing, undocumented: [...seen.keys()].filter((c) => !documented.includes(c)) }).toEqual({
+      missing: [],
+      undocumented: [],
+    });
+  });
+});
