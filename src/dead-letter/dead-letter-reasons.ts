@@ -9,7 +9,7 @@ import { ErrorCode } from '../errors.js';
 /** The delivery reasons that end a delivery: the permanent ones, and retries used up. */
 export type DeadLetteredDeliveryReason = Extract<
   DeliveryReason,
-  'http_3xx' | 'http_4xx' | 'ssrf' | 'invalid_target' | 'retries_exhausted'
+  'http_3xx' | 'http_4xx' | 'ssrf' | 'invalid_target' | 'retries_exhausted' | 'subscription_invalid'
 >;
 
 export type DeadLetterReason = PoisonReason | DeadLetteredDeliveryReason;
@@ -55,6 +55,10 @@ export const deadLetterReasonDocs: Readonly<Record<DeadLetterReason, ReasonDoc>>
   invalid_target: {
     code: ErrorCode.DELIVERY_FAILED,
     doc: 'The target is not a URL the client can send to.',
+  },
+  subscription_invalid: {
+    code: ErrorCode.DELIVERY_FAILED,
+    doc: "The subscription row cannot be turned into a request (e.g. `created_at = 'infinity'` written by another tool); no attempt is made, the record's other deliveries go on.",
   },
   retries_exhausted: {
     code: ErrorCode.DELIVERY_FAILED,

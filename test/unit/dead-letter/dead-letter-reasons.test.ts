@@ -36,7 +36,8 @@ function deliveryReasons(): Set<string> {
   for (const code of ['TARGET_FORBIDDEN', 'INVALID_URL', 'INVALID_REQUEST', 'TIMEOUT', 'ECONNREFUSED']) {
     results.push({ kind: 'error', code, message: code, durationMs: 1 });
   }
-  const reasons = new Set<string>(['retries_exhausted']);
+  // deliver() itself adds these two: retries used up, and a subscription it cannot prepare.
+  const reasons = new Set<string>(['retries_exhausted', 'subscription_invalid']);
   for (const r of results) {
     const outcome = classifyAttempt(r, 0);
     if (outcome.kind === 'permanent') reasons.add(outcome.reason);
