@@ -39,7 +39,7 @@ export const configSpec = {
   KAFKA_FROM_BEGINNING: {
     type: 'bool',
     default: false,
-    doc: 'Where a group with no committed offset starts: true = earliest, false = latest.',
+    doc: 'Where a group with no committed offset starts: true = earliest, false = the end (committed at once). An out-of-range offset always resumes at the earliest retained one.',
   },
   KAFKA_SESSION_TIMEOUT_MS: {
     type: 'int',
