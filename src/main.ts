@@ -42,7 +42,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
-  const kafka = createKafka(config, logger);
+  const kafka = createKafka(config, logger, metrics);
   const app = createApp({
     config,
     logger,
