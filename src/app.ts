@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly registry: Registry;
   readonly metrics: Metrics;
   readonly registryDecoder?: RegistryDecoder;
+  /** kafkajs crashed for good (see ConsumerLoop): the caller should stop the app and exit non-zero. */
+  readonly onFatal?: (err: unknown) => void;
   /** Lag poll interval; default 10 s. */
   readonly lagIntervalMs?: number;
 }
@@ -111,6 +113,7 @@ export function createApp(d: AppDeps): App {
     outages,
     metrics,
     logger,
+    onFatal: (err) => d.onFatal?.(err),
   });
   const lag = createLagMonitor(d.kafka, {
     groupId: c.KAFKA_GROUP_ID,
@@ -132,6 +135,7 @@ export function createApp(d: AppDeps): App {
   const ops: OpsServer = createOpsServer({
     registry: d.registry,
     readiness,
+    alive: () => !consumer.isFatal,
     beforeScrape: () => {
       metrics.snapshotAge.set(subscriptions.snapshotAgeMs() / 1000);
       readiness();

@@ -43,6 +43,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   const metrics = createMetrics(registry);
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
   const kafka = createKafka(config, logger, metrics);
+  let onFatal = (_err: unknown): void => undefined;
   const app = createApp({
     config,
     logger,
@@ -54,9 +55,10 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     registry,
     metrics,
     registryDecoder: createRegistryDecoderFromConfig(config, logger),
+    onFatal: (err) => onFatal(err),
   });
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const shutdown = (signal: string, exitCode = 0): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -67,13 +69,16 @@ async function runService(config: Config, logger: Logger): Promise<void> {
       .stop()
       .then(() => pool.end())
       .then(
-        () => process.exit(0),
+        () => process.exit(exitCode),
         (err: unknown) => {
           logger.error({ err }, 'error during shutdown');
           process.exit(1);
         },
       );
   };
+  // kafkajs gave up (a crash it does not restart from): drain what is in flight, then exit non-zero so the
+  // orchestrator restarts the process instead of keeping a member that consumes nothing.
+  onFatal = () => shutdown('kafka consumer crashed', 1);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
