@@ -88,9 +88,10 @@ export function kafkaConfig(
     sasl,
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
-    // Reconnects at most 1 s apart: the kafkajs default backs off to 30 s, so after a 13 s broker outage
-    // deliveries resumed only 10-12 s after the broker was back. 10 retries ≈ 7 s before an error surfaces.
-    retry: { initialRetryTime: 100, retries: 10, maxRetryTime: 1_000 },
+    // Reconnects at most 1 s apart: backing off to 30 s, deliveries resumed only 10-12 s after a broker
+    // outage ended. 32 retries ride out ~30 s: the consumer's connections use this policy, and a consumer
+    // that gives up crashes and rejoins with a new member id, which then waits for the old one's session.
+    retry: { initialRetryTime: 100, retries: 32, maxRetryTime: 1_000 },
     logLevel: logLevel.INFO,
     logCreator: kafkaLogCreator(logger, metrics),
   };

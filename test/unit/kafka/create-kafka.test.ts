@@ -42,6 +42,19 @@ describe('kafkaConfig', () => {
     expect(retry.maxRetryTime).toBeLessThanOrEqual(1_000);
     expect(retry.initialRetryTime).toBeLessThanOrEqual(300);
   });
+
+  it('rides out a ~30 s outage before giving up (a consumer that gives up rejoins as a new member)', () => {
+    const {
+      initialRetryTime = 0,
+      maxRetryTime = 0,
+      retries = 0,
+    } = kafkaConfig(settings, pino({ level: 'silent' })).retry!;
+    let total = 0;
+    for (let i = 0, wait = initialRetryTime; i < retries; i++, wait = Math.min(wait * 2, maxRetryTime)) {
+      total += wait;
+    }
+    expect(total).toBeGreaterThanOrEqual(28_000);
+  });
 });
 
 describe('kafkaLogCreator', () => {
