@@ -20,7 +20,7 @@
  *   Kafka Connect sinks do) and place a partition the group never committed at its end ourselves when
  *   KAFKA_FROM_BEGINNING=false (placeNewPartitions).
  * - kafkajs's own retries of a commit re-send the same offsets under whatever generation is current, and
- *   hold the commit meanwhile: they are kept short (consumerRetry); failed commits are retried by our
+ *   hold the commit meanwhile: they are kept 1 s apart (CONSUMER_RETRY); failed commits are retried by our
  *   timer with offsets chosen again from the partitions still assigned.
  *
  * One file past 300 lines: the take/pause/commit/rebalance/drain rules share the partition states and
@@ -81,17 +81,11 @@ const tp = (topic: string, partition: number): string => `${topic}\u0000${partit
 
 /**
  * kafkajs's retries for the consumer: at most 1 s apart, so a broker or coordinator back from an outage is
- * used again within a second (the client default backs off to 30 s, and the member missed its session);
- * as many as ride out one session timeout, so an outage shorter than the session neither crashes the
- * consumer nor changes its member id. The same policy bounds a commit's own retries.
+ * used again within a second (backing off to 30 s, the member missed its session); 32 ride out ~30 s, so a
+ * broker restart neither crashes the consumer nor changes its member id (a new member waits for the old
+ * one's session). The same policy bounds a commit's own retries (they hold the commit meanwhile).
  */
-export function consumerRetry(sessionTimeoutMs: number): {
-  initialRetryTime: number;
-  maxRetryTime: number;
-  retries: number;
-} {
-  return { initialRetryTime: 100, maxRetryTime: 1_000, retries: Math.ceil(sessionTimeoutMs / 1_000) + 4 };
-}
+export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 32 } as const;
 
 /** Delay before a record whose processing rejected runs again: 1 s, doubling, capped at 60 s. */
 export const recordRetryDelayMs = (failures: number): number =>
@@ -122,7 +116,7 @@ export class ConsumerLoop {
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: Math.max(1_000, Math.floor(o.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-      retry: consumerRetry(o.sessionTimeoutMs),
+      retry: { ...CONSUMER_RETRY },
     });
     const ev = this.consumer.events;
     this.consumer.on(ev.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
