@@ -370,5 +370,24 @@ describe('ConsumerLoop', () => {
       expect(gaps.slice(0, 8)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
       expect(await counter(metrics.recordProcessingFailures)).toBe(runs.length);
     });
+
+    it('stops waiting out its backoff when its partition is revoked', async () => {
+      jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+      let runs = 0;
+      const { fake, loop, metrics } = setup(100, () => {
+        runs++;
+        return Promise.reject(new Error('bug'));
+      });
+      await loop.start();
+      fake.join('m1', { t: [0] });
+      await fake.batch('t', 0, [0]);
+      await jest.advanceTimersByTimeAsync(1_000 + 2_000); // runs at 0, 1 s and 3 s; next at 7 s
+      expect(runs).toBe(3);
+      fake.join('m1', { t: [] }); // revoked during the 4 s wait
+      await jest.advanceTimersByTimeAsync(120_000);
+      expect(runs).toBe(3);
+      expect(await counter(metrics.inFlightRecords)).toBe(0); // finished as aborted, not left waiting
+      await loop.stop();
+    });
   });
 });
