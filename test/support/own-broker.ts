@@ -5,7 +5,7 @@
  * Stopped by its PID only; `destroy` (call it in afterAll) kills it if alive and removes its data.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +78,16 @@ export async function startOwnBroker(): Promise<OwnBroker> {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    // A broker that started but never answered: its PID file names it (the JVM's command line has `dir`).
+    const started = Number((await readFile(join(dir, 'broker.pid'), 'utf8').catch(() => '')).trim());
+    const cmdline = await readFile(`/proc/${started}/cmdline`, 'utf8').catch(() => '');
+    if (started > 0 && cmdline.includes(dir)) process.kill(started, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     brokers,
     kafka: () =>
