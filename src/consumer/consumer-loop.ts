@@ -81,11 +81,11 @@ const tp = (topic: string, partition: number): string => `${topic}\u0000${partit
 
 /**
  * kafkajs's retries for the consumer: at most 1 s apart, so a broker or coordinator back from an outage is
- * used again within a second (backing off to 30 s, the member missed its session); 32 ride out ~30 s, so a
- * broker restart neither crashes the consumer nor changes its member id (a new member waits for the old
+ * used again within a second (backing off to 30 s, the member missed its session); 60 ride out ~1 min, so
+ * a broker restart neither crashes the consumer nor changes its member id (a new member waits for the old
  * one's session). The same policy bounds a commit's own retries (they hold the commit meanwhile).
  */
-export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 32 } as const;
+export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } as const;
 
 /** Delay before a record whose processing rejected runs again: 1 s, doubling, capped at 60 s. */
 export const recordRetryDelayMs = (failures: number): number =>

@@ -89,9 +89,10 @@ export function kafkaConfig(
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     // Reconnects at most 1 s apart: backing off to 30 s, deliveries resumed only 10-12 s after a broker
-    // outage ended. 32 retries ride out ~30 s: the consumer's connections use this policy, and a consumer
-    // that gives up crashes and rejoins with a new member id, which then waits for the old one's session.
-    retry: { initialRetryTime: 100, retries: 32, maxRetryTime: 1_000 },
+    // outage ended. 60 retries ride out ~1 min (Java clients never give up): the consumer's connections use
+    // this policy, and a consumer that gives up crashes and rejoins with a new member id, which then waits
+    // for the old one's session (a broker restart here takes 15-25 s from stop to ready).
+    retry: { initialRetryTime: 100, retries: 60, maxRetryTime: 1_000 },
     logLevel: logLevel.INFO,
     logCreator: kafkaLogCreator(logger, metrics),
   };

@@ -43,7 +43,7 @@ describe('kafkaConfig', () => {
     expect(retry.initialRetryTime).toBeLessThanOrEqual(300);
   });
 
-  it('rides out a ~30 s outage before giving up (a consumer that gives up rejoins as a new member)', () => {
+  it('rides out a ~1 min outage before giving up (a consumer that gives up rejoins as a new member)', () => {
     const {
       initialRetryTime = 0,
       maxRetryTime = 0,
@@ -53,7 +53,7 @@ describe('kafkaConfig', () => {
     for (let i = 0, wait = initialRetryTime; i < retries; i++, wait = Math.min(wait * 2, maxRetryTime)) {
       total += wait;
     }
-    expect(total).toBeGreaterThanOrEqual(28_000);
+    expect(total).toBeGreaterThanOrEqual(55_000);
   });
 });
 
