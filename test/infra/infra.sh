@@ -475,7 +475,7 @@ EOF
 # ports from INFRA_PORT_OFFSET. Prints its PID once kafkajs can use it; the caller stops it by that PID
 # (test/support/own-broker.ts). Never touches the shared broker.
 cmd_broker_start() {
-  local dir="${1:-}" java pid t mark aot deadline
+  local dir="${1:-}" java pid t mark aot deadline port
   [[ -n "$dir" ]] || die "usage: bash test/infra/infra.sh broker-start DIR"
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
@@ -505,7 +505,8 @@ cmd_broker_start() {
     -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$dir/server.properties"
   pid="$(cat "$dir/broker.pid")"
   deadline=$(($(now_ms) + KAFKA_READY_TIMEOUT_S * 1000))
-  until tail -n "+$((mark + 1))" "$dir/broker.log" | grep -qF "Kafka Server started"; do
+  # awk reads the file itself: a `tail | grep -q` pipeline fails under pipefail when grep exits first.
+  until awk -v m="$mark" 'NR > m && index($0, "Kafka Server started") { found = 1; exit } END { exit !found }' "$dir/broker.log"; do
     kill -0 "$pid" 2>/dev/null || fail_with_log "kafka exited during startup" "$dir/broker.log"
     (($(now_ms) < deadline)) || fail_with_log "kafka: not started after ${KAFKA_READY_TIMEOUT_S}s" "$dir/broker.log"
     sleep 0.1
