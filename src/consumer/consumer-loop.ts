@@ -23,7 +23,7 @@
  *   hold the commit meanwhile: they are kept 1 s apart (CONSUMER_RETRY); failed commits are retried by our
  *   timer with offsets chosen again from the partitions still assigned. A retry that lands after a
  *   rebalance can still commit a partition revoked meanwhile (kafkajs offers no hook to stop it), but
- *   only up to our done prefix: the next owner re-reads at most what it already had (duplicates, no loss).
+ *   only to our done prefix, never past a record we did not finish: duplicates at worst, never loss.
  *
  * One file past 300 lines: the take/pause/commit/rebalance/drain rules share the partition states and
  * are only correct together; split, each part would have to re-explain the others.
