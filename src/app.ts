@@ -37,6 +37,8 @@ export interface AppDeps {
   readonly registry: Registry;
   readonly metrics: Metrics;
   readonly registryDecoder?: RegistryDecoder;
+  /** kafkajs crashed for good (see ConsumerLoop): the caller should stop the app and exit non-zero. */
+  readonly onFatal?: (err: unknown) => void;
   /** Lag poll interval; default 10 s. */
   readonly lagIntervalMs?: number;
 }
@@ -131,6 +133,7 @@ export function createApp(d: AppDeps): App {
     metrics,
     logger,
     now: () => d.clock.now(),
+    onFatal: (err) => d.onFatal?.(err),
   });
   const lag = createLagMonitor(d.kafka, {
     groupId: c.KAFKA_GROUP_ID,
@@ -153,6 +156,7 @@ export function createApp(d: AppDeps): App {
   const ops: OpsServer = createOpsServer({
     registry: d.registry,
     readiness,
+    alive: () => !consumer.isFatal,
     beforeScrape: () => {
       metrics.snapshotAge.set(subscriptions.snapshotAgeMs() / 1000);
       readiness();

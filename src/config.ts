@@ -39,14 +39,14 @@ export const configSpec = {
   KAFKA_FROM_BEGINNING: {
     type: 'bool',
     default: false,
-    doc: 'Where a group with no committed offset starts: true = earliest, false = latest.',
+    doc: 'Where a group with no committed offset starts: true = earliest, false = the end (committed at once). An out-of-range offset always resumes at the earliest retained one.',
   },
   KAFKA_SESSION_TIMEOUT_MS: {
     type: 'int',
-    default: 30_000,
+    default: 10_000,
     min: 6_000,
     max: 300_000,
-    doc: 'Consumer session timeout.',
+    doc: "Consumer session timeout: a crashed instance's partitions stop this long before another takes them (measured 10.1-10.4 s at 10 s, 31 s at 30 s); heartbeats every tenth of it.",
   },
   KAFKA_SSL: { type: 'bool', default: false, doc: 'Connect to the brokers with TLS.' },
   KAFKA_SSL_CA_FILE: {

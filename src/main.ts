@@ -16,7 +16,7 @@ import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorErro
 import { createRegistryDecoderFromConfig } from './events/registry-from-config.js';
 import { createKafka } from './kafka/create-kafka.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics } from './metrics/metrics.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
@@ -74,9 +74,9 @@ const out = (line: string): void => void process.stdout.write(`${line}\n`);
 const TLS_FILES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
 
 /** createKafka, with a KAFKA_SSL_* file that cannot be read reported as the configuration problem it is. */
-function kafkaFromConfig(config: Config, logger: Logger): Kafka {
+function kafkaFromConfig(config: Config, logger: Logger, metrics?: Metrics): Kafka {
   try {
-    return createKafka(config, logger);
+    return createKafka(config, logger, metrics);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const variable = TLS_FILES.find((k) => config[k] !== '' && config[k] === e.path);
@@ -112,12 +112,13 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   const metrics = createMetrics(registry);
   let kafka: Kafka;
   try {
-    kafka = kafkaFromConfig(config, logger);
+    kafka = kafkaFromConfig(config, logger, metrics);
   } catch (err) {
     logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     throw err;
   }
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
+  let onFatal = (_err: unknown): void => undefined;
   const app = createApp({
     config,
     logger,
@@ -129,9 +130,10 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     registry,
     metrics,
     registryDecoder: createRegistryDecoderFromConfig(config, logger),
+    onFatal: (err) => onFatal(err),
   });
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const shutdown = (signal: string, exitCode = 0): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -142,13 +144,16 @@ async function runService(config: Config, logger: Logger): Promise<void> {
       .stop()
       .then(() => pool.end())
       .then(
-        () => process.exit(0),
+        () => process.exit(exitCode),
         (err: unknown) => {
           logger.error({ err }, 'error during shutdown');
           process.exit(1);
         },
       );
   };
+  // kafkajs gave up (a crash it does not restart from): drain what is in flight, then exit non-zero so the
+  // orchestrator restarts the process instead of keeping a member that consumes nothing.
+  onFatal = () => shutdown('kafka consumer crashed', 1);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {

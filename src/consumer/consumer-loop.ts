@@ -12,7 +12,18 @@
  *   paused (only that partition) and resumed when half drained; records not taken are fetched again later.
  * - On GROUP_JOIN, partitions no longer assigned are dropped: their in-flight work is aborted and can never
  *   move a committed offset; the new owner redelivers from the last commit (duplicates, never loss).
- *   Partitions kept across the rebalance keep their state, so refetched records already taken are skipped.
+ *   Partitions kept across the rebalance keep their state, so refetched records already taken are skipped;
+ *   a record below the last commit is not a refetch but a log that went back (truncated, topic recreated):
+ *   that partition starts over.
+ * - kafkajs resets an out-of-range position (records deleted by retention before we read them) with the
+ *   subscription's fromBeginning flag, so we always subscribe fromBeginning (earliest retained offset, as
+ *   Kafka Connect sinks do) and place a partition the group never committed at its end ourselves when
+ *   KAFKA_FROM_BEGINNING=false (placeNewPartitions).
+ * - kafkajs's own retries of a commit re-send the same offsets under whatever generation is current, and
+ *   hold the commit meanwhile: they are kept 1 s apart (CONSUMER_RETRY); failed commits are retried by our
+ *   timer with offsets chosen again from the partitions still assigned. A retry that lands after a
+ *   rebalance can still commit a partition revoked meanwhile (kafkajs offers no hook to stop it), but
+ *   only to our done prefix, never past a record we did not finish: duplicates at worst, never loss.
  *
  * One file past 300 lines: the take/pause/commit/rebalance/drain rules share the partition states and
  * are only correct together; split, each part would have to re-explain the others.
@@ -20,7 +31,7 @@
  * States: idle → running → draining (stop: take nothing, wait for in-flight work up to the drain budget,
  * commit what is done, leave the group) → stopped.
  */
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
@@ -43,6 +54,8 @@ export interface ConsumerLoopOptions {
   readonly logger: Logger;
   /** Wall clock for the group-contact age; default Date.now. */
   readonly now?: () => number;
+  /** kafkajs crashed and will not restart: nothing is consumed any more; the process should go. */
+  readonly onFatal?: (err: unknown) => void;
 }
 
 interface PartitionState {
@@ -52,6 +65,10 @@ interface PartitionState {
   readonly abort: AbortController;
   windowFull: boolean;
   pausedInKafka: boolean;
+  /** False until its start is placed (a partition the group never committed, KAFKA_FROM_BEGINNING=false). */
+  placed: boolean;
+  /** Records below it come from before our seek to the end: not taken. */
+  skipBelow: number;
 }
 
 type LoopState = 'idle' | 'running' | 'draining' | 'stopped';
@@ -65,6 +82,18 @@ type LoopState = 'idle' | 'running' | 'draining' | 'stopped';
 export const FETCH_MAX_WAIT_MS = 100;
 
 const tp = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/**
+ * kafkajs's retries for the consumer: at most 1 s apart, so a broker or coordinator back from an outage is
+ * used again within a second (backing off to 30 s, the member missed its session); 60 ride out ~1 min, so
+ * a broker restart neither crashes the consumer nor changes its member id (a new member waits for the old
+ * one's session). The same policy bounds a commit's own retries (they hold the commit meanwhile).
+ */
+export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } as const;
+
+/** Delay before a record whose processing rejected runs again: 1 s, doubling, capped at 60 s. */
+export const recordRetryDelayMs = (failures: number): number =>
+  Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1));
 
 export class ConsumerLoop {
   private readonly consumer: Consumer;
@@ -80,6 +109,10 @@ export class ConsumerLoop {
   private committing: Promise<void> | null = null;
   private nextCommit: Promise<void> | null = null;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Commits kafkajs really sent and had acknowledged (its COMMIT_OFFSETS event); a stopped runner sends none. */
+  private commitsAcknowledged = 0;
+  private fatal = false;
+  private admin: Admin | null = null;
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: ConsumerLoopOptions) {
@@ -89,7 +122,7 @@ export class ConsumerLoop {
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: Math.max(1_000, Math.floor(o.sessionTimeoutMs / 10)),
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-      retry: { retries: 10 },
+      retry: { ...CONSUMER_RETRY },
     });
     const ev = this.consumer.events;
     this.consumer.on(ev.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment));
@@ -100,10 +133,23 @@ export class ConsumerLoop {
       this.log.info('group rebalancing; committing what is done');
       void this.commit();
     });
+    this.consumer.on(ev.COMMIT_OFFSETS, () => {
+      this.commitsAcknowledged++;
+    });
     this.consumer.on(ev.CRASH, (e) => {
       this.restartedSinceJoin = true;
       this.joined = false;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'kafka consumer crashed');
+      if (e.payload.restart) {
+        this.log.error(
+          { err: e.payload.error, restart: true },
+          'kafka consumer crashed; kafkajs restarts it',
+        );
+        return;
+      }
+      // kafkajs gives up (a non-retriable error): the process would stay alive consuming nothing.
+      this.fatal = true;
+      this.log.fatal({ err: e.payload.error, restart: false }, 'kafka consumer crashed for good; exiting');
+      this.o.onFatal?.(e.payload.error);
     });
     o.outages.onChange((down) => {
       this.log.warn(
@@ -128,14 +174,24 @@ export class ConsumerLoop {
     return (this.o.now ?? Date.now)();
   }
 
+  /** kafkajs crashed without restarting: the process is alive but consumes nothing (/healthz says 503). */
+  get isFatal(): boolean {
+    return this.fatal;
+  }
+
   /** Assigned partitions, as {topic, partition}. */
   assignment(): { topic: string; partition: number }[] {
     return [...this.parts.values()].map(({ topic, partition }) => ({ topic, partition }));
   }
 
   async start(): Promise<void> {
+    if (!this.o.fromBeginning) {
+      this.admin = this.o.kafka.admin();
+      await this.admin.connect();
+    }
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: this.o.fromBeginning });
+    // Always fromBeginning: kafkajs uses this flag for out-of-range positions too (see the header).
+    await this.consumer.subscribe({ topics: [...this.o.topics], fromBeginning: true });
     this.state = 'running';
     await this.consumer.run({
       autoCommit: false,
@@ -164,14 +220,15 @@ export class ConsumerLoop {
     }
     clearInterval(this.commitTimer);
     await this.consumer.disconnect();
+    await this.admin?.disconnect();
     this.state = 'stopped';
     this.joined = false;
   }
 
   /** kafkajs eachBatch: take what fits, start it, return at once. Never throws, never waits on deliveries. */
   private async takeBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const st = this.parts.get(tp(batch.topic, batch.partition));
-    if (!st) return; // a batch of a partition we no longer own: take nothing
+    let st = this.parts.get(tp(batch.topic, batch.partition));
+    if (!st?.placed) return; // a partition we no longer own, or not placed yet: take nothing
     for (const message of batch.messages) {
       if (
         !isRunning() ||
@@ -183,6 +240,8 @@ export class ConsumerLoop {
         break;
       }
       const offset = Number(message.offset);
+      if (offset < st.skipBelow) continue; // fetched before our seek to the end
+      if (offset < st.offsets.floor) st = this.restartPartition(st, offset);
       if (offset <= st.offsets.highestTaken) {
         resolveOffset(message.offset); // refetched after a rebalance: already taken, maybe done
         continue;
@@ -212,19 +271,106 @@ export class ConsumerLoop {
       }
       if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     };
+    let failures = 0;
     const run = (): void => {
       this.o.process(record, st.abort.signal).then(finish, (err: unknown) => {
         // processRecord resolves for every failure it knows; a rejection is a bug. Never skip the record:
-        // log it and run it again (the record stays uncommitted meanwhile).
+        // log it and run it again, backing off (each run re-sends to every subscriber), uncommitted meanwhile.
+        failures++;
+        this.o.metrics.recordProcessingFailures.inc();
+        const retryInMs = recordRetryDelayMs(failures);
         this.log.error(
-          { err, topic: record.topic, partition: record.partition, offset: record.offset },
+          {
+            err,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            failures,
+            retryInMs,
+          },
           'record processing failed unexpectedly; retrying',
         );
         if (st.abort.signal.aborted) return finish('aborted');
-        setTimeout(run, 1_000).unref();
+        const timer = setTimeout(() => {
+          st.abort.signal.removeEventListener('abort', onAbort);
+          run();
+        }, retryInMs);
+        timer.unref();
+        // A revoke or shutdown does not wait out the backoff.
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          finish('aborted');
+        };
+        st.abort.signal.addEventListener('abort', onAbort, { once: true });
       });
     };
     run();
+  }
+
+  /**
+   * The partition's log went back below our last commit without a rebalance (truncated, or the topic
+   * deleted and recreated, then kafkajs reset its position): refetched-record skipping would drop every new
+   * record up to our old high mark, so the partition starts over. Work in flight goes on (same abort).
+   */
+  private restartPartition(old: PartitionState, offset: number): PartitionState {
+    this.log.warn(
+      { topic: old.topic, partition: old.partition, offset, lastCommitted: old.offsets.lastCommitted },
+      'partition log went back below the committed offset (truncated or recreated); taking it from here',
+    );
+    this.o.metrics.offsetResets.inc({ reason: 'log_went_back' });
+    const st: PartitionState = { ...old, offsets: new PartitionOffsets(), windowFull: false, skipBelow: -1 };
+    this.parts.set(tp(old.topic, old.partition), st);
+    return st;
+  }
+
+  /**
+   * KAFKA_FROM_BEGINNING=false: a partition the group never committed starts at its end. Until placed it is
+   * paused and nothing of it is taken; the end offset is committed at once, so a restart or the next owner
+   * does not skip what arrives meanwhile. Retried every second while the partition is still ours.
+   */
+  private async placeNewPartitions(states: PartitionState[]): Promise<void> {
+    const current = (st: PartitionState): boolean =>
+      this.state === 'running' && this.parts.get(tp(st.topic, st.partition)) === st;
+    for (const topic of new Set(states.map((st) => st.topic))) {
+      for (;;) {
+        const todo = states.filter((st) => st.topic === topic && current(st));
+        if (todo.length === 0) break;
+        try {
+          await this.placeTopicPartitions(topic, todo);
+          break;
+        } catch (err) {
+          this.log.warn({ err, topic }, 'could not read committed offsets to place new partitions; retrying');
+          await new Promise((r) => setTimeout(r, 1_000).unref());
+        }
+      }
+    }
+  }
+
+  private async placeTopicPartitions(topic: string, todo: PartitionState[]): Promise<void> {
+    const admin = this.admin!;
+    const [committed] = await admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    for (const st of todo) {
+      if (this.parts.get(tp(st.topic, st.partition)) !== st) continue;
+      const offset = committed?.partitions.find((p) => p.partition === st.partition)?.offset ?? '-1';
+      if (offset === '-1') {
+        const end = ends.find((p) => p.partition === st.partition)?.high ?? '0';
+        this.consumer.seek({ topic, partition: st.partition, offset: end });
+        st.skipBelow = Number(end);
+        await this.consumer
+          .commitOffsets([{ topic, partition: st.partition, offset: end }])
+          .then(() => st.offsets.markCommitted(Number(end)))
+          .catch((err: unknown) =>
+            this.log.warn({ err, topic, partition: st.partition }, 'could not commit the start'),
+          );
+        this.log.info(
+          { topic, partition: st.partition, offset: end },
+          'no committed offset: starting at the end',
+        );
+      }
+      st.placed = true;
+    }
+    this.reconcilePauses();
   }
 
   private onJoin(memberId: string, assignment: Record<string, number[]>): void {
@@ -237,6 +383,7 @@ export class ConsumerLoop {
       for (const p of partitions) now.add(tp(topic, p));
     }
     const revoked: string[] = [];
+    const added: PartitionState[] = [];
     for (const [key, st] of this.parts) {
       if (reset || !now.has(key)) {
         st.abort.abort();
@@ -248,14 +395,18 @@ export class ConsumerLoop {
       for (const partition of partitions) {
         const key = tp(topic, partition);
         if (!this.parts.has(key)) {
-          this.parts.set(key, {
+          const st: PartitionState = {
             topic,
             partition,
             offsets: new PartitionOffsets(),
             abort: new AbortController(),
             windowFull: false,
             pausedInKafka: false,
-          });
+            placed: this.o.fromBeginning,
+            skipBelow: -1,
+          };
+          this.parts.set(key, st);
+          added.push(st);
         }
       }
     }
@@ -264,6 +415,7 @@ export class ConsumerLoop {
     // kafkajs keeps (or, after a restart, forgets) pauses by itself: re-apply ours from scratch.
     for (const st of this.parts.values()) st.pausedInKafka = false;
     this.reconcilePauses(true);
+    if (!this.o.fromBeginning && added.length > 0) void this.placeNewPartitions(added);
   }
 
   /** Makes kafkajs's paused set equal to what we want: everything while draining or in an outage, else full windows. */
@@ -272,7 +424,7 @@ export class ConsumerLoop {
     const pauseAll = this.state === 'draining' || this.o.outages.any;
     let paused = 0;
     for (const st of this.parts.values()) {
-      const want = pauseAll || st.windowFull;
+      const want = pauseAll || st.windowFull || !st.placed;
       if (want !== st.pausedInKafka || force) {
         try {
           if (want) this.consumer.pause([{ topic: st.topic, partitions: [st.partition] }]);
@@ -299,6 +451,13 @@ export class ConsumerLoop {
       return this.nextCommit;
     }
     const work = async (): Promise<void> => {
+      if (!this.joined) {
+        // kafkajs's runner is stopped (crashed, restarting): its commitOffsets would silently do nothing.
+        if ([...this.parts.values()].some((st) => st.offsets.committable() !== null)) {
+          this.o.metrics.offsetCommits.inc({ result: 'skipped' });
+        }
+        return;
+      }
       const toCommit: { st: PartitionState; offset: number }[] = [];
       for (const st of this.parts.values()) {
         const offset = st.offsets.committable();
@@ -306,6 +465,7 @@ export class ConsumerLoop {
       }
       if (toCommit.length === 0) return;
       try {
+        const acknowledgedBefore = this.commitsAcknowledged;
         await this.consumer.commitOffsets(
           toCommit.map(({ st, offset }) => ({
             topic: st.topic,
@@ -313,6 +473,12 @@ export class ConsumerLoop {
             offset: String(offset),
           })),
         );
+        if (this.commitsAcknowledged === acknowledgedBefore) {
+          // kafkajs returns without committing when its runner stopped meanwhile: not ok, retried next tick.
+          this.o.metrics.offsetCommits.inc({ result: 'skipped' });
+          this.log.debug('offset commit skipped: the consumer is not running');
+          return;
+        }
         for (const { st, offset } of toCommit) st.offsets.markCommitted(offset);
         this.o.metrics.offsetCommits.inc({ result: 'ok' });
       } catch (err) {

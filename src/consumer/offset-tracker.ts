@@ -64,4 +64,13 @@ export class PartitionOffsets {
   get lastCommitted(): number | null {
     return this.committed;
   }
+
+  /**
+   * Lowest offset kafkajs can hand out again for this partition: a refetch after a rebalance starts at the
+   * last commit, else at or after the first offset taken (-1 when nothing was taken). A record below it
+   * means the log itself went back (truncated, or the topic recreated).
+   */
+  get floor(): number {
+    return this.committed ?? this.start;
+  }
 }

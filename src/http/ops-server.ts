@@ -12,6 +12,8 @@ export interface OpsServer {
 export function createOpsServer(o: {
   registry: Registry;
   readiness: () => { ready: boolean; detail: Record<string, unknown> };
+  /** False once the process can no longer work (kafkajs gave up): /healthz answers 503 so it is restarted. */
+  alive?: () => boolean;
   /** Brings gauges that are read, not pushed (readiness, snapshot age), up to date before a scrape. */
   beforeScrape?: () => void;
 }): OpsServer {
@@ -30,7 +32,10 @@ export function createOpsServer(o: {
       return;
     }
     if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      const alive = o.alive?.() ?? true;
+      res
+        .writeHead(alive ? 200 : 503, { 'content-type': 'application/json' })
+        .end(alive ? '{"status":"ok"}' : '{"status":"fatal"}');
       return;
     }
     if (path === '/readyz') {

@@ -79,7 +79,21 @@ export const metricDocs = {
     labels: 'topic, partition',
     help: 'High watermark minus committed offset, per assigned partition.',
   },
-  [`${P}offset_commits_total`]: { type: 'counter', labels: 'result', help: 'Offset commits: ok or error.' },
+  [`${P}offset_commits_total`]: {
+    type: 'counter',
+    labels: 'result',
+    help: 'Offset commits: ok, error, or skipped (the consumer was not running; retried at the next tick).',
+  },
+  [`${P}offset_resets_total`]: {
+    type: 'counter',
+    labels: 'reason',
+    help: "Positions reset: out_of_range (past the retained log: resumed at the earliest retained offset), log_went_back (a partition's log restarted below its committed offset: truncated or recreated).",
+  },
+  [`${P}record_processing_failures_total`]: {
+    type: 'counter',
+    labels: '',
+    help: "Unexpected failures of a record's processing (a bug); the record runs again after a backoff of 1 s doubling to 60 s.",
+  },
   [`${P}subscriptions_cached`]: {
     type: 'gauge',
     labels: '',
@@ -228,6 +242,17 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       labelNames: ['result'],
       registers,
     }),
+    offsetResets: new Counter({
+      name: `${P}offset_resets_total`,
+      help: help(`${P}offset_resets_total`),
+      labelNames: ['reason'],
+      registers,
+    }),
+    recordProcessingFailures: new Counter({
+      name: `${P}record_processing_failures_total`,
+      help: help(`${P}record_processing_failures_total`),
+      registers,
+    }),
     subscriptionsCached: new Gauge({
       name: `${P}subscriptions_cached`,
       help: help(`${P}subscriptions_cached`),
@@ -250,11 +275,16 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
     m.deliveries.inc({ outcome, status_class: outcome === 'delivered' ? '2xx' : 'none' }, 0);
   }
   for (const reason of DEAD_LETTER_REASONS) m.deadLetters.inc({ reason }, 0);
-  for (const result of ['ok', 'error']) m.offsetCommits.inc({ result }, 0);
+  for (const result of ['ok', 'error', 'skipped']) m.offsetCommits.inc({ result }, 0);
+  for (const reason of OFFSET_RESET_REASONS) m.offsetResets.inc({ reason }, 0);
+  m.recordProcessingFailures.inc(0);
   m.deadLetterPublishFailures.inc(0);
   m.ssrfRefusals.inc(0);
   return m;
 }
+
+/** Why a partition's position was reset (offset_resets_total). */
+export const OFFSET_RESET_REASONS = ['out_of_range', 'log_went_back'] as const;
 
 /** Every reason a dead letter can carry: delivery failures and poison records. */
 export const DEAD_LETTER_REASONS = [

@@ -6,6 +6,8 @@
 #   bash test/infra/infra.sh down    stop what `up` started from this checkout (by PID file), nothing else
 #   bash test/infra/infra.sh status  one line per service, checked with real clients; exit 0 only when all answer
 #   bash test/infra/infra.sh env     the environment variables the service / demo use against this infra
+#   bash test/infra/infra.sh broker-start DIR   a private extra broker (ports from INFRA_PORT_OFFSET, data in
+#                                    DIR, kept across starts) for tests that stop and restart a broker
 #
 # State (jars, logs, PID files, broker data, JVM caches) lives in <repo>/.infra/ (git-ignored). Jars come
 # from Maven Central through ~/.m2 and are copied once; a re-run downloads nothing. Every cold start is
@@ -468,13 +470,60 @@ EOF
   ((OFFSET == 0)) || echo "export INFRA_PORT_OFFSET=$OFFSET"
 }
 
+# broker-start DIR: starts a private single broker with the shared broker's configuration, its data, log
+# and PID file in DIR (formatted on the first start, kept by later ones: a restart keeps its records),
+# ports from INFRA_PORT_OFFSET. Prints its PID once kafkajs can use it; the caller stops it by that PID
+# (test/support/own-broker.ts). Never touches the shared broker.
+cmd_broker_start() {
+  local dir="${1:-}" java pid t mark aot deadline port
+  [[ -n "$dir" ]] || die "usage: bash test/infra/infra.sh broker-start DIR"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  for port in "$KAFKA_PORT" "$CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
+    listening "$port" && die "$HOST:$port is taken: $(who_listens "$port")"
+  done
+  java="${KAFKA_JAVA:-$(pick_java 25 /usr/lib/jvm/temurin-25-jdk-amd64/bin/java || pick_java 17 || true)}"
+  [[ -n "$java" ]] && (($(java_major "$java") >= 17)) || die "Kafka needs Java 17+; none found (set KAFKA_JAVA)"
+  (with_lock && fetch_kafka) >&2
+  touch "$dir/broker.log"
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    server_properties "$dir/data" >"$dir/server.properties"
+    "$java" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" \
+      -cp "$KAFKA_DIR/libs/*" kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$dir/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" >>"$dir/broker.log" 2>&1 ||
+      fail_with_log "kafka: StorageTool format failed" "$dir/broker.log"
+  fi
+  # Load the shared broker's AOT cache when there is one; never record one from here.
+  aot="$(aot_flags "$java" kafka)"
+  [[ "$aot" == -XX:AOTCache=* ]] || aot=""
+  mark="$(wc -l <"$dir/broker.log")"
+  rm -f "$dir/broker.pid" # the last start's: start_detached waits for a new one
+  t=$(now_ms)
+  # shellcheck disable=SC2086 # $aot is zero or one flag
+  start_detached "$dir/broker.pid" "$dir/broker.log" "$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+    $aot -Djava.awt.headless=true "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" \
+    -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$dir/server.properties"
+  pid="$(cat "$dir/broker.pid")"
+  deadline=$(($(now_ms) + KAFKA_READY_TIMEOUT_S * 1000))
+  # awk reads the file itself: a `tail | grep -q` pipeline fails under pipefail when grep exits first.
+  until awk -v m="$mark" 'NR > m && index($0, "Kafka Server started") { found = 1; exit } END { exit !found }' "$dir/broker.log"; do
+    kill -0 "$pid" 2>/dev/null || fail_with_log "kafka exited during startup" "$dir/broker.log"
+    (($(now_ms) < deadline)) || fail_with_log "kafka: not started after ${KAFKA_READY_TIMEOUT_S}s" "$dir/broker.log"
+    sleep 0.1
+  done
+  kafka_client_check 60 || fail_with_log "kafka: started but kafkajs cannot use it" "$dir/broker.log"
+  log "own broker: ready in $(since "$t") (pid $pid) on $HOST:$KAFKA_PORT, data in $dir/data" >&2
+  echo "$pid"
+}
+
 case "${1:-}" in
   up) cmd_up ;;
+  broker-start) cmd_broker_start "${2:-}" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
   *)
-    echo "usage: bash test/infra/infra.sh up|down|status|env" >&2
+    echo "usage: bash test/infra/infra.sh up|down|status|env|broker-start DIR" >&2
     exit 2
     ;;
 esac

@@ -73,7 +73,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     logger,
     clock: systemClock,
     random: Math.random,
-    kafka: createKafka(config, logger),
+    kafka: createKafka(config, logger, metrics),
     pool,
     transport: createTransportFromConfig(config),
     registry,

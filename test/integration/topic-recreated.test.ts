@@ -1,0 +1,82 @@
+/**
+ * A topic deleted and created again under the same name while the connector runs: its partitions start
+ * again at offset 0, below what the connector already took and committed. Every record of the new topic
+ * is delivered (the refetch rule "at or below the highest offset taken = already taken" dropped them).
+ * kafkajs first finds its position out of range, resets it to the earliest offset, then the loop sees the
+ * log went back.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type pg from 'pg';
+import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
+import { startConnector } from '../support/connector.js';
+import {
+  committedOffsets,
+  createTopic,
+  deleteTopics,
+  produce,
+  testKafka,
+  uniqueName,
+} from '../support/kafka.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/wait.js';
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let receiver: Receiver;
+
+const event = (id: string): string =>
+  JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
+const delivered = (): string[] =>
+  receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { id: string } }).payload.id);
+
+beforeAll(async () => {
+  ({ db, pool } = await createMigratedDatabase('topic_recreated'));
+  receiver = await startReceiver();
+  await createSubscriptionStore(pool).add({
+    idProject: 'P1',
+    event: 'request.create',
+    target: receiver.url,
+    createdBy: 't',
+  });
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+it('delivers every record of a topic recreated under the same name', async () => {
+  const topic = uniqueName('recreated');
+  const groupId = uniqueName('recreated-group');
+  await createTopic(topic, 1);
+  await produce(
+    topic,
+    [0, 1, 2, 3, 4].map((i) => ({ key: 'P1', value: event(`old${i}`) })),
+  );
+  const c = await startConnector({ topic, groupId, databaseUrl: db.url });
+  try {
+    await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '5', { timeoutMs: 20_000 });
+    await deleteTopics(topic);
+    const admin = testKafka().admin();
+    await admin.connect();
+    await waitFor(async () => !(await admin.listTopics()).includes(topic), { timeoutMs: 20_000 });
+    await admin.disconnect();
+    // The connector's own metadata requests may already have recreated it (auto.create.topics.enable).
+    await createTopic(topic, 1).catch(() => undefined);
+    await produce(
+      topic,
+      [0, 1].map((i) => ({ key: 'P1', value: event(`new${i}`) })),
+    );
+    await waitFor(() => ['new0', 'new1'].every((id) => delivered().includes(id)), {
+      timeoutMs: 30_000,
+      message: () =>
+        `both new records delivered (delivered: ${delivered().join(',')})\n${c.logs.slice(-15).join('')}`,
+    });
+    expect(await c.metric('webhook_connector_offset_resets_total', { reason: 'log_went_back' })).toBe(1);
+    expect(c.logs.join('')).toMatch(/partition log went back below the committed offset/);
+  } finally {
+    await c.stop();
+  }
+});
