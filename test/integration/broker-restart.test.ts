@@ -65,10 +65,7 @@ it('deliveries resume within seconds of the broker coming back, SIGTERM and kill
   broker = await startOwnBroker();
   topic = uniqueName('broker-restart');
   const groupId = uniqueName('broker-restart-group');
-  const admin = broker.kafka().admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-  await admin.disconnect();
+  await broker.createTopic(topic, 2);
   connector = await startConnector({
     topic,
     groupId,

@@ -1,7 +1,7 @@
 /**
  * Issue 16 item 12: /readyz says what the README says — joined to the group (a member now, not just once),
  * subscriptions loaded, not paused for an outage — whatever path a broker outage takes. The broker here is
- * the test's own (test/support/private-broker.ts), frozen with SIGSTOP: it stops answering without
+ * the test's own (test/support/own-broker.ts), frozen with SIGSTOP: it stops answering without
  * closing connections, so kafkajs's requests hang (30 s request timeout) and nothing crashes the consumer
  * for a long while; the member is still out of the group once the session timeout passed.
  */
@@ -10,8 +10,8 @@ import { request } from 'node:http';
 import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector } from '../support/connector.js';
+import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startPrivateBroker, type PrivateBroker } from '../support/private-broker.js';
 import { startReceiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -19,13 +19,13 @@ const SESSION_TIMEOUT_MS = 6_000; // the smallest KAFKA_SESSION_TIMEOUT_MS allow
 
 let db: TestDatabase;
 let pool: pg.Pool;
-let broker: PrivateBroker;
+let broker: OwnBroker;
 beforeAll(async () => {
   ({ db, pool } = await createMigratedDatabase('readiness'));
-  broker = await startPrivateBroker();
+  broker = await startOwnBroker();
 }, 180_000);
 afterAll(async () => {
-  await broker?.close();
+  await broker?.destroy();
   await pool?.end();
   await db?.drop();
 });
@@ -62,7 +62,7 @@ describe('/readyz during a broker outage', () => {
       databaseUrl: db.url,
       env: { KAFKA_BROKERS: broker.brokers, KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) },
     });
-    const producer = broker.kafka.producer();
+    const producer = broker.kafka().producer();
     const event = (id: string): string =>
       JSON.stringify({
         id,
