@@ -26,9 +26,7 @@ export function kafkaLogCreator(logger: Logger, metrics?: Pick<Metrics, 'offsetR
     ({ level, log: entry }: LogEntry) => {
       const { message, ...extra } = entry;
       let lvl = LEVELS[level] ?? 'debug';
-      // The dead-letter writer retries failed sends itself, forever: kafkajs's warning about bounded
-      // idempotent-producer retries does not apply and would only be noise.
-      if (lvl === 'info' || message.startsWith('Limiting retries for the idempotent producer')) lvl = 'debug';
+      if (lvl === 'info') lvl = 'debug';
       if (message === OUT_OF_RANGE) {
         metrics?.offsetResets.inc({ reason: 'out_of_range' });
         log.warn(

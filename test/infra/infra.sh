@@ -7,7 +7,7 @@
 #   bash test/infra/infra.sh status  one line per service, checked with real clients; exit 0 only when all answer
 #   bash test/infra/infra.sh env     the environment variables the service / demo use against this infra
 #   bash test/infra/infra.sh broker-start DIR   a private extra broker (ports from INFRA_PORT_OFFSET, data in
-#                                    DIR, kept across starts) for tests that stop and restart a broker
+#                                    DIR, kept across starts) for tests that stop, restart or freeze a broker
 #
 # State (jars, logs, PID files, broker data, JVM caches) lives in <repo>/.infra/ (git-ignored). Jars come
 # from Maven Central through ~/.m2 and are copied once; a re-run downloads nothing. Every cold start is

@@ -7,55 +7,49 @@
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Producer } from 'kafkajs';
-import type pg from 'pg';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
+import { payloadId, requestCreate } from '../support/events.js';
 import { uniqueName } from '../support/kafka.js';
 import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import type { TestDatabase } from '../support/pg.js';
+import type { Receiver } from '../support/receiver.js';
+import { startSubscribedReceiver, type SubscribedReceiver } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
 const OUTAGE_MS = 10_000;
 /** Broker ready → first delivery of a record produced after it. */
 const RECOVERY_BUDGET_MS = 5_000;
 
+let setup: SubscribedReceiver | undefined;
 let db: TestDatabase;
-let pool: pg.Pool;
 let receiver: Receiver;
 let broker: OwnBroker | undefined;
 let connector: TestConnector | undefined;
 let topic: string;
 
-const event = (id: string): string =>
-  JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
-const idOf = (body: string): string => (JSON.parse(body) as { payload: { id: string } }).payload.id;
-
 beforeAll(async () => {
-  ({ db, pool } = await createMigratedDatabase('broker_restart'));
   // Records of the "pending" batches answer slowly: they are in flight when the broker goes away.
-  receiver = await startReceiver((req) => (idOf(req.body).includes('pending') ? { delayMs: 1_500 } : {}));
-  await createSubscriptionStore(pool).add({
-    idProject: 'P1',
-    event: 'request.create',
-    target: receiver.url,
-    createdBy: 't',
-  });
+  setup = await startSubscribedReceiver('broker_restart', (req) =>
+    payloadId(req.body).includes('pending') ? { delayMs: 1_500 } : {},
+  );
+  ({ db, receiver } = setup);
 });
 
 afterAll(async () => {
   await connector?.stop();
   await broker?.destroy();
-  await receiver?.close();
-  await pool?.end();
-  await db?.drop();
+  await setup?.close();
 });
 
 async function produce(ids: string[]): Promise<void> {
   const producer: Producer = broker!.kafka().producer();
   await producer.connect();
   try {
-    await producer.send({ topic, acks: -1, messages: ids.map((id) => ({ key: 'P1', value: event(id) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: ids.map((id) => ({ key: 'P1', value: requestCreate(id) })),
+    });
   } finally {
     await producer.disconnect();
   }
@@ -65,10 +59,7 @@ it('deliveries resume within seconds of the broker coming back, SIGTERM and kill
   broker = await startOwnBroker();
   topic = uniqueName('broker-restart');
   const groupId = uniqueName('broker-restart-group');
-  const admin = broker.kafka().admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-  await admin.disconnect();
+  await broker.createTopic(topic, 2);
   connector = await startConnector({
     topic,
     groupId,
@@ -76,7 +67,7 @@ it('deliveries resume within seconds of the broker coming back, SIGTERM and kill
     env: { KAFKA_BROKERS: broker.brokers },
   });
   const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-  const deliveredIds = (): Set<string> => new Set(receiver.requests.map((r) => idOf(r.body)));
+  const deliveredIds = (): Set<string> => new Set(receiver.requests.map((r) => payloadId(r.body)));
   const produced: string[] = [];
   const send = async (batch: string[]): Promise<void> => {
     await produce(batch);
@@ -93,7 +84,7 @@ it('deliveries resume within seconds of the broker coming back, SIGTERM and kill
   const timeline: string[] = [];
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     await send(ids(`${signal}-pending`, 10));
-    await waitFor(() => receiver.requests.some((r) => idOf(r.body).startsWith(`${signal}-pending`)), {
+    await waitFor(() => receiver.requests.some((r) => payloadId(r.body).startsWith(`${signal}-pending`)), {
       message: 'pending records taken before the outage',
     });
     const stopAt = Date.now();
@@ -108,7 +99,7 @@ it('deliveries resume within seconds of the broker coming back, SIGTERM and kill
     const after = ids(`${signal}-after`, 10);
     await send(after);
     const first = await waitFor(
-      () => receiver.requests.find((r) => after.includes(idOf(r.body)))?.receivedAt,
+      () => receiver.requests.find((r) => after.includes(payloadId(r.body)))?.receivedAt,
       {
         timeoutMs: 30_000,
         message: () =>

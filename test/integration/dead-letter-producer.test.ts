@@ -56,6 +56,23 @@ async function faults(): Promise<FaultySockets> {
   return f;
 }
 
+/**
+ * A started writer to a new topic on the shared broker, its connections through faulty sockets (path
+ * 'ok' for now), with one dead letter already acknowledged; `failures()` counts its failed writes.
+ */
+async function writerBehindFaults(
+  prefix: string,
+): Promise<{ topic: string; f: FaultySockets; w: DeadLetterWriter; failures: () => number }> {
+  const topic = uniqueName(prefix);
+  await createTopic(topic, 1);
+  const f = await faults();
+  let failures = 0;
+  const w = writer(serviceKafka(KAFKA_BROKERS, { socketFactory: f.socketFactory }), topic, () => failures++);
+  await w.start();
+  expect(await w.write(letter('before'))).toBe(true);
+  return { topic, f, w, failures: () => failures };
+}
+
 describe('dead-letter producer', () => {
   it('a produce answer lost after the append, with concurrent writes: every acknowledged dead letter is in the topic', async () => {
     const topic = uniqueName('dlq-lost-answer');
@@ -87,22 +104,15 @@ describe('dead-letter producer', () => {
   });
 
   it('broker connections refused after start: a failed write is counted within seconds, an abort ends it at once', async () => {
-    const topic = uniqueName('dlq-refused');
-    await createTopic(topic, 1);
-    const f = await faults();
-    let failures = 0;
-    const w = writer(
-      serviceKafka(KAFKA_BROKERS, { socketFactory: f.socketFactory }),
-      topic,
-      () => failures++,
-    );
-    await w.start();
-    expect(await w.write(letter('before'))).toBe(true);
+    const { f, w, failures } = await writerBehindFaults('dlq-refused');
     await f.setPath('refused');
     const controller = new AbortController();
     const started = Date.now();
     const writing = w.write(letter('x'), controller.signal);
-    await waitFor(() => failures >= 1, { timeoutMs: 20_000, message: 'a failed dead-letter write counted' });
+    await waitFor(() => failures() >= 1, {
+      timeoutMs: 20_000,
+      message: 'a failed dead-letter write counted',
+    });
     const firstFailureMs = Date.now() - started;
     controller.abort();
     const abortedAt = Date.now();
@@ -112,21 +122,14 @@ describe('dead-letter producer', () => {
   });
 
   it('a broker that accepts connections and never answers: failures counted within seconds, an abort ends a send at once', async () => {
-    const topic = uniqueName('dlq-hung');
-    await createTopic(topic, 1);
-    const f = await faults();
-    let failures = 0;
-    const w = writer(
-      serviceKafka(KAFKA_BROKERS, { socketFactory: f.socketFactory }),
-      topic,
-      () => failures++,
-    );
-    await w.start();
-    expect(await w.write(letter('before'))).toBe(true);
+    const { topic, f, w, failures } = await writerBehindFaults('dlq-hung');
     await f.setPath('hung');
     const started = Date.now();
     const first = w.write(letter('y'));
-    await waitFor(() => failures >= 1, { timeoutMs: 20_000, message: 'a failed dead-letter write counted' });
+    await waitFor(() => failures() >= 1, {
+      timeoutMs: 20_000,
+      message: 'a failed dead-letter write counted',
+    });
     expect(Date.now() - started).toBeLessThan(15_000);
     // A second write, aborted while kafkajs waits for an answer that never comes.
     const controller = new AbortController();

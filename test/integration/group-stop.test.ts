@@ -7,13 +7,13 @@
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Producer } from 'kafkajs';
-import type pg from 'pg';
 import { configSpec } from '../../src/config.js';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { spawnConnector, stopAllChildren, type ChildConnector } from '../support/child-connector.js';
+import { requestCreate } from '../support/events.js';
 import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import type { TestDatabase } from '../support/pg.js';
+import type { Receiver } from '../support/receiver.js';
+import { startSubscribedReceiver, type SubscribedReceiver } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
 const PARTITIONS = 4;
@@ -21,30 +21,22 @@ const SESSION_MS = Number(
   process.env.MEASURE_SESSION_TIMEOUT_MS ?? configSpec.KAFKA_SESSION_TIMEOUT_MS.default,
 );
 
+let setup: SubscribedReceiver | undefined;
 let db: TestDatabase;
-let pool: pg.Pool;
 let receiver: Receiver;
 let producer: Producer | undefined;
 let producing = true;
 
 beforeAll(async () => {
-  ({ db, pool } = await createMigratedDatabase('group_stop'));
-  receiver = await startReceiver();
-  await createSubscriptionStore(pool).add({
-    idProject: 'P1',
-    event: 'request.create',
-    target: receiver.url,
-    createdBy: 't',
-  });
+  setup = await startSubscribedReceiver('group_stop');
+  ({ db, receiver } = setup);
 });
 
 afterAll(async () => {
   producing = false;
   await stopAllChildren();
   await producer?.disconnect();
-  await receiver?.close();
-  await pool?.end();
-  await db?.drop();
+  await setup?.close();
 });
 
 /** Per partition, the longest time without a delivery from `from` to its first delivery after `to`. */
@@ -79,13 +71,7 @@ it('measures the stop per scale-out and per kill -9 of one of two instances', as
         messages: [
           {
             partition: p,
-            value: JSON.stringify({
-              id,
-              event: 'request.create',
-              id_project: 'P1',
-              timestamp: Date.now(),
-              payload: { id, p },
-            }),
+            value: requestCreate(id, { p }),
           },
         ],
       });

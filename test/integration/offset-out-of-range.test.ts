@@ -5,38 +5,27 @@
  * committed offset starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type pg from 'pg';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector } from '../support/connector.js';
+import { payloadId, requestCreate } from '../support/events.js';
 import { committedOffsets, createTopic, produce, testKafka, uniqueName } from '../support/kafka.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import type { TestDatabase } from '../support/pg.js';
+import type { Receiver } from '../support/receiver.js';
+import { startSubscribedReceiver, type SubscribedReceiver } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
+let setup: SubscribedReceiver | undefined;
 let db: TestDatabase;
-let pool: pg.Pool;
 let receiver: Receiver;
 
-const event = (id: string): string =>
-  JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
-const delivered = (): string[] =>
-  receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { id: string } }).payload.id);
+const delivered = (): string[] => receiver.requests.map((r) => payloadId(r.body));
 
 beforeAll(async () => {
-  ({ db, pool } = await createMigratedDatabase('out_of_range'));
-  receiver = await startReceiver();
-  await createSubscriptionStore(pool).add({
-    idProject: 'P1',
-    event: 'request.create',
-    target: receiver.url,
-    createdBy: 't',
-  });
+  setup = await startSubscribedReceiver('out_of_range');
+  ({ db, receiver } = setup);
 });
 
 afterAll(async () => {
-  await receiver?.close();
-  await pool?.end();
-  await db?.drop();
+  await setup?.close();
 });
 
 describe('start position', () => {
@@ -47,7 +36,7 @@ describe('start position', () => {
     await createTopic(topic, 1);
     await produce(
       topic,
-      Array.from({ length: 10 }, (_, i) => ({ key: 'P1', value: event(`e${i}`) })),
+      Array.from({ length: 10 }, (_, i) => ({ key: 'P1', value: requestCreate(`e${i}`) })),
     );
     // The group had read up to offset 2; then records 0-5 were deleted (retention), so 2 is out of range.
     const admin = testKafka().admin();
@@ -89,7 +78,7 @@ describe('start position', () => {
     await createTopic(topic, 1);
     await produce(
       topic,
-      [0, 1, 2].map((i) => ({ key: 'P1', value: event(`old${i}`) })),
+      [0, 1, 2].map((i) => ({ key: 'P1', value: requestCreate(`old${i}`) })),
     );
     const env = { KAFKA_FROM_BEGINNING: 'false' };
     const first = await startConnector({ topic, groupId, databaseUrl: db.url, env });
@@ -102,10 +91,10 @@ describe('start position', () => {
     } finally {
       await first.stop();
     }
-    await produce(topic, [{ key: 'P1', value: event('new0') }]); // while no instance runs
+    await produce(topic, [{ key: 'P1', value: requestCreate('new0') }]); // while no instance runs
     const second = await startConnector({ topic, groupId, databaseUrl: db.url, env });
     try {
-      await produce(topic, [{ key: 'P1', value: event('new1') }]);
+      await produce(topic, [{ key: 'P1', value: requestCreate('new1') }]);
       await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '5', {
         timeoutMs: 20_000,
         message: () => `offset 5 committed (delivered: ${delivered().join(',')})`,

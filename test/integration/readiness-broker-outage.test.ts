@@ -1,33 +1,29 @@
 /**
  * Issue 16 item 12: /readyz says what the README says — joined to the group (a member now, not just once),
  * subscriptions loaded, not paused for an outage — whatever path a broker outage takes. The broker here is
- * the test's own (test/support/private-broker.ts), frozen with SIGSTOP: it stops answering without
+ * the test's own (test/support/own-broker.ts), frozen with SIGSTOP: it stops answering without
  * closing connections, so kafkajs's requests hang (30 s request timeout) and nothing crashes the consumer
  * for a long while; the member is still out of the group once the session timeout passed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { request } from 'node:http';
-import type pg from 'pg';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector } from '../support/connector.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startPrivateBroker, type PrivateBroker } from '../support/private-broker.js';
-import { startReceiver } from '../support/receiver.js';
+import { requestCreate } from '../support/events.js';
+import { startOwnBroker, type OwnBroker } from '../support/own-broker.js';
+import { startSubscribedReceiver, type SubscribedReceiver } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
 const SESSION_TIMEOUT_MS = 6_000; // the smallest KAFKA_SESSION_TIMEOUT_MS allowed
 
-let db: TestDatabase;
-let pool: pg.Pool;
-let broker: PrivateBroker;
+let setup: SubscribedReceiver;
+let broker: OwnBroker;
 beforeAll(async () => {
-  ({ db, pool } = await createMigratedDatabase('readiness'));
-  broker = await startPrivateBroker();
+  setup = await startSubscribedReceiver('readiness');
+  broker = await startOwnBroker();
 }, 180_000);
 afterAll(async () => {
-  await broker?.close();
-  await pool?.end();
-  await db?.drop();
+  await broker?.destroy();
+  await setup?.close();
 });
 
 /** GET /readyz on the ops port: status and body. */
@@ -47,37 +43,23 @@ function readyz(port: number): Promise<{ status: number; body: Record<string, un
 
 describe('/readyz during a broker outage', () => {
   it('turns 503 within the session timeout of a broker that stopped answering, and 200 again when it is back', async () => {
-    const r = await startReceiver();
-    await createSubscriptionStore(pool).add({
-      idProject: 'P1',
-      event: 'request.create',
-      target: r.url,
-      createdBy: 't',
-    });
+    const r = setup.receiver;
     const topic = 'readiness-events';
     await broker.createTopic(topic);
     const c = await startConnector({
       topic,
       groupId: 'readiness-group',
-      databaseUrl: db.url,
+      databaseUrl: setup.db.url,
       env: { KAFKA_BROKERS: broker.brokers, KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS) },
     });
-    const producer = broker.kafka.producer();
-    const event = (id: string): string =>
-      JSON.stringify({
-        id,
-        event: 'request.create',
-        id_project: 'P1',
-        timestamp: Date.now(),
-        payload: { id },
-      });
+    const producer = broker.kafka().producer();
     try {
       await waitFor(async () => (await readyz(c.app.opsPort)).status === 200, {
         timeoutMs: 30_000,
         message: 'ready before the outage',
       });
       await producer.connect();
-      await producer.send({ topic, messages: [{ key: 'P1', value: event('before') }] });
+      await producer.send({ topic, messages: [{ key: 'P1', value: requestCreate('before') }] });
       await waitFor(() => r.requests.length === 1, {
         timeoutMs: 15_000,
         message: 'delivered before the outage',
@@ -102,7 +84,7 @@ describe('/readyz during a broker outage', () => {
         timeoutMs: 60_000,
         message: 'ready again once the broker answers',
       });
-      await producer.send({ topic, messages: [{ key: 'P1', value: event('after') }] });
+      await producer.send({ topic, messages: [{ key: 'P1', value: requestCreate('after') }] });
       await waitFor(() => r.requests.some((q) => q.body.includes('"after"')), {
         timeoutMs: 30_000,
         message: 'delivered after the outage',
@@ -111,7 +93,6 @@ describe('/readyz during a broker outage', () => {
       broker.thaw();
       await producer.disconnect();
       await c.stop();
-      await r.close();
     }
   }, 180_000);
 });

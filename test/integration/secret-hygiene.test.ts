@@ -7,22 +7,18 @@
  * and the output of `subscriptions list`. None may appear.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription, SubscriptionStore } from '../../src/subscriptions/types.js';
 import { spawnConnector, stopAllChildren } from '../support/child-connector.js';
+import { runCli } from '../support/cli.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
+import { requestCreate } from '../support/events.js';
 import { committedOffsets, createTopic, produce, readAll, uniqueName } from '../support/kafka.js';
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const execFileAsync = promisify(execFile);
 
 /** Local Postgres trusts 127.0.0.1, so a password in the URL is accepted and ignored: a pure canary. */
 const DB_PASSWORD = 'db-canary-password-5f1c9e';
@@ -84,23 +80,7 @@ function leaked(text: string, secrets: readonly string[]): string[] {
   return secrets.filter((s) => text.includes(s));
 }
 
-async function cli(args: string[], env: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
-  return execFileAsync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
-
-const event = (id: string): string =>
-  JSON.stringify({
-    id,
-    event: 'request.create',
-    id_project: 'P1',
-    timestamp: Date.now(),
-    payload: { id, text: 'hello' },
-  });
+const event = (id: string): string => requestCreate(id, { text: 'hello' });
 
 describe('secret hygiene', () => {
   it('no secret in logs, /metrics, dead letters or `subscriptions list` after a run with every outcome', async () => {
@@ -230,10 +210,11 @@ describe('secret hygiene', () => {
     expect(leaked(metricsText, secrets)).toEqual([]);
     expect(leaked(metricsHttp, secrets)).toEqual([]);
 
-    const list = await cli(['subscriptions', 'list'], {
+    const list = await runCli(['subscriptions', 'list'], {
       DATABASE_URL: withPassword(db.url),
       LOG_LEVEL: 'debug', // the most verbose level
     });
+    expect(list.code).toBe(0);
     for (const s of Object.values(subs)) expect(list.stdout).toContain(s.id);
     expect(leaked(list.stdout + list.stderr, secrets)).toEqual([]);
   });

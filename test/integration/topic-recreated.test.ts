@@ -6,8 +6,6 @@
  * log went back.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type pg from 'pg';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector } from '../support/connector.js';
 import {
   committedOffsets,
@@ -17,34 +15,25 @@ import {
   testKafka,
   uniqueName,
 } from '../support/kafka.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { payloadId, requestCreate } from '../support/events.js';
+import type { TestDatabase } from '../support/pg.js';
+import type { Receiver } from '../support/receiver.js';
+import { startSubscribedReceiver, type SubscribedReceiver } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
+let setup: SubscribedReceiver | undefined;
 let db: TestDatabase;
-let pool: pg.Pool;
 let receiver: Receiver;
 
-const event = (id: string): string =>
-  JSON.stringify({ id, event: 'request.create', id_project: 'P1', timestamp: Date.now(), payload: { id } });
-const delivered = (): string[] =>
-  receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { id: string } }).payload.id);
+const delivered = (): string[] => receiver.requests.map((r) => payloadId(r.body));
 
 beforeAll(async () => {
-  ({ db, pool } = await createMigratedDatabase('topic_recreated'));
-  receiver = await startReceiver();
-  await createSubscriptionStore(pool).add({
-    idProject: 'P1',
-    event: 'request.create',
-    target: receiver.url,
-    createdBy: 't',
-  });
+  setup = await startSubscribedReceiver('topic_recreated');
+  ({ db, receiver } = setup);
 });
 
 afterAll(async () => {
-  await receiver?.close();
-  await pool?.end();
-  await db?.drop();
+  await setup?.close();
 });
 
 it('delivers every record of a topic recreated under the same name', async () => {
@@ -53,7 +42,7 @@ it('delivers every record of a topic recreated under the same name', async () =>
   await createTopic(topic, 1);
   await produce(
     topic,
-    [0, 1, 2, 3, 4].map((i) => ({ key: 'P1', value: event(`old${i}`) })),
+    [0, 1, 2, 3, 4].map((i) => ({ key: 'P1', value: requestCreate(`old${i}`) })),
   );
   const c = await startConnector({ topic, groupId, databaseUrl: db.url });
   try {
@@ -67,7 +56,7 @@ it('delivers every record of a topic recreated under the same name', async () =>
     await createTopic(topic, 1).catch(() => undefined);
     await produce(
       topic,
-      [0, 1].map((i) => ({ key: 'P1', value: event(`new${i}`) })),
+      [0, 1].map((i) => ({ key: 'P1', value: requestCreate(`new${i}`) })),
     );
     await waitFor(() => ['new0', 'new1'].every((id) => delivered().includes(id)), {
       timeoutMs: 30_000,

@@ -1,8 +1,12 @@
 /**
- * A private single Kafka broker for a test that stops and restarts a broker (the shared one on 9092 must
- * never be): started by `test/infra/infra.sh broker-start` with the shared broker's configuration and jars,
- * on free ports, its data in a temporary directory kept across restarts (a restart keeps its records).
- * Stopped by its PID only; `destroy` (call it in afterAll) kills it if alive and removes its data.
+ * A private single Kafka broker for a test that takes a broker down (the shared one on 9092 must never
+ * be): started by `test/infra/infra.sh broker-start` (the only launcher of broker JVMs) with the shared
+ * broker's configuration and jars, on free ports, its data in a temporary directory kept across restarts
+ * (a restart keeps its records). Stopped by its PID only; `destroy` (call it in afterAll) kills it if
+ * alive and removes its data, and a test process that dies without afterAll kills it on exit.
+ *
+ * `freeze()` stops the JVM with SIGSTOP: its sockets stay open and nothing answers, which is what a hung
+ * or partitioned broker looks like to a client (no quick "connection refused"); `thaw()` resumes it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -21,10 +25,16 @@ export interface OwnBroker {
   readonly brokers: string;
   /** A kafkajs client on it that logs nothing. */
   kafka(): Kafka;
+  /** Creates `topic` and waits for its partitions' leaders. */
+  createTopic(topic: string, partitions?: number): Promise<void>;
   /** Starts it again on the same data; resolves once kafkajs can use it. */
   start(): Promise<void>;
   /** Sends `signal` to its PID and waits for the process to be gone. */
   stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** SIGSTOP: the broker stops answering, its connections stay open. */
+  freeze(): void;
+  /** SIGCONT. */
+  thaw(): void;
   /** SIGKILL if still running, then removes its data. */
   destroy(): Promise<void>;
 }
@@ -61,6 +71,11 @@ export async function startOwnBroker(): Promise<OwnBroker> {
   const offset = await freeOffset();
   const brokers = `127.0.0.1:${9092 + offset}`;
   let pid: number | null = null;
+  const signal = (s: NodeJS.Signals): void => {
+    if (pid !== null && alive(pid)) process.kill(pid, s);
+  };
+  // A test process that dies without afterAll must not leave a (possibly frozen) JVM behind.
+  const killOnExit = (): void => signal('SIGKILL');
   const start = async (): Promise<void> => {
     const { stdout } = await run('bash', [INFRA_SH, 'broker-start', dir], {
       env: { ...process.env, INFRA_PORT_OFFSET: String(offset) },
@@ -69,12 +84,12 @@ export async function startOwnBroker(): Promise<OwnBroker> {
     pid = Number(stdout.trim().split('\n').at(-1));
     if (!Number.isInteger(pid) || pid <= 0) throw new Error(`broker-start printed no PID: ${stdout}`);
   };
-  const stop = async (signal: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
+  const stop = async (s: 'SIGTERM' | 'SIGKILL'): Promise<void> => {
     if (pid === null || !alive(pid)) return;
-    process.kill(pid, signal);
+    process.kill(pid, s);
     const deadline = Date.now() + 90_000;
     while (alive(pid)) {
-      if (Date.now() > deadline) throw new Error(`broker pid ${pid} still alive 90 s after ${signal}`);
+      if (Date.now() > deadline) throw new Error(`broker pid ${pid} still alive 90 s after ${s}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -88,18 +103,32 @@ export async function startOwnBroker(): Promise<OwnBroker> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  process.once('exit', killOnExit);
+  const kafka = (): Kafka =>
+    new Kafka({
+      clientId: 'own-broker-test',
+      brokers: [brokers],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 5 },
+    });
   return {
     brokers,
-    kafka: () =>
-      new Kafka({
-        clientId: 'own-broker-test',
-        brokers: [brokers],
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 5 },
-      }),
+    kafka,
+    async createTopic(topic, partitions = 1) {
+      const admin = kafka().admin();
+      await admin.connect();
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+      } finally {
+        await admin.disconnect();
+      }
+    },
     start,
     stop,
+    freeze: () => signal('SIGSTOP'),
+    thaw: () => signal('SIGCONT'),
     async destroy() {
+      process.off('exit', killOnExit);
       await stop('SIGKILL').catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
