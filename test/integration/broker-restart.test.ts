@@ -17,8 +17,12 @@ import { startSubscribedReceiver, type SubscribedReceiver } from '../support/sub
 import { waitFor } from '../support/wait.js';
 
 const OUTAGE_MS = 10_000;
-/** Broker ready → first delivery of a record produced after it. */
-const RECOVERY_BUDGET_MS = 5_000;
+/**
+ * Broker ready → first delivery of a record produced after it. Measured 0.05-0.5 s (the line this test
+ * prints); the bound only separates riding the outage out from waiting out a backoff or a session (the old
+ * client: nothing within 30 s), with room for a loaded CI machine (one run past 5 s at load 4.9 on 2 cores).
+ */
+const RECOVERY_BUDGET_MS = 8_000;
 
 let setup: SubscribedReceiver | undefined;
 let db: TestDatabase;
