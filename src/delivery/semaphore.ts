@@ -3,9 +3,43 @@
  * A wait can be abandoned with an AbortSignal (shutdown, revoked partition): the waiter leaves the queue
  * at once, holding nothing, and a later release skips it.
  */
-interface Waiter {
-  /** Cleared when the waiter is granted or abandoned, so it is woken at most once. */
-  grant: (() => void) | null;
+/** One queued acquire; settled (granted or abandoned) at most once. */
+class Waiter {
+  settled = false;
+  constructor(
+    readonly resolve: (held: boolean) => void,
+    readonly group: Set<Waiter> | undefined,
+  ) {}
+}
+
+/**
+ * The waiters of each signal, of every semaphore, behind ONE abort listener per signal. A listener per
+ * waiter would make every wait O(n): Node's EventTarget scans its listener list on add and remove, and all
+ * of a partition's deliveries share its signal (measured: 13 µs per acquire with 2,000 waiters, 48 µs with
+ * 6,000; 0.3-1.3 µs this way, as without a signal). One listener per semaphore would still add one per
+ * receiver origin to each partition's signal.
+ */
+const waitingBySignal = new WeakMap<AbortSignal, Set<Waiter>>();
+
+function waitersOf(signal: AbortSignal): Set<Waiter> {
+  let group = waitingBySignal.get(signal);
+  if (group === undefined) {
+    const waiting = new Set<Waiter>();
+    group = waiting;
+    waitingBySignal.set(signal, waiting);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const w of waiting) {
+          w.settled = true; // abandoned: its semaphore's next release skips it, the slot goes to the next
+          w.resolve(false);
+        }
+        waiting.clear();
+      },
+      { once: true },
+    );
+  }
+  return group;
 }
 
 export class Semaphore {
@@ -27,19 +61,10 @@ export class Semaphore {
       return;
     }
     if (signal?.aborted) return Promise.resolve(false);
+    const group = signal === undefined ? undefined : waitersOf(signal);
     return new Promise<boolean>((resolve) => {
-      const waiter: Waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', abandon);
-          resolve(true);
-        },
-      };
-      function abandon(): void {
-        if (waiter.grant === null) return;
-        waiter.grant = null;
-        resolve(false);
-      }
-      signal?.addEventListener('abort', abandon, { once: true });
+      const waiter = new Waiter(resolve, group);
+      group?.add(waiter);
       this.waiters.push(waiter);
     });
   }
@@ -51,10 +76,10 @@ export class Semaphore {
         this.waiters = this.waiters.slice(this.head);
         this.head = 0;
       }
-      const grant = next.grant;
-      if (grant === null) continue; // abandoned: the slot goes to the next waiter
-      next.grant = null;
-      grant();
+      if (next.settled) continue; // abandoned: the slot goes to the next waiter
+      next.settled = true;
+      next.group?.delete(next);
+      next.resolve(true);
       return;
     }
     this.available++;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { getEventListeners } from 'node:events';
 import { Semaphore } from '../../../src/delivery/semaphore.js';
 
 describe('Semaphore', () => {
@@ -38,5 +39,26 @@ describe('Semaphore', () => {
     await expect(s.acquire(already.signal)).resolves.toBe(false);
     s.release();
     expect(s.inUse).toBe(0);
+  });
+
+  it("puts one abort listener on a partition's signal, whatever the number of waiters and semaphores", async () => {
+    // All of a partition's deliveries share its signal: a listener per waiter makes each wait O(waiters)
+    // (Node's EventTarget scans its list), which a backlog of thousands of deliveries turned into CPU.
+    const partition = new AbortController();
+    const global = new Semaphore(1);
+    const origins = Array.from({ length: 20 }, () => new Semaphore(1));
+    for (const s of [global, ...origins]) s.acquire();
+    const waits = [global, ...origins].flatMap((s) =>
+      Array.from({ length: 500 }, () => s.acquire(partition.signal) as Promise<boolean>),
+    );
+    expect(getEventListeners(partition.signal, 'abort')).toHaveLength(1);
+    global.release(); // one waiter is granted before the abort
+    partition.abort();
+    const held = await Promise.all(waits);
+    expect(held.filter(Boolean)).toHaveLength(1);
+    expect(held[0]).toBe(true);
+    // Abandoned waiters hold nothing: each semaphore's next release frees its slot for a new acquirer.
+    for (const s of origins) s.release();
+    expect(origins.every((s) => s.inUse === 0)).toBe(true);
   });
 });
