@@ -1,8 +1,10 @@
 /**
  * Every metric the service exports, on a registry passed in by the caller (never prom-client's global one).
  * Label values are bounded: event families from a fixed list, status classes, outcome and reason enums.
- * Never a URL, project id or subscription id as a label. `metricDocs` feeds the README table (kept in sync
- * by a unit test).
+ * Never a URL or project id as a label; a subscription id only in `circuit_state`, at most
+ * CIRCUIT_STATE_MAX_SERIES series (see setCircuitStates). `metricDocs` feeds the README table (kept in sync
+ * by a unit test). Past 300 lines on purpose: every metric is declared here once, next to its doc, so the
+ * table, the registry and the label values cannot drift apart.
  */
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 
@@ -108,6 +110,61 @@ export const metricDocs = {
     type: 'counter',
     labels: '',
     help: 'Attempts refused because the target resolved to a forbidden address.',
+  },
+  [`${P}parked_deliveries`]: {
+    type: 'gauge',
+    labels: 'state',
+    help: 'Rows of the parked-delivery store by state: parked, delivered, dead (store-wide, read every 15 s by each instance: aggregate with max, not sum).',
+  },
+  [`${P}parked_due_backlog`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Parked deliveries that are due and not leased: waiting for a runner (store-wide, like parked_deliveries).',
+  },
+  [`${P}parked_oldest_due_age_seconds`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'How long the oldest due, unleased parked delivery has been due; 0 when none (store-wide, like parked_deliveries).',
+  },
+  [`${P}parks_total`]: {
+    type: 'counter',
+    labels: 'reason',
+    help: 'Deliveries parked: retry (next attempt past the in-process budget), behind (its ordered lane is parked), spill (in-memory backlog full), circuit (breaker open).',
+  },
+  [`${P}park_failures_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Parks the store refused (Postgres unavailable); those deliveries stay in process and retry there.',
+  },
+  [`${P}parked_claims_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Parked deliveries claimed by this instance for an attempt.',
+  },
+  [`${P}parked_lease_expiries_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Claims of rows whose previous lease ran out without a result (its instance died or hung).',
+  },
+  [`${P}circuits_open`]: {
+    type: 'gauge',
+    labels: 'state',
+    help: 'Subscriptions whose circuit breaker on this instance is open or half_open (probing).',
+  },
+  [`${P}circuit_state`]: {
+    type: 'gauge',
+    labels: 'subscription_id',
+    help: 'Circuit breaker state per subscription on this instance: 1 open, 0.5 half-open; closed circuits have no series; at most 50 series.',
+  },
+  [`${P}circuit_transitions_total`]: {
+    type: 'counter',
+    labels: 'to',
+    help: 'Circuit breaker transitions on this instance, by the state entered: open, half_open, closed.',
+  },
+  [`${P}subscriptions_disabled_total`]: {
+    type: 'counter',
+    labels: 'reason',
+    help: 'Subscriptions disabled automatically: gone (the receiver answered 410), failing (no 2xx for SUBSCRIPTION_DISABLE_AFTER_MS).',
   },
   [`${P}ready`]: {
     type: 'gauge',
@@ -268,6 +325,67 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       help: help(`${P}ssrf_refusals_total`),
       registers,
     }),
+    parkedDeliveries: new Gauge({
+      name: `${P}parked_deliveries`,
+      help: help(`${P}parked_deliveries`),
+      labelNames: ['state'],
+      registers,
+    }),
+    parkedDueBacklog: new Gauge({
+      name: `${P}parked_due_backlog`,
+      help: help(`${P}parked_due_backlog`),
+      registers,
+    }),
+    parkedOldestDueAge: new Gauge({
+      name: `${P}parked_oldest_due_age_seconds`,
+      help: help(`${P}parked_oldest_due_age_seconds`),
+      registers,
+    }),
+    parks: new Counter({
+      name: `${P}parks_total`,
+      help: help(`${P}parks_total`),
+      labelNames: ['reason'],
+      registers,
+    }),
+    parkFailures: new Counter({
+      name: `${P}park_failures_total`,
+      help: help(`${P}park_failures_total`),
+      registers,
+    }),
+    parkedClaims: new Counter({
+      name: `${P}parked_claims_total`,
+      help: help(`${P}parked_claims_total`),
+      registers,
+    }),
+    leaseExpiries: new Counter({
+      name: `${P}parked_lease_expiries_total`,
+      help: help(`${P}parked_lease_expiries_total`),
+      registers,
+    }),
+    circuitOpen: new Gauge({
+      name: `${P}circuits_open`,
+      help: help(`${P}circuits_open`),
+      labelNames: ['state'],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: `${P}circuit_state`,
+      help: help(`${P}circuit_state`),
+      labelNames: ['subscription_id'],
+      registers,
+    }),
+    circuitTransitions: new Counter({
+      name: `${P}circuit_transitions_total`,
+      help: help(`${P}circuit_transitions_total`),
+      labelNames: ['to'],
+      registers,
+    }),
+    subscriptionsDisabled: new Counter({
+      name: `${P}subscriptions_disabled_total`,
+      help: help(`${P}subscriptions_disabled_total`),
+      labelNames: ['reason'],
+      registers,
+    }),
     ready: new Gauge({ name: `${P}ready`, help: help(`${P}ready`), registers }),
   };
   // Known label values start at 0, so rate()/increase() see the first event of each series.
@@ -278,9 +396,53 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   for (const result of ['ok', 'error', 'skipped']) m.offsetCommits.inc({ result }, 0);
   for (const reason of OFFSET_RESET_REASONS) m.offsetResets.inc({ reason }, 0);
   m.recordProcessingFailures.inc(0);
+  for (const state of PARKED_STATES) m.parkedDeliveries.set({ state }, 0);
+  for (const reason of PARK_REASONS) m.parks.inc({ reason }, 0);
+  for (const state of CIRCUIT_STATES) m.circuitOpen.set({ state }, 0);
+  for (const to of CIRCUIT_TRANSITION_TARGETS) m.circuitTransitions.inc({ to }, 0);
+  for (const reason of DISABLE_REASONS) m.subscriptionsDisabled.inc({ reason }, 0);
+  m.parkFailures.inc(0);
+  m.parkedClaims.inc(0);
+  m.leaseExpiries.inc(0);
   m.deadLetterPublishFailures.inc(0);
   m.ssrfRefusals.inc(0);
   return m;
+}
+
+/** Label values of the parked-delivery metrics (README "Parked deliveries"). */
+export const PARKED_STATES = ['parked', 'delivered', 'dead'] as const;
+export const PARK_REASONS = ['retry', 'behind', 'spill', 'circuit'] as const;
+export const CIRCUIT_STATES = ['open', 'half_open'] as const;
+export const CIRCUIT_TRANSITION_TARGETS = ['open', 'half_open', 'closed'] as const;
+export const DISABLE_REASONS = ['gone', 'failing'] as const;
+
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
+
+/** circuit_state's cap: subscription ids are unbounded, a scrape must not be. */
+export const CIRCUIT_STATE_MAX_SERIES = 50;
+const CIRCUIT_STATE_VALUE: Readonly<Record<CircuitState, number>> = { open: 1, half_open: 0.5 };
+
+/**
+ * Publishes the breakers that are not closed: circuits_open counts all of them, circuit_state gets one
+ * series per subscription for at most `maxSeries` of them (open before half-open, then by id, so the same
+ * ones stay across calls). The gauge is reset first, so a closed circuit's series disappears. Call it with
+ * the whole set after every transition.
+ */
+export function setCircuitStates(
+  metrics: Pick<Metrics, 'circuitOpen' | 'circuitState'>,
+  states: readonly { id: string; state: CircuitState }[],
+  maxSeries = CIRCUIT_STATE_MAX_SERIES,
+): void {
+  const counts: Record<CircuitState, number> = { open: 0, half_open: 0 };
+  for (const s of states) counts[s.state] += 1;
+  for (const state of CIRCUIT_STATES) metrics.circuitOpen.set({ state }, counts[state]);
+  const shown = [...states]
+    .sort((a, b) =>
+      a.state === b.state ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.state === 'open' ? -1 : 1,
+    )
+    .slice(0, Math.max(0, maxSeries));
+  metrics.circuitState.reset();
+  for (const s of shown) metrics.circuitState.set({ subscription_id: s.id }, CIRCUIT_STATE_VALUE[s.state]);
 }
 
 /** Why a partition's position was reset (offset_resets_total). */

@@ -192,6 +192,14 @@ describe('dashboard queries', () => {
       'subscriptions snapshot age',
       'ssrf refusals',
       'ready instances',
+      'parked deliveries by state',
+      'parked due backlog and oldest due age',
+      'parks / s by reason',
+      'parked claims / s and lease expiries / s',
+      'park failures / s',
+      'open circuits and circuit transitions',
+      'circuit state by subscription',
+      'subscriptions disabled by reason',
     ]) {
       expect(titles.some((t) => t.includes(wanted))).toBe(true);
     }
