@@ -13,6 +13,8 @@
  * failures of a disabled subscription or older than its `disabled_at`.
  *
  * Times are epoch ms from the injected clock; `disabled_at` is the database's `now()`.
+ *
+ * Just past 300 lines: the SQL and the buffer it merges change together.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger.js';
@@ -175,7 +177,12 @@ export function createEndpointHealth(opts: EndpointHealthOptions): EndpointHealt
       disabledAt.set(id, t);
       buffer.delete(id);
       logger.warn({ subscriptionId: id, reason }, 'subscription disabled');
-      opts.onDisabled?.(id, reason);
+      try {
+        opts.onDisabled?.(id, reason);
+      } catch (err) {
+        // A throwing callback must not undo the bookkeeping nor reject the 410 path (unhandled).
+        logger.error({ err, subscriptionId: id }, 'endpoint health: onDisabled threw');
+      }
     }
   }
 

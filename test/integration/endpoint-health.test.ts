@@ -182,6 +182,20 @@ describe('failing for longer than the disable time', () => {
     expect(await subscription(id)).toMatchObject({ enabled: false, disabled_reason: 'failing' });
   });
 
+  it('a throwing onDisabled neither rejects the sweep nor stops the disable', async () => {
+    const id = await newSubscription();
+    const h = healthInstance({
+      onDisabled: () => {
+        throw new Error('callback bug');
+      },
+    });
+    h.record(id, false, 503);
+    await h.flush();
+    clock += DISABLE_AFTER_MS + 1;
+    await expect(h.sweep()).resolves.toEqual([id]);
+    expect(await subscription(id)).toMatchObject({ enabled: false, disabled_reason: 'failing' });
+  });
+
   it('start() flushes and sweeps on its own timer', async () => {
     const id = await newSubscription();
     const h = healthInstance({ flushIntervalMs: 50 });
