@@ -46,7 +46,12 @@ it('delivers every record of a topic recreated under the same name', async () =>
   );
   const c = await startConnector({ topic, groupId, databaseUrl: db.url });
   try {
-    await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '5', { timeoutMs: 20_000 });
+    let committed: Partial<Record<number, string>> = {};
+    await waitFor(async () => (committed = await committedOffsets(groupId, topic))[0] === '5', {
+      timeoutMs: 20_000,
+      message: () =>
+        `offset 5 committed (committed: ${JSON.stringify(committed)}; delivered: ${delivered().join(',')})\n${c.logs.slice(-30).join('')}`,
+    });
     await deleteTopics(topic);
     const admin = testKafka().admin();
     await admin.connect();
