@@ -46,13 +46,38 @@ it('delivers every record of a topic recreated under the same name', async () =>
   );
   const c = await startConnector({ topic, groupId, databaseUrl: db.url });
   try {
-    await waitFor(async () => (await committedOffsets(groupId, topic))[0] === '5', { timeoutMs: 20_000 });
+    let committed: Partial<Record<number, string>> = {};
+    await waitFor(async () => (committed = await committedOffsets(groupId, topic))[0] === '5', {
+      timeoutMs: 20_000,
+      message: () =>
+        `offset 5 committed (committed: ${JSON.stringify(committed)}; delivered: ${delivered().join(',')})\n${c.logs.slice(-30).join('')}`,
+    });
     await deleteTopics(topic);
+    // The old topic is gone once it is no longer listed, or listed again with an empty log: the connector's
+    // own metadata requests recreate it (auto.create.topics.enable) within tens of ms of the delete, so a
+    // poll may never see it missing.
     const admin = testKafka().admin();
     await admin.connect();
-    await waitFor(async () => !(await admin.listTopics()).includes(topic), { timeoutMs: 20_000 });
-    await admin.disconnect();
-    // The connector's own metadata requests may already have recreated it (auto.create.topics.enable).
+    let listed = true;
+    let ends: string[] = [];
+    try {
+      await waitFor(
+        async () => {
+          listed = (await admin.listTopics()).includes(topic);
+          if (!listed) return true;
+          ends = (await admin.fetchTopicOffsets(topic)).map((p) => p.high);
+          return ends.length > 0 && ends.every((high) => high === '0');
+        },
+        {
+          timeoutMs: 20_000,
+          message: () =>
+            `the old topic gone (listed: ${listed}, end offsets: ${ends.join(',')})\n${c.logs.slice(-30).join('')}`,
+        },
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    // Already recreated by the connector, or created here.
     await createTopic(topic, 1).catch(() => undefined);
     await produce(
       topic,
