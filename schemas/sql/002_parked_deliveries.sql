@@ -40,8 +40,9 @@ create table webhook_deliveries (
   -- No foreign key: a deleted subscription's parked deliveries are dead-lettered by the runner.
   subscription_id text not null,
   webhook_id text not null,
-  -- Ordered subscriptions: subscription id + NUL + record key; null for concurrent ones (no order).
-  lane text null,
+  -- Ordered subscriptions: subscription id + NUL + record key, as UTF-8 bytes; null for concurrent ones (no
+  -- order). bytea, not text: Postgres text cannot hold the NUL separator.
+  lane bytea null,
   -- Order inside a lane: the source record's offset (a lane's records share a partition).
   seq bigint not null,
   state text not null default 'parked',
