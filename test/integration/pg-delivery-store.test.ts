@@ -362,6 +362,49 @@ describe('ordered lanes', () => {
     expect((await store.claim('o2', 10, 60_000)).map((c) => c.record.offset)).toEqual(['20']);
   });
 
+  it('drains lanes in order with two concurrent runners, never two rows of a lane at once', async () => {
+    await subscription('sub-a');
+    const lanes = Array.from({ length: 20 }, (_, i) => `sub-a\u0000k${i}`);
+    const requests = lanes.flatMap((l, i) =>
+      Array.from({ length: 5 }, (_, j) => request({ lane: l, offset: 1_000 + j * 100 + i })),
+    );
+    await store.park(requests);
+    const inFlight = new Set<string>();
+    const delivered = new Map<string, number[]>();
+    let overlaps = 0;
+    const runner = async (owner: string): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while ([...delivered.values()].flat().length < requests.length && Date.now() < deadline) {
+        const claimed = await store.claim(owner, 7, 60_000);
+        for (const c of claimed) {
+          if (inFlight.has(c.lane!)) overlaps++;
+          inFlight.add(c.lane!);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1)); // the other runner claims meanwhile
+        for (const c of claimed) {
+          delivered.set(c.lane!, [...(delivered.get(c.lane!) ?? []), Number(c.record.offset)]);
+        }
+        await store.finish(
+          owner,
+          claimed.map((c) => ({
+            kind: 'delivered' as const,
+            id: c.id,
+            attempts: 2,
+            status: 200,
+            firstAttemptAt: 1,
+            lastAttemptAt: 2,
+          })),
+        );
+        for (const c of claimed) inFlight.delete(c.lane!); // its lease ended with the finish
+      }
+    };
+    await Promise.all([runner('r1'), runner('r2')]);
+    expect(overlaps).toBe(0);
+    expect([...delivered.values()].flat()).toHaveLength(requests.length);
+    for (const offsets of delivered.values()) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect(await count("state = 'delivered'")).toBe(requests.length);
+  });
+
   it('lists parked lanes of given partitions and answers laneHasParked', async () => {
     await subscription('sub-a');
     const other = 'sub-a\u0000p2';
