@@ -1,14 +1,16 @@
 /**
  * The parked-delivery store's SQL (schemas/sql/002_parked_deliveries.sql), apart from the code that runs
  * it. Multi-row writes take one array per column (`unnest`); times from the caller are epoch ms, compared
- * with the database clock. Parameters are listed in `pg-delivery-store.ts` next to each call.
+ * with the database clock. Each statement's parameters are built next to its call in `pg-delivery-store.ts`.
  */
 const ms = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
 const fromMs = (param: string): string => `to_timestamp(${param} / 1000.0)`;
 
 /**
  * A row a runner may take now (`d` = webhook_deliveries, `s` = its subscription, left-joined). The lane
- * conditions read other rows of the lane: a lane's rows are claimed one at a time, in seq order.
+ * conditions read other rows of the lane: a lane's rows are claimed one at a time, in seq order. They read
+ * the statement's snapshot: a row parked with a lower seq than a row another claim is leasing at that very
+ * moment could be claimed next to it (lanes park in seq order, so only a rebalance race can do that).
  */
 const CLAIMABLE = `d.state = 'parked' and d.due_at <= now()
   and (d.lease_until is null or d.lease_until < now())
