@@ -36,12 +36,15 @@ create table webhook_events (
 
 create table webhook_deliveries (
   id bigserial primary key,
-  event_ref bigint not null references webhook_events (id) on delete cascade,
+  -- No cascade: retention deletes an event only when no delivery references it, and a park re-using the
+  -- event at that moment must make the delete fail (its FK check), not take the new delivery with it.
+  event_ref bigint not null references webhook_events (id),
   -- No foreign key: a deleted subscription's parked deliveries are dead-lettered by the runner.
   subscription_id text not null,
   webhook_id text not null,
-  -- Ordered subscriptions: subscription id + NUL + record key; null for concurrent ones (no order).
-  lane text null,
+  -- Ordered subscriptions: subscription id + NUL + record key, as UTF-8 bytes; null for concurrent ones (no
+  -- order). bytea, not text: Postgres text cannot hold the NUL separator.
+  lane bytea null,
   -- Order inside a lane: the source record's offset (a lane's records share a partition).
   seq bigint not null,
   state text not null default 'parked',

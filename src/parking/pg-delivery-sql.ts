@@ -1,0 +1,126 @@
+/**
+ * The parked-delivery store's SQL (schemas/sql/002_parked_deliveries.sql), apart from the code that runs
+ * it. Multi-row writes take one array per column (`unnest`); times from the caller are epoch ms, compared
+ * with the database clock. Each statement's parameters are built next to its call in `pg-delivery-store.ts`.
+ */
+const ms = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
+const fromMs = (param: string): string => `to_timestamp(${param} / 1000.0)`;
+
+/**
+ * A row a runner may take now (`d` = webhook_deliveries, `s` = its subscription, left-joined). The lane
+ * conditions read other rows of the lane: a lane's rows are claimed one at a time, in seq order. They read
+ * the statement's snapshot: a row parked with a lower seq than a row another claim is leasing at that very
+ * moment could be claimed next to it (lanes park in seq order, so only a rebalance race can do that).
+ */
+const CLAIMABLE = `d.state = 'parked' and d.due_at <= now()
+  and (d.lease_until is null or d.lease_until < now())
+  and (s.id is null or s.enabled)
+  and (d.lane is null or (
+    not exists (select 1 from webhook_deliveries h
+                where h.lane = d.lane and h.state = 'parked' and (h.seq, h.id) < (d.seq, d.id))
+    and not exists (select 1 from webhook_deliveries l
+                    where l.lane = d.lane and l.state = 'parked' and l.id <> d.id and l.lease_until >= now())))`;
+
+export const INSERT_EVENTS = `insert into webhook_events (event_id, event_name, id_project, event_ts, encoding, payload,
+    topic, partition, record_offset, record_ts, record_key, record_value, record_headers)
+  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[],
+    $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bytea[], $12::bytea[], $13::jsonb[])
+  on conflict (topic, partition, record_offset, event_id) do update set event_id = excluded.event_id
+  returning id, topic, partition, record_offset::text, event_id`;
+
+export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, subscription_id, webhook_id, lane, seq,
+    parked_reason, attempts, due_at, first_attempt_at, last_attempt_at, last_status, last_error)
+  select u.event_ref, u.subscription_id, u.webhook_id, u.lane, u.seq, u.reason, u.attempts,
+    ${fromMs('u.due')}, ${fromMs('u.first')}, ${fromMs('u.last')}, u.status, u.error
+  from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::int[],
+    $8::float8[], $9::float8[], $10::float8[], $11::int[], $12::text[])
+    as u(event_ref, subscription_id, webhook_id, lane, seq, reason, attempts, due, first, last, status, error)
+  on conflict (webhook_id) where state = 'parked' do nothing`;
+
+export const CLAIM = `with picked as (
+    select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted
+    from webhook_deliveries d left join webhook_subscriptions s on s.id = d.subscription_id
+    where ${CLAIMABLE}
+    order by d.due_at
+    limit $2
+    for update of d skip locked
+  ), claimed as (
+    update webhook_deliveries d
+    set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond'
+    from picked p
+    where d.id = p.id
+    returning d.*, p.previous_lease_until is not null as lease_expired, p.subscription_deleted
+  )
+  select c.id::text, c.subscription_id, c.webhook_id, c.lane, c.attempts, ${ms('c.due_at')} as due_at,
+    c.lease_expired, c.subscription_deleted, ${ms('c.first_attempt_at')} as first_attempt_at,
+    c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts::float8 as event_ts,
+    e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,
+    e.record_value, e.record_headers
+  from claimed c join webhook_events e on e.id = c.event_ref
+  order by c.due_at, c.id`;
+
+/** What a finish with an attempt sets; one without (`last` null: no attempt) keeps the last attempt's. */
+const LAST_ATTEMPT = `attempts = u.attempts,
+    first_attempt_at = coalesce(${fromMs('u.first')}, d.first_attempt_at),
+    last_attempt_at = coalesce(${fromMs('u.last')}, d.last_attempt_at),
+    last_status = case when u.last is null then d.last_status else u.status end,
+    last_error = case when u.last is null then d.last_error else u.error end,
+    lease_owner = null, lease_until = null`;
+
+const FINISH_WHERE = `where d.id = u.id and d.lease_owner = $1 and d.state = 'parked'`;
+
+export const FINISH_DELIVERED = `update webhook_deliveries d
+  set state = 'delivered', finished_at = now(), ${LAST_ATTEMPT}
+  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[])
+    as u(id, attempts, first, last, status, error)
+  ${FINISH_WHERE}`;
+
+export const FINISH_DEAD = `update webhook_deliveries d
+  set state = 'dead', finished_at = now(), dead_reason = u.reason, ${LAST_ATTEMPT}
+  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::text[])
+    as u(id, attempts, first, last, status, error, reason)
+  ${FINISH_WHERE}`;
+
+export const FINISH_RESCHEDULE = `update webhook_deliveries d
+  set due_at = ${fromMs('u.due')}, parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
+  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[],
+    $9::text[]) as u(id, attempts, first, last, status, error, due, reason)
+  ${FINISH_WHERE}`;
+
+export const PRUNE_DELIVERIES = `with doomed as (
+    select id from webhook_deliveries
+    where state <> 'parked' and finished_at < now() - $1 * interval '1 millisecond'
+    order by finished_at limit $2
+  )
+  delete from webhook_deliveries d using doomed where d.id = doomed.id returning d.event_ref`;
+
+/**
+ * Events no delivery references: those of the deliveries just deleted, and (a sweep) old ones whose
+ * deliveries never got written (a redelivered record parked as another event row). Rows a park is
+ * upserting right now are locked by it and skipped; a delete racing with a park that just committed is
+ * refused by the FK check (23503), which reads a fresh snapshot.
+ */
+const ORPHAN = 'not exists (select 1 from webhook_deliveries d where d.event_ref = e.id)';
+export const PRUNE_EVENTS_OF = `delete from webhook_events where id in (
+    select e.id from webhook_events e where e.id = any($1::bigint[]) and ${ORPHAN} for update skip locked)`;
+export const PRUNE_OLD_ORPHANS = `delete from webhook_events where id in (
+    select e.id from webhook_events e
+    where e.created_at < now() - $1 * interval '1 millisecond' and ${ORPHAN}
+    limit $2 for update skip locked)`;
+
+export const STATS = `select
+    (select count(*) from webhook_deliveries where state = 'parked')::float8 as parked,
+    (select count(*) from webhook_deliveries where state = 'delivered')::float8 as delivered,
+    (select count(*) from webhook_deliveries where state = 'dead')::float8 as dead,
+    count(*)::float8 as due_backlog,
+    coalesce(extract(epoch from now() - min(d.due_at)), 0)::float8 as oldest_due_age
+  from webhook_deliveries d left join webhook_subscriptions s on s.id = d.subscription_id
+  where ${CLAIMABLE}`;
+
+/** Lanes with a parked row among the partitions `unnest($1 topics, $2 partitions)`. */
+export const PARKED_LANES = `select distinct d.lane from webhook_deliveries d join webhook_events e on e.id = d.event_ref
+  join unnest($1::text[], $2::int[]) as p(topic, partition)
+    on p.topic = e.topic and p.partition = e.partition
+  where d.state = 'parked' and d.lane is not null`;
+
+export const LANE_HAS_PARKED = `select exists (select 1 from webhook_deliveries where lane = $1 and state = 'parked') as parked`;
