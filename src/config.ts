@@ -127,7 +127,7 @@ export const configSpec = {
   RETRY_SCHEDULE: {
     type: 'durations',
     default: '5s,5m,30m,2h,5h,10h,10h',
-    doc: 'Waits before attempts 2, 3, ... (units ms, s, m, h); the last one failing dead-letters the delivery; empty = one attempt. The default makes 8 attempts over ~27 h, like Svix.',
+    doc: 'Waits before attempts 2, 3, ... (units ms, s, m, h; empty = one attempt); a delivery still failing after the last is dead-lettered. The default: 8 attempts over ~27 h, like Svix.',
   },
   RETRY_JITTER: {
     type: 'number',
@@ -257,7 +257,7 @@ export const configSpec = {
     type: 'int',
     default: 86_400_000,
     min: 0,
-    doc: 'Delivered and dead parked deliveries are kept this long (for `deliveries` commands), then deleted.',
+    doc: 'Delivered and dead rows of parked deliveries are kept this long, then deleted (with events no delivery refers to).',
   },
   // Operations
   OPS_HOST: {
