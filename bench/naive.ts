@@ -50,7 +50,7 @@ async function main(): Promise<void> {
           const prepared = prepareSubscription(sub, Date.now());
           const body = buildEnvelope(prepared, event);
           const msgId = webhookId(event.id, sub.id);
-          for (let attempt = 1; attempt <= config.DELIVERY_MAX_ATTEMPTS; attempt++) {
+          for (let attempt = 1; attempt <= config.RETRY_SCHEDULE.length + 1; attempt++) {
             const headers = buildAttemptHeaders({
               prepared,
               event: event.event,

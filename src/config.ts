@@ -10,7 +10,8 @@ type Spec =
   | { type: 'int'; default: number; min: number; max?: number; doc: string }
   | { type: 'number'; default: number; min: number; max?: number; doc: string }
   | { type: 'bool'; default: boolean; doc: string }
-  | { type: 'list'; default: readonly string[]; doc: string; minItems?: number };
+  | { type: 'list'; default: readonly string[]; doc: string; minItems?: number }
+  | { type: 'durations'; default: string; doc: string };
 
 export const configSpec = {
   // Kafka
@@ -123,36 +124,39 @@ export const configSpec = {
     max: 120_000,
     doc: 'Per-attempt timeout (connect + headers + body).',
   },
-  DELIVERY_MAX_ATTEMPTS: {
-    type: 'int',
-    default: 6,
-    min: 1,
-    max: 50,
-    doc: 'Attempts per delivery before it is dead-lettered.',
+  RETRY_SCHEDULE: {
+    type: 'durations',
+    default: '5s,5m,30m,2h,5h,10h,10h',
+    doc: 'Waits before attempts 2, 3, ... (units ms, s, m, h; empty = one attempt); a delivery still failing after the last is dead-lettered. The default: 8 attempts over ~27 h, like Svix.',
   },
-  RETRY_INITIAL_DELAY_MS: { type: 'int', default: 1_000, min: 0, doc: 'Backoff before the 2nd attempt.' },
-  RETRY_MULTIPLIER: {
+  RETRY_JITTER: {
     type: 'number',
-    default: 4,
-    min: 1,
-    max: 20,
-    doc: 'Backoff growth factor per attempt.',
+    default: 0.2,
+    min: 0,
+    max: 0.9,
+    doc: 'Each wait is shortened by a random fraction up to this (never lengthened), so failures do not retry in lockstep.',
   },
-  RETRY_MAX_DELAY_MS: { type: 'int', default: 60_000, min: 0, doc: 'Cap on one backoff delay.' },
   RETRY_AFTER_MAX_MS: { type: 'int', default: 120_000, min: 0, doc: "Cap on a receiver's `Retry-After`." },
+  RETRY_IN_PROCESS_MAX_MS: {
+    type: 'int',
+    default: 10_000,
+    min: 0,
+    max: 300_000,
+    doc: 'Longest wait slept in process; a delivery whose next attempt is further away is parked in Postgres.',
+  },
   DELIVERY_CONCURRENCY: {
     type: 'int',
-    default: 256,
+    default: 512,
     min: 1,
     max: 10_000,
     doc: 'Most HTTP requests in flight per instance.',
   },
   HTTP_CONNECTIONS_PER_ORIGIN: {
     type: 'int',
-    default: 64,
+    default: 128,
     min: 1,
     max: 1_024,
-    doc: 'Keep-alive connections per receiver origin, and the most attempts in flight to one origin (one slow receiver cannot take all of DELIVERY_CONCURRENCY).',
+    doc: 'Keep-alive connections per receiver origin; the most attempts in flight to one origin is the smaller of this and DELIVERY_CONCURRENCY / 4 (one slow receiver cannot take all of DELIVERY_CONCURRENCY).',
   },
   RESPONSE_BODY_MAX_BYTES: {
     type: 'int',
@@ -173,6 +177,51 @@ export const configSpec = {
     min: 0,
     doc: 'On SIGTERM, time allowed for in-flight deliveries before committing and leaving.',
   },
+  SUBSCRIPTION_MAX_PENDING: {
+    type: 'int',
+    default: 256,
+    min: 1,
+    max: 100_000,
+    doc: "Concurrent subscription: deliveries in process before new ones are parked ('spill', due at once).",
+  },
+  ORDERED_LANE_MAX_PENDING: {
+    type: 'int',
+    default: 16,
+    min: 1,
+    max: 10_000,
+    doc: "Ordered lane: deliveries queued before a new one is parked ('spill') and the lane with it.",
+  },
+  SUBSCRIPTION_DISABLE_AFTER_MS: {
+    type: 'int',
+    default: 432_000_000,
+    min: 60_000,
+    doc: "A subscription with no 2xx for this long (default 5 days) is disabled ('failing') and its parked deliveries dead-lettered.",
+  },
+  CIRCUIT_FAILURE_PERCENT: {
+    type: 'int',
+    default: 70,
+    min: 1,
+    max: 100,
+    doc: "Circuit breaker: this % of a subscription's attempts failing within CIRCUIT_WINDOW_MS opens its circuit.",
+  },
+  CIRCUIT_MIN_ATTEMPTS: {
+    type: 'int',
+    default: 10,
+    min: 1,
+    doc: 'Circuit breaker: fewer attempts than this in the window never open the circuit.',
+  },
+  CIRCUIT_WINDOW_MS: {
+    type: 'int',
+    default: 300_000,
+    min: 1_000,
+    doc: 'Circuit breaker: the sliding window over which attempts and failures are counted.',
+  },
+  CIRCUIT_COOLDOWN_MS: {
+    type: 'int',
+    default: 30_000,
+    min: 100,
+    doc: "Circuit breaker: an open circuit parks deliveries ('circuit') this long, then one probe attempt closes or reopens it.",
+  },
   LEGACY_SECRET_HEADER: {
     type: 'bool',
     default: false,
@@ -182,6 +231,33 @@ export const configSpec = {
     type: 'list',
     default: [],
     doc: 'CIDRs that targets may resolve to although not public (e.g. `10.0.0.0/8,127.0.0.1/32`).',
+  },
+  // Parked deliveries
+  PARKED_POLL_INTERVAL_MS: {
+    type: 'int',
+    default: 1_000,
+    min: 10,
+    max: 60_000,
+    doc: 'How often the parked-delivery runner looks for due deliveries when none was due.',
+  },
+  PARKED_CLAIM_BATCH: {
+    type: 'int',
+    default: 500,
+    min: 1,
+    max: 10_000,
+    doc: 'Parked deliveries claimed per query.',
+  },
+  PARKED_LEASE_MS: {
+    type: 'int',
+    default: 60_000,
+    min: 1_000,
+    doc: 'How long a claim holds a parked delivery; if its instance dies, another claims it after this. At least DELIVERY_TIMEOUT_MS + 5000.',
+  },
+  DELIVERY_STORE_RETENTION_MS: {
+    type: 'int',
+    default: 86_400_000,
+    min: 0,
+    doc: 'Delivered and dead rows of parked deliveries are kept this long, then deleted (with events no delivery refers to).',
   },
   // Operations
   OPS_HOST: {
@@ -219,13 +295,52 @@ type ValueOf<S> = S extends { type: 'int' | 'number' }
     ? boolean
     : S extends { type: 'list' }
       ? readonly string[]
-      : string;
+      : S extends { type: 'durations' }
+        ? readonly number[]
+        : string;
 export type Config = { readonly [K in ConfigKey]: ValueOf<(typeof configSpec)[K]> };
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * `5s,5m,30m,2h` → [5000, 300000, 1800000, 7200000]; units ms, s, m, h (required, so that `5` cannot mean
+ * 5 ms to one reader and 5 s to another). Empty text is an empty list. Bad entries are reported by name.
+ */
+export function parseDurations(text: string): { values: number[]; errors: string[] } {
+  const values: number[] = [];
+  const errors: string[] = [];
+  if (text.trim() === '') return { values, errors };
+  for (const entry of text.split(',').map((s) => s.trim())) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(entry);
+    const ms = m ? Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) : NaN;
+    if (!Number.isSafeInteger(ms)) {
+      errors.push(
+        entry === ''
+          ? 'empty entry'
+          : `${JSON.stringify(entry)} is not a duration (a number with unit ms, s, m or h, e.g. 5s)`,
+      );
+    } else values.push(ms);
+  }
+  return { values, errors };
+}
+
+/** Settings that no longer exist; setting one is refused rather than silently ignored. */
+export const removedSettings: Readonly<Record<string, string>> = {
+  DELIVERY_MAX_ATTEMPTS: 'the number of attempts is the number of RETRY_SCHEDULE entries + 1',
+  RETRY_INITIAL_DELAY_MS: 'the wait before attempt 2 is the first RETRY_SCHEDULE entry',
+  RETRY_MULTIPLIER: 'RETRY_SCHEDULE lists every wait',
+  RETRY_MAX_DELAY_MS: 'RETRY_SCHEDULE lists every wait',
+};
+
 function parseOne(key: string, spec: Spec, raw: string | undefined, problems: string[]): unknown {
+  if (spec.type === 'durations') {
+    const { values, errors } = parseDurations(raw ?? spec.default);
+    for (const e of errors) problems.push(`${key}: ${e}, in ${JSON.stringify(raw)}`);
+    return values;
+  }
   if (raw === undefined) return spec.default;
   const value = raw.trim();
   switch (spec.type) {
@@ -298,8 +413,10 @@ function checkCombinations(c: Config, problems: string[]): void {
       problems.push(`TARGET_ALLOW_CIDRS: "${cidr}" is not a CIDR (address/prefix)`);
     }
   }
-  if (c.RETRY_INITIAL_DELAY_MS > c.RETRY_MAX_DELAY_MS) {
-    problems.push('RETRY_INITIAL_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
+  if (c.PARKED_LEASE_MS < c.DELIVERY_TIMEOUT_MS + 5_000) {
+    problems.push(
+      `PARKED_LEASE_MS (${c.PARKED_LEASE_MS}) must be at least DELIVERY_TIMEOUT_MS + 5000 (${c.DELIVERY_TIMEOUT_MS + 5_000}), so that a claim outlives its attempt`,
+    );
   }
   const dlq = c.DLQ_TOPIC === '' ? `${c.KAFKA_TOPICS[0]}.dlq` : c.DLQ_TOPIC;
   if (c.KAFKA_TOPICS.includes(dlq)) problems.push('DLQ_TOPIC must differ from the consumed topics');
@@ -308,6 +425,11 @@ function checkCombinations(c: Config, problems: string[]): void {
 /** Reads every variable of `configSpec` from `env`; throws CONFIG_INVALID listing all problems at once. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = [];
+  for (const [key, why] of Object.entries(removedSettings)) {
+    if (env[key] !== undefined) {
+      problems.push(`${key} is no longer supported: use RETRY_SCHEDULE (${why}); unset ${key}`);
+    }
+  }
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(configSpec) as [string, Spec][]) {
     out[key] = parseOne(key, spec, env[key], problems);

@@ -40,7 +40,7 @@ export const errorDocs: Record<ErrorCode, string> = {
   CONNECTOR_KAFKA_UNAVAILABLE:
     'Kafka could not be reached or refused a request (connection, TLS, SASL, authorization) at start or in a CLI command: the process exits 1. Check `KAFKA_BROKERS` and the `KAFKA_SSL*`/`KAFKA_SASL*` variables.',
   CONNECTOR_DELIVERY_FAILED:
-    'A delivery failed for good (3xx, a 4xx other than 408/425/429, an invalid target URL, or `DELIVERY_MAX_ATTEMPTS` used up): dead-lettered with its reason; `replay` it once the receiver is fixed.',
+    'A delivery failed for good (3xx, a 4xx other than 408/425/429, an invalid target URL, or every attempt of `RETRY_SCHEDULE` used up): dead-lettered with its reason; `replay` it once the receiver is fixed.',
   CONNECTOR_USAGE:
     'The command line was wrong; the usage text is printed and the process exits 2 (`--help` prints it and exits 0).',
 };

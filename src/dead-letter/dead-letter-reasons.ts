@@ -62,7 +62,7 @@ export const deadLetterReasonDocs: Readonly<Record<DeadLetterReason, ReasonDoc>>
   },
   retries_exhausted: {
     code: ErrorCode.DELIVERY_FAILED,
-    doc: '`DELIVERY_MAX_ATTEMPTS` attempts failed with retryable errors (network, timeout, 408, 425, 429, 5xx).',
+    doc: 'Every attempt of `RETRY_SCHEDULE` failed with retryable errors (network, timeout, 408, 425, 429, 5xx).',
   },
 };
 

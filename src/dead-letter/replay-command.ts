@@ -2,7 +2,9 @@
 import type { Kafka } from 'kafkajs';
 import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
+import type { DeliverDeps } from '../delivery/deliver.js';
 import { deliverDepsFromConfig } from '../delivery/deliver-deps.js';
+import { inProcessPolicy } from '../delivery/retry-policy.js';
 import { ConnectorError, ErrorCode } from '../errors.js';
 import { createRegistryDecoderFromConfig } from '../events/registry-from-config.js';
 import { parseFlags } from '../flags.js';
@@ -20,6 +22,15 @@ same webhook-id as before. TIME is ISO 8601 (e.g. 2026-11-26T10:00:00Z) and appl
   --since-last  continue after the previous --since-last replay (progress is kept in the consumer group
                 "<KAFKA_GROUP_ID>.replay"), so running it twice never sends a dead letter twice. Every
                 record read counts as seen, filtered or not: use the same filters on every run.`;
+
+/**
+ * Replay cannot park (it runs once and exits), so it keeps only the in-process part of the schedule: one
+ * dead letter must not hold the command for the day the full schedule spans.
+ */
+export function replayDeliverDeps(c: Config, transport: WebhookTransport): DeliverDeps {
+  const deps = deliverDepsFromConfig(c, { transport, clock: systemClock, random: Math.random });
+  return { ...deps, policy: inProcessPolicy(deps.policy) };
+}
 
 function parseTime(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -94,11 +105,7 @@ export async function runReplayCommand(
       registry: createRegistryDecoderFromConfig(c, d.logger),
       logger: d.logger,
       out: d.out,
-      deliverDeps: deliverDepsFromConfig(c, {
-        transport: d.transport,
-        clock: systemClock,
-        random: Math.random,
-      }),
+      deliverDeps: replayDeliverDeps(c, d.transport),
     });
     if (summary.failed > 0) {
       // Exit 1 with the code, like every other error: the FAILED lines above say which and why.

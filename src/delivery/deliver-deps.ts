@@ -11,12 +11,19 @@ import { Semaphore } from './semaphore.js';
 
 export function retryPolicyFromConfig(c: Config): RetryPolicy {
   return {
-    maxAttempts: c.DELIVERY_MAX_ATTEMPTS,
-    initialDelayMs: c.RETRY_INITIAL_DELAY_MS,
-    multiplier: c.RETRY_MULTIPLIER,
-    maxDelayMs: c.RETRY_MAX_DELAY_MS,
+    schedule: c.RETRY_SCHEDULE,
+    jitter: c.RETRY_JITTER,
     retryAfterMaxMs: c.RETRY_AFTER_MAX_MS,
+    inProcessMaxMs: c.RETRY_IN_PROCESS_MAX_MS,
   };
+}
+
+/**
+ * Most attempts in flight to one origin: HTTP_CONNECTIONS_PER_ORIGIN, but at most a quarter of
+ * DELIVERY_CONCURRENCY, so a few slow receivers cannot take every slot from the healthy ones.
+ */
+export function originLimitFromConfig(c: Config): number {
+  return Math.max(1, Math.min(c.HTTP_CONNECTIONS_PER_ORIGIN, Math.floor(c.DELIVERY_CONCURRENCY / 4)));
 }
 
 export function deliverDepsFromConfig(
@@ -35,7 +42,7 @@ export function deliverDepsFromConfig(
     clock: d.clock,
     random: d.random,
     slots: new Semaphore(c.DELIVERY_CONCURRENCY),
-    originSlots: new OriginSlots(Math.min(c.HTTP_CONNECTIONS_PER_ORIGIN, c.DELIVERY_CONCURRENCY)),
+    originSlots: new OriginSlots(originLimitFromConfig(c)),
     userAgent: USER_AGENT,
     legacySecretHeader: c.LEGACY_SECRET_HEADER,
     onAttempt: d.onAttempt,

@@ -82,10 +82,8 @@ const spawn = (name: string): Promise<ChildConnector> =>
     databaseUrl: db.url,
     env: {
       KAFKA_SESSION_TIMEOUT_MS: '6000', // the dead member's partitions are reassigned after this
-      RETRY_INITIAL_DELAY_MS: '50',
-      RETRY_MULTIPLIER: '2',
-      RETRY_MAX_DELAY_MS: '200',
-      DELIVERY_MAX_ATTEMPTS: '10',
+      // 10 attempts: 50 ms doubling to a 200 ms cap.
+      RETRY_SCHEDULE: '50ms,100ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms',
       DELIVERY_TIMEOUT_MS: '5000',
       COMMIT_INTERVAL_MS: '200',
       // A small window, so partitions fill up, pause and resume while the process dies.

@@ -233,7 +233,7 @@ describe('a running service logs each error with its code', () => {
       env: {
         MAX_RECORD_BYTES: String(MAX_RECORD_BYTES),
         SCHEMA_REGISTRY_URL: `http://127.0.0.1:${closedPort}`,
-        DELIVERY_MAX_ATTEMPTS: '1',
+        RETRY_SCHEDULE: '', // one attempt
       },
     });
     await child.waitReady(60_000);
@@ -311,7 +311,7 @@ describe('replay', () => {
       DLQ_TOPIC: dlqTopic,
       KAFKA_GROUP_ID: uniqueName('error-codes-replay'),
       TARGET_ALLOW_CIDRS: '127.0.0.1/32',
-      DELIVERY_MAX_ATTEMPTS: '1',
+      RETRY_SCHEDULE: '', // one attempt
     });
     expect(run.stdout).toMatch(/^FAILED .*: http_4xx/m);
     expect(cliCode(run, 'replay, receiver answering 404')).toBe(ErrorCode.DELIVERY_FAILED);

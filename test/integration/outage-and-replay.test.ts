@@ -129,7 +129,7 @@ describe('replay', () => {
       topic,
       groupId,
       databaseUrl: db.url,
-      env: { DELIVERY_MAX_ATTEMPTS: '2', RETRY_INITIAL_DELAY_MS: '50' },
+      env: { RETRY_SCHEDULE: '50ms' },
     });
     try {
       await produce(topic, [

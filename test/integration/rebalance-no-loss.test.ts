@@ -109,10 +109,8 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       databaseUrl: db.url,
       env: {
         KAFKA_SESSION_TIMEOUT_MS: '6000',
-        RETRY_INITIAL_DELAY_MS: '50',
-        RETRY_MULTIPLIER: '2',
-        RETRY_MAX_DELAY_MS: '200',
-        DELIVERY_MAX_ATTEMPTS: '10',
+        // 10 attempts: 50 ms doubling to a 200 ms cap.
+        RETRY_SCHEDULE: '50ms,100ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms',
         DELIVERY_TIMEOUT_MS: '5000',
         COMMIT_INTERVAL_MS: '200',
         PARTITION_MAX_IN_FLIGHT: '50',

@@ -78,7 +78,8 @@ describe('replay with a receiver slower than the session timeout', () => {
       DATABASE_URL: db.url,
       TARGET_ALLOW_CIDRS: '127.0.0.1/32',
       DELIVERY_TIMEOUT_MS: String(RECEIVER_DELAY_MS + 20_000),
-      DELIVERY_MAX_ATTEMPTS: '1',
+      PARKED_LEASE_MS: String(RECEIVER_DELAY_MS + 25_000), // a claim outlives its attempt (config rule)
+      RETRY_SCHEDULE: '', // one attempt
     });
     const lines: string[] = [];
     const run = (): Promise<number> => {

@@ -114,7 +114,7 @@ describe('retries and dead letters', () => {
   it('503 until retries are exhausted: dead-lettered with the attempt count', async () => {
     const r = await receiver(() => ({ status: 503 }));
     await subscribe(r.url);
-    const s = await setup({ DELIVERY_MAX_ATTEMPTS: '4' });
+    const s = await setup({ RETRY_SCHEDULE: '100ms,400ms,1s' });
     await produce(s.topic, [{ key: 'P1', value: event('e503') }]);
     const [dl] = await readAll(s.dlq, { expected: 1, timeoutMs: 30_000 });
     expect(dl!.headers['dlq-reason']).toBe('retries_exhausted');
@@ -141,8 +141,7 @@ describe('retries and dead letters', () => {
     await subscribe(`http://127.0.0.1:${port}/late`);
     const s = await setup({
       DELIVERY_TIMEOUT_MS: '1000',
-      RETRY_INITIAL_DELAY_MS: '300',
-      DELIVERY_MAX_ATTEMPTS: '10',
+      RETRY_SCHEDULE: '300ms,1s,1s,1s,1s,1s,1s,1s,1s',
     });
     await produce(s.topic, [{ key: 'P1', value: event('eT') }]);
     await waitFor(() => hung.requests.length >= 3, {
@@ -223,8 +222,7 @@ describe('retries and dead letters', () => {
     await subscribe(healthy.url);
     const s = await setup({
       DELIVERY_TIMEOUT_MS: '3000',
-      DELIVERY_MAX_ATTEMPTS: '6',
-      RETRY_INITIAL_DELAY_MS: '1000',
+      RETRY_SCHEDULE: '1s,1s,1s,1s,1s',
     });
     const n = 50;
     await produce(

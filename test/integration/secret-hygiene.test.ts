@@ -123,9 +123,7 @@ describe('secret hygiene', () => {
       env: {
         LOG_LEVEL: 'debug', // the most verbose level
         LEGACY_SECRET_HEADER: 'false',
-        DELIVERY_MAX_ATTEMPTS: '3',
-        RETRY_INITIAL_DELAY_MS: '100',
-        RETRY_MAX_DELAY_MS: '500',
+        RETRY_SCHEDULE: '100ms,400ms',
       },
     });
     let metricsHttp = '';

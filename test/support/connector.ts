@@ -50,8 +50,8 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     OPS_PORT: '0',
     HTTP_CLIENT: o.transport ?? 'undici',
     DELIVERY_TIMEOUT_MS: '2000',
-    RETRY_INITIAL_DELAY_MS: '100',
-    RETRY_MAX_DELAY_MS: '1000',
+    // The old compressed backoff (100 ms × 4, capped at 1 s, 6 attempts), all in process.
+    RETRY_SCHEDULE: '100ms,400ms,1s,1s,1s',
     COMMIT_INTERVAL_MS: '200',
     SHUTDOWN_DRAIN_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'info',

@@ -17,13 +17,17 @@ describe('loadConfig', () => {
   it('loads every default from an empty environment', () => {
     const c = loadConfig({});
     for (const [key, spec] of Object.entries(configSpec)) {
-      if (key === 'DLQ_TOPIC') continue;
+      if (key === 'DLQ_TOPIC' || key === 'RETRY_SCHEDULE') continue;
       expect(c[key as keyof Config]).toEqual(spec.default);
     }
     expect(c.KAFKA_BROKERS).toEqual(['127.0.0.1:9092']);
     expect(c.KAFKA_TOPICS).toEqual(['tiledesk.events']);
     expect(c.DELIVERY_TIMEOUT_MS).toBe(10_000);
-    expect(c.DELIVERY_MAX_ATTEMPTS).toBe(6);
+    expect(c.RETRY_SCHEDULE).toEqual([
+      5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
+    expect(c.DELIVERY_CONCURRENCY).toBe(512);
+    expect(c.HTTP_CONNECTIONS_PER_ORIGIN).toBe(128);
     expect(c.LEGACY_SECRET_HEADER).toBe(false);
     expect(c.HTTP_CLIENT).toBe('undici');
     expect(c.TARGET_ALLOW_CIDRS).toEqual([]);
@@ -43,8 +47,8 @@ describe('loadConfig', () => {
         KAFKA_BROKERS: '',
         KAFKA_SSL: 'maybe',
         HTTP_CLIENT: 'axios',
-        DELIVERY_MAX_ATTEMPTS: '0',
-        RETRY_MULTIPLIER: 'x2',
+        RETRY_SCHEDULE: '5s,x2',
+        RETRY_JITTER: '1',
       });
     } catch (err) {
       caught = err;
@@ -59,8 +63,8 @@ describe('loadConfig', () => {
       'KAFKA_BROKERS',
       'KAFKA_SSL',
       'HTTP_CLIENT',
-      'DELIVERY_MAX_ATTEMPTS',
-      'RETRY_MULTIPLIER',
+      'RETRY_SCHEDULE',
+      'RETRY_JITTER',
     ]) {
       expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
       expect(err.message).toContain(name);
@@ -104,7 +108,7 @@ describe('loadConfig', () => {
     });
 
     it('accepts fractional values for number settings only', () => {
-      expect(loadConfig({ RETRY_MULTIPLIER: '1.5' }).RETRY_MULTIPLIER).toBe(1.5);
+      expect(loadConfig({ RETRY_JITTER: '0.5' }).RETRY_JITTER).toBe(0.5);
       expect(problemsOf({ DELIVERY_TIMEOUT_MS: '1500.5' })[0]).toMatch(
         /^DELIVERY_TIMEOUT_MS: must be an integer/,
       );
@@ -120,9 +124,10 @@ describe('loadConfig', () => {
       expect(problemsOf({ DELIVERY_TIMEOUT_MS: '99' })).toEqual([
         'DELIVERY_TIMEOUT_MS: must be between 100 and 120000, got 99',
       ]);
-      expect(problemsOf({ DELIVERY_MAX_ATTEMPTS: '51' })[0]).toMatch(
-        /^DELIVERY_MAX_ATTEMPTS: must be between 1 and 50/,
+      expect(problemsOf({ CIRCUIT_FAILURE_PERCENT: '101' })[0]).toMatch(
+        /^CIRCUIT_FAILURE_PERCENT: must be between 1 and 100/,
       );
+      expect(problemsOf({ RETRY_JITTER: '0.95' })[0]).toMatch(/^RETRY_JITTER: must be between 0 and 0.9/);
       expect(problemsOf({ OPS_PORT: '65536' })[0]).toMatch(/^OPS_PORT/);
       expect(problemsOf({ MAX_RECORD_BYTES: '-1' })[0]).toMatch(
         /^MAX_RECORD_BYTES: must be between 1024 and infinity/,
@@ -209,16 +214,66 @@ describe('loadConfig', () => {
       expect(problemsOf({ KAFKA_TOPICS: 'a,a.dlq' })).toEqual([rule]); // the default a.dlq would be consumed
     });
 
-    it('the initial backoff must not exceed its cap; URLs must have the right scheme', () => {
-      expect(problemsOf({ RETRY_INITIAL_DELAY_MS: '5000', RETRY_MAX_DELAY_MS: '1000' })).toEqual([
-        'RETRY_INITIAL_DELAY_MS must not exceed RETRY_MAX_DELAY_MS',
+    it('a parked-delivery lease outlives an attempt by 5 s; URLs must have the right scheme', () => {
+      expect(problemsOf({ DELIVERY_TIMEOUT_MS: '60000' })).toEqual([
+        'PARKED_LEASE_MS (60000) must be at least DELIVERY_TIMEOUT_MS + 5000 (65000), so that a claim outlives its attempt',
       ]);
+      expect(problemsOf({ PARKED_LEASE_MS: '14999' })[0]).toMatch(
+        /^PARKED_LEASE_MS \(14999\) must be at least/,
+      );
+      expect(loadConfig({ PARKED_LEASE_MS: '15000' }).PARKED_LEASE_MS).toBe(15_000);
+      expect(loadConfig({ DELIVERY_TIMEOUT_MS: '60000', PARKED_LEASE_MS: '65000' }).PARKED_LEASE_MS).toBe(
+        65_000,
+      );
       expect(problemsOf({ DATABASE_URL: 'mysql://x' })).toEqual([
         'DATABASE_URL: must start with postgres:// or postgresql://',
       ]);
       expect(problemsOf({ SCHEMA_REGISTRY_URL: 'registry:8081' })[0]).toMatch(
         /^SCHEMA_REGISTRY_URL: must be an http\(s\) URL/,
       );
+    });
+  });
+
+  describe('RETRY_SCHEDULE', () => {
+    it('parses waits with units ms, s, m and h into milliseconds', () => {
+      expect(loadConfig({ RETRY_SCHEDULE: '250ms, 5s,5m ,1.5h,2h' }).RETRY_SCHEDULE).toEqual([
+        250, 5_000, 300_000, 5_400_000, 7_200_000,
+      ]);
+      expect(loadConfig({ RETRY_SCHEDULE: '0ms,0.5s' }).RETRY_SCHEDULE).toEqual([0, 500]);
+    });
+
+    it('accepts an empty list: one attempt only', () => {
+      expect(loadConfig({ RETRY_SCHEDULE: '' }).RETRY_SCHEDULE).toEqual([]);
+      expect(loadConfig({ RETRY_SCHEDULE: '  ' }).RETRY_SCHEDULE).toEqual([]);
+    });
+
+    it('names every bad entry', () => {
+      expect(problemsOf({ RETRY_SCHEDULE: '5s,5,10 min,-1s,2d' })).toEqual(
+        ['"5"', '"10 min"', '"-1s"', '"2d"'].map(
+          (e) =>
+            `RETRY_SCHEDULE: ${e} is not a duration (a number with unit ms, s, m or h, e.g. 5s), in "5s,5,10 min,-1s,2d"`,
+        ),
+      );
+      expect(problemsOf({ RETRY_SCHEDULE: '5s,,5m' })).toEqual(['RETRY_SCHEDULE: empty entry, in "5s,,5m"']);
+    });
+  });
+
+  describe('removed retry settings', () => {
+    it.each([
+      ['DELIVERY_MAX_ATTEMPTS', '6'],
+      ['RETRY_INITIAL_DELAY_MS', '1000'],
+      ['RETRY_MULTIPLIER', '4'],
+      ['RETRY_MAX_DELAY_MS', '60000'],
+    ])('refuses %s, pointing to RETRY_SCHEDULE', (key, value) => {
+      const problems = problemsOf({ [key]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(
+        new RegExp(`^${key} is no longer supported: use RETRY_SCHEDULE \\(.+\\); unset ${key}$`),
+      );
+    });
+
+    it('refuses them even when empty, all listed together', () => {
+      expect(problemsOf({ DELIVERY_MAX_ATTEMPTS: '', RETRY_MULTIPLIER: '2' })).toHaveLength(2);
     });
   });
 

@@ -61,7 +61,7 @@ function deps(
       slots: new Semaphore(10),
       userAgent: 'ua',
       legacySecretHeader: false,
-      policy: { maxAttempts: 3, initialDelayMs: 1, multiplier: 2, maxDelayMs: 10, retryAfterMaxMs: 10 },
+      policy: { schedule: [1, 2], jitter: 0.5, retryAfterMaxMs: 10, inProcessMaxMs: 10 },
     },
     lanes: new Lanes(),
     keyLanes: new Lanes(),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { buildDeadLetterRecord, type InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
-import { parseReplayArgs, REPLAY_USAGE } from '../../../src/dead-letter/replay-command.js';
+import { loadConfig } from '../../../src/config.js';
+import { parseReplayArgs, REPLAY_USAGE, replayDeliverDeps } from '../../../src/dead-letter/replay-command.js';
+import type { WebhookTransport } from '../../../src/transport/types.js';
 import { replayVerdict, type ReplayFilter } from '../../../src/dead-letter/replay.js';
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';
 
@@ -159,5 +161,19 @@ describe('parseReplayArgs', () => {
     expect(isConnectorError(caught, ErrorCode.USAGE)).toBe(true);
     expect((caught as Error).message).toMatch(fragment);
     expect((caught as Error).message).toContain(REPLAY_USAGE);
+  });
+});
+
+describe('replayDeliverDeps', () => {
+  it('keeps only the in-process retries of the schedule: a replay never parks or sleeps for hours', () => {
+    // Never called: only the policy is looked at.
+    const transport = { name: 'undici' } as WebhookTransport;
+    const policy = (env: Record<string, string>): readonly number[] =>
+      replayDeliverDeps(loadConfig(env), transport).policy.schedule;
+    expect(policy({})).toEqual([5_000]);
+    expect(policy({ RETRY_SCHEDULE: '1s,2s,1m,1s', RETRY_IN_PROCESS_MAX_MS: '2000' })).toEqual([
+      1_000, 2_000,
+    ]);
+    expect(policy({ RETRY_SCHEDULE: '' })).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import type { Clock } from '../../../src/clock.js';
 import type { AttemptOutcome } from '../../../src/delivery/classify.js';
 import { deliver, type DeliverDeps } from '../../../src/delivery/deliver.js';
 import { PreparedSubscriptions } from '../../../src/delivery/prepared-subscription.js';
-import type { RetryPolicy } from '../../../src/delivery/retry-policy.js';
+import { maxAttempts, type RetryPolicy } from '../../../src/delivery/retry-policy.js';
 import { OriginSlots } from '../../../src/delivery/origin-slots.js';
 import { Semaphore } from '../../../src/delivery/semaphore.js';
 import { signHub } from '../../../src/delivery/signing.js';
@@ -17,11 +17,10 @@ import type { TransportResult, WebhookRequest, WebhookTransport } from '../../..
 const T0 = Date.parse('2026-03-01T12:00:00.250Z');
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const POLICY: RetryPolicy = {
-  maxAttempts: 4,
-  initialDelayMs: 1_000,
-  multiplier: 3,
-  maxDelayMs: 60_000,
+  schedule: [1_000, 3_000, 9_000],
+  jitter: 0.5,
   retryAfterMaxMs: 20_000,
+  inProcessMaxMs: 10_000,
 };
 
 const sub: Subscription = {
@@ -103,7 +102,7 @@ function deps(transport: WebhookTransport, clock: Clock, over: Partial<DeliverDe
     prepared: new PreparedSubscriptions(() => clock.now()),
     policy: POLICY,
     clock,
-    random: () => 1,
+    random: () => 0, // no jitter: waits are the schedule's
     slots: new Semaphore(8),
     userAgent: 'tiledesk-webhooks (test)',
     legacySecretHeader: false,
@@ -200,17 +199,17 @@ describe('deliver', () => {
     expect(refused).toMatchObject({ kind: 'failed', reason: 'ssrf', attempts: 1, lastError: 'loopback' });
   });
 
-  it('gives up after maxAttempts of 503 with retries_exhausted', async () => {
+  it('gives up after every attempt of the schedule got 503 with retries_exhausted', async () => {
     const clock = new FakeClock(T0);
     const transport = new ScriptedTransport([ok(503)]);
     const outcome = await deliver(event, sub, deps(transport, clock));
     expect(outcome).toMatchObject({
       kind: 'failed',
       reason: 'retries_exhausted',
-      attempts: POLICY.maxAttempts,
+      attempts: maxAttempts(POLICY),
       lastStatus: 503,
     });
-    expect(transport.requests).toHaveLength(POLICY.maxAttempts);
+    expect(transport.requests).toHaveLength(maxAttempts(POLICY));
     expect(clock.sleeps).toEqual([1_000, 3_000, 9_000]);
   });
 
@@ -551,7 +550,7 @@ describe('deliver with a Semaphore', () => {
     expect(outcome).toMatchObject({
       kind: 'failed',
       reason: 'retries_exhausted',
-      attempts: POLICY.maxAttempts,
+      attempts: maxAttempts(POLICY),
     });
     expect(outcome.kind === 'failed' && outcome.lastError).toContain('transport bug');
     expect(slots.inUse).toBe(0);

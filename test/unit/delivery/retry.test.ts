@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { classifyAttempt, type AttemptOutcome } from '../../../src/delivery/classify.js';
 import { parseRetryAfter } from '../../../src/delivery/retry-after.js';
-import { nextDelayMs, retrySchedule, type RetryPolicy } from '../../../src/delivery/retry-policy.js';
+import {
+  decideNext,
+  inProcessPolicy,
+  maxAttempts,
+  nextDelayMs,
+  retrySchedule,
+  type RetryPolicy,
+} from '../../../src/delivery/retry-policy.js';
 import type { TransportResult } from '../../../src/transport/types.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -129,43 +136,58 @@ describe('parseRetryAfter', () => {
 });
 
 describe('nextDelayMs', () => {
+  // The default schedule: 5s,5m,30m,2h,5h,10h,10h.
   const policy: RetryPolicy = {
-    maxAttempts: 6,
-    initialDelayMs: 1_000,
-    multiplier: 4,
-    maxDelayMs: 60_000,
+    schedule: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+    jitter: 0.2,
     retryAfterMaxMs: 120_000,
+    inProcessMaxMs: 10_000,
   };
   const retryable: AttemptOutcome = { kind: 'retryable', reason: 'http_5xx', status: 503 };
   const zero = (): number => 0;
   const one = (): number => 1;
 
-  // attempt just made → [delay with random()=0, delay with random()=1]: equal jitter over [50%, 100%].
-  const table: [number, number, number][] = [
-    [1, 500, 1_000],
-    [2, 2_000, 4_000],
-    [3, 8_000, 16_000],
-    [4, 30_000, 60_000], // 64 s capped at 60 s
-    [5, 30_000, 60_000],
-  ];
-
-  it.each(table)('after attempt %i waits between %i and %i ms', (attempt, low, high) => {
-    expect(nextDelayMs(attempt, retryable, policy, zero)).toBe(low);
-    expect(nextDelayMs(attempt, retryable, policy, one)).toBe(high);
-    const mid = nextDelayMs(attempt, retryable, policy, () => 0.5)!;
-    expect(mid).toBeGreaterThanOrEqual(low);
-    expect(mid).toBeLessThanOrEqual(high);
+  it('gives schedule.length + 1 attempts', () => {
+    expect(maxAttempts(policy)).toBe(8);
+    expect(maxAttempts({ ...policy, schedule: [] })).toBe(1);
   });
 
-  it('never exceeds the cap, even with a large multiplier and many attempts', () => {
-    const p = { ...policy, maxAttempts: 50, multiplier: 20 };
-    for (let a = 1; a < 50; a++) expect(nextDelayMs(a, retryable, p, one)).toBeLessThanOrEqual(p.maxDelayMs);
+  // attempt just made → schedule[attempt - 1], jittered over [80%, 100%] with jitter 0.2.
+  it.each(policy.schedule.map((ms, i) => [i + 1, ms * 0.8, ms] as const))(
+    'after attempt %i waits between %i and %i ms',
+    (attempt, low, high) => {
+      expect(nextDelayMs(attempt, retryable, policy, one)).toBe(low);
+      expect(nextDelayMs(attempt, retryable, policy, zero)).toBe(high);
+      const mid = nextDelayMs(attempt, retryable, policy, () => 0.5)!;
+      expect(mid).toBe(Math.round(high * 0.9));
+    },
+  );
+
+  it('stays within the jitter bounds for any random() in [0, 1), and never later than the schedule', () => {
+    let seed = 7;
+    const lcg = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 1_000; i++) {
+      const d = nextDelayMs(2, retryable, { ...policy, jitter: 0.5 }, lcg)!;
+      expect(d).toBeGreaterThanOrEqual(150_000);
+      expect(d).toBeLessThanOrEqual(300_000);
+    }
+    expect(nextDelayMs(1, retryable, { ...policy, jitter: 0 }, one)).toBe(5_000);
   });
 
-  it('returns null after the last attempt', () => {
-    expect(nextDelayMs(6, retryable, policy, one)).toBeNull();
-    expect(nextDelayMs(7, retryable, policy, one)).toBeNull();
-    expect(nextDelayMs(1, retryable, { ...policy, maxAttempts: 1 }, one)).toBeNull();
+  it('numbers attempts from 1 and rejects attempt numbers below it', () => {
+    const p = { ...policy, schedule: [10, 20], jitter: 0 };
+    expect(nextDelayMs(1, retryable, p, zero)).toBe(10);
+    expect(nextDelayMs(2, retryable, p, zero)).toBe(20);
+    expect(nextDelayMs(3, retryable, p, zero)).toBeNull();
+    expect(() => nextDelayMs(0, retryable, p, zero)).toThrow(RangeError);
+    expect(() => nextDelayMs(1.5, retryable, p, zero)).toThrow(RangeError);
+  });
+
+  it('returns null after the last attempt, and at once for an empty schedule', () => {
+    expect(nextDelayMs(7, retryable, policy, one)).not.toBeNull();
+    expect(nextDelayMs(8, retryable, policy, one)).toBeNull();
+    expect(nextDelayMs(9, retryable, policy, one)).toBeNull();
+    expect(nextDelayMs(1, retryable, { ...policy, schedule: [] }, one)).toBeNull();
   });
 
   it('returns null for delivered and permanent outcomes', () => {
@@ -183,74 +205,115 @@ describe('nextDelayMs', () => {
 
   it('lets Retry-After lengthen the wait, capped by retryAfterMaxMs', () => {
     expect(nextDelayMs(1, withRetryAfter(30_000), policy, zero)).toBe(30_000);
-    expect(nextDelayMs(1, withRetryAfter(3_600_000), policy, one)).toBe(120_000);
-    expect(nextDelayMs(6, withRetryAfter(1_000), policy, one)).toBeNull();
+    expect(nextDelayMs(1, withRetryAfter(3_600_000), policy, zero)).toBe(120_000);
+    expect(nextDelayMs(8, withRetryAfter(1_000), policy, one)).toBeNull();
   });
 
-  it('never lets Retry-After shorten the backoff: 0, a past date or a short value wait the backoff', () => {
+  it('never lets Retry-After shorten the wait: 0, a past date or a short value wait the schedule', () => {
     // Retry-After: 0 and a past HTTP date both parse to 0 ms.
     expect(parseRetryAfter('0', NOW)).toBe(0);
     expect(parseRetryAfter('Sun, 01 Mar 2026 11:00:00 GMT', NOW)).toBe(0);
-    for (const [attempt, low, high] of table) {
-      expect(nextDelayMs(attempt, withRetryAfter(0), policy, zero)).toBe(low);
-      expect(nextDelayMs(attempt, withRetryAfter(0), policy, one)).toBe(high);
-      expect(nextDelayMs(attempt, withRetryAfter(low - 1), policy, zero)).toBe(low);
-    }
+    policy.schedule.forEach((ms, i) => {
+      expect(nextDelayMs(i + 1, withRetryAfter(0), policy, zero)).toBe(ms);
+      expect(nextDelayMs(i + 1, withRetryAfter(ms * 0.8 - 1), policy, one)).toBe(ms * 0.8);
+    });
+    // A step longer than the Retry-After cap is kept: the cap bounds Retry-After, not the schedule.
+    expect(nextDelayMs(3, withRetryAfter(3_600_000), policy, zero)).toBe(1_800_000);
     // A whole schedule of `Retry-After: 0` answers still waits as long as plain 503s.
     const sum = (o: AttemptOutcome): number =>
-      [1, 2, 3, 4, 5].reduce((t, a) => t + nextDelayMs(a, o, policy, one)!, 0);
+      [1, 2, 3, 4, 5, 6, 7].reduce((t, a) => t + nextDelayMs(a, o, policy, one)!, 0);
     expect(sum(classifyAttempt(response(429, { 'retry-after': '0' }), NOW))).toBe(sum(retryable));
   });
 
-  it('combined with classification: an invalid Retry-After falls back to the backoff', () => {
+  it('combined with classification: an invalid Retry-After falls back to the schedule', () => {
     const outcome = classifyAttempt(response(503, { 'retry-after': '-1' }), NOW);
-    expect(nextDelayMs(1, outcome, policy, one)).toBe(1_000);
+    expect(nextDelayMs(1, outcome, policy, zero)).toBe(5_000);
+  });
+});
+
+describe('decideNext', () => {
+  const policy: RetryPolicy = {
+    schedule: [5_000, 300_000],
+    jitter: 0.2,
+    retryAfterMaxMs: 120_000,
+    inProcessMaxMs: 10_000,
+  };
+  const retryable: AttemptOutcome = { kind: 'retryable', reason: 'timeout' };
+  const zero = (): number => 0;
+
+  it('ends a delivered or permanently failed delivery', () => {
+    expect(decideNext(1, { kind: 'delivered', status: 204 }, policy, zero)).toEqual({
+      kind: 'final',
+      reason: 'delivered',
+    });
+    expect(decideNext(1, { kind: 'permanent', reason: 'http_4xx', status: 404 }, policy, zero)).toEqual({
+      kind: 'final',
+      reason: 'permanent',
+    });
+  });
+
+  it('ends a retryable failure after the last attempt as retries_exhausted', () => {
+    expect(decideNext(3, retryable, policy, zero)).toEqual({ kind: 'final', reason: 'retries_exhausted' });
+    expect(decideNext(1, retryable, { ...policy, schedule: [] }, zero)).toEqual({
+      kind: 'final',
+      reason: 'retries_exhausted',
+    });
+  });
+
+  it('sleeps a wait up to inProcessMaxMs, parks a longer one', () => {
+    expect(decideNext(1, retryable, policy, zero)).toEqual({ kind: 'sleep', delayMs: 5_000 });
+    expect(decideNext(2, retryable, policy, zero)).toEqual({ kind: 'park', delayMs: 300_000 });
+    // The boundary: exactly inProcessMaxMs sleeps, one more parks.
+    expect(decideNext(1, retryable, { ...policy, inProcessMaxMs: 5_000 }, zero).kind).toBe('sleep');
+    expect(decideNext(1, retryable, { ...policy, inProcessMaxMs: 4_999 }, zero).kind).toBe('park');
+  });
+
+  it('parks when Retry-After lengthens a short wait past inProcessMaxMs', () => {
+    const outcome: AttemptOutcome = {
+      kind: 'retryable',
+      reason: 'http_429',
+      status: 429,
+      retryAfterMs: 60_000,
+    };
+    expect(decideNext(1, outcome, policy, zero)).toEqual({ kind: 'park', delayMs: 60_000 });
   });
 });
 
 describe('retrySchedule', () => {
-  it('lists the delays before attempts 2..maxAttempts, without jitter, capped', () => {
-    expect(
-      retrySchedule({
-        maxAttempts: 6,
-        initialDelayMs: 1_000,
-        multiplier: 4,
-        maxDelayMs: 60_000,
-        retryAfterMaxMs: 0,
-      }),
-    ).toEqual([1_000, 4_000, 16_000, 60_000, 60_000]);
-  });
-
-  it('is empty for a single attempt and constant for multiplier 1', () => {
-    expect(
-      retrySchedule({
-        maxAttempts: 1,
-        initialDelayMs: 1_000,
-        multiplier: 2,
-        maxDelayMs: 5_000,
-        retryAfterMaxMs: 0,
-      }),
-    ).toEqual([]);
-    expect(
-      retrySchedule({
-        maxAttempts: 4,
-        initialDelayMs: 250,
-        multiplier: 1,
-        maxDelayMs: 5_000,
-        retryAfterMaxMs: 0,
-      }),
-    ).toEqual([250, 250, 250]);
+  it('lists the waits before attempts 2..maxAttempts, without jitter', () => {
+    const p: RetryPolicy = { schedule: [10, 20, 30], jitter: 0.5, retryAfterMaxMs: 0, inProcessMaxMs: 0 };
+    expect(retrySchedule(p)).toEqual([10, 20, 30]);
+    expect(retrySchedule({ ...p, schedule: [] })).toEqual([]);
   });
 
   it('is the upper bound of nextDelayMs for every attempt', () => {
     const p: RetryPolicy = {
-      maxAttempts: 8,
-      initialDelayMs: 300,
-      multiplier: 3,
-      maxDelayMs: 20_000,
+      schedule: [300, 900, 2_700],
+      jitter: 0.3,
       retryAfterMaxMs: 0,
+      inProcessMaxMs: 0,
     };
     const retryable: AttemptOutcome = { kind: 'retryable', reason: 'timeout' };
-    retrySchedule(p).forEach((d, i) => expect(nextDelayMs(i + 1, retryable, p, () => 1)).toBe(d));
+    retrySchedule(p).forEach((d, i) => expect(nextDelayMs(i + 1, retryable, p, () => 0)).toBe(d));
+  });
+});
+
+describe('inProcessPolicy', () => {
+  const p: RetryPolicy = {
+    schedule: [5_000, 10_000, 300_000, 1_000],
+    jitter: 0.2,
+    retryAfterMaxMs: 0,
+    inProcessMaxMs: 10_000,
+  };
+
+  it('keeps the leading waits of at most inProcessMaxMs, up to the first longer one', () => {
+    expect(inProcessPolicy(p).schedule).toEqual([5_000, 10_000]);
+    expect(maxAttempts(inProcessPolicy(p))).toBe(3);
+    expect(inProcessPolicy({ ...p, inProcessMaxMs: 1_000 }).schedule).toEqual([]);
+  });
+
+  it('returns a schedule that never parks unchanged', () => {
+    const short = { ...p, schedule: [1, 2] };
+    expect(inProcessPolicy(short)).toBe(short);
   });
 });
