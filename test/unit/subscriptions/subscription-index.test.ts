@@ -215,4 +215,11 @@ describe('refreshSubscriptionIndex', () => {
       3,
     );
   });
+
+  it('replaces the object of a row whose ordering changed (the delivery side reads it per object)', () => {
+    const next = refreshSubscriptionIndex(base, [copy(a), { ...copy(b), ordering: 'ordered' }]);
+    expect(next).not.toBe(base);
+    expect(next.get('a')).toBe(a);
+    expect(next.get('b')?.ordering).toBe('ordered');
+  });
 });
