@@ -438,4 +438,62 @@ describe('subscriptions enable --recover-since', () => {
       await theirs.close();
     }
   }, 120_000);
+
+  it('a dead letter that fails again: exit 1 with CONNECTOR_DELIVERY_FAILED, the subscription stays enabled', async () => {
+    const refusing = await startReceiver(() => ({ status: 404 }));
+    try {
+      const sub = await addSubscription(refusing.url);
+      ok(await cli(['subscriptions', 'disable', sub]));
+      const dlq = uniqueName('recover-fail-dlq');
+      await createTopic(dlq, 1);
+      const at = Date.now() - 60_000;
+      const record = buildDeadLetterRecord(
+        {
+          topic: 'tiledesk.events',
+          partition: 0,
+          offset: '0',
+          timestamp: String(at),
+          key: Buffer.from('P1'),
+          value: Buffer.from(
+            JSON.stringify({
+              id: 'again-1',
+              event: 'request.create',
+              id_project: 'P1',
+              timestamp: at,
+              payload: { id: 'again-1' },
+            }),
+          ),
+          headers: {},
+        },
+        {
+          reason: 'retries_exhausted',
+          event: 'request.create',
+          eventId: 'again-1',
+          subscriptionId: sub,
+          attempts: 8,
+          lastAttemptAt: at,
+        },
+      );
+      await produce(dlq, [
+        { key: record.key, value: record.value, headers: record.headers as Record<string, string> },
+      ]);
+      const run = await cli(
+        ['subscriptions', 'enable', sub, `--recover-since=${new Date(at - 1_000).toISOString()}`],
+        {
+          KAFKA_BROKERS,
+          KAFKA_GROUP_ID: uniqueName('recover-fail-group'),
+          DLQ_TOPIC: dlq,
+          TARGET_ALLOW_CIDRS: '127.0.0.1/32',
+        },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^FAILED request\.create event again-1 /m);
+      expect(run.stdout).toMatch(/^re-sent 0 dead letter\(s\) of subscription \S+ since \S+Z; 1 failed$/m);
+      expect(run.stderr).toMatch(/^error CONNECTOR_DELIVERY_FAILED: 1 of 1 re-sent dead letters failed/);
+      expect(refusing.requests.map((q) => payloadId(q.body))).toEqual(['again-1']);
+      expect(await subscriptionRow(sub)).toMatchObject({ enabled: true, disabled_reason: null });
+    } finally {
+      await refusing.close();
+    }
+  }, 120_000);
 });
