@@ -12,6 +12,8 @@ export const ErrorCode = {
   TARGET_FORBIDDEN: 'CONNECTOR_TARGET_FORBIDDEN',
   KAFKA_UNAVAILABLE: 'CONNECTOR_KAFKA_UNAVAILABLE',
   DELIVERY_FAILED: 'CONNECTOR_DELIVERY_FAILED',
+  DELIVERY_NOT_FOUND: 'CONNECTOR_DELIVERY_NOT_FOUND',
+  DELIVERY_NOT_PARKED: 'CONNECTOR_DELIVERY_NOT_PARKED',
   USAGE: 'CONNECTOR_USAGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -41,6 +43,10 @@ export const errorDocs: Record<ErrorCode, string> = {
     'Kafka could not be reached or refused a request (connection, TLS, SASL, authorization) at start or in a CLI command: the process exits 1. Check `KAFKA_BROKERS` and the `KAFKA_SSL*`/`KAFKA_SASL*` variables.',
   CONNECTOR_DELIVERY_FAILED:
     'A delivery failed for good (3xx, a 4xx other than 408/425/429, an invalid target URL, or every attempt of `RETRY_SCHEDULE` used up): dead-lettered with its reason; `replay` it once the receiver is fixed.',
+  CONNECTOR_DELIVERY_NOT_FOUND:
+    'A CLI `deliveries` command named a delivery id that does not exist (finished rows are deleted after `DELIVERY_STORE_RETENTION_MS`).',
+  CONNECTOR_DELIVERY_NOT_PARKED:
+    '`deliveries retry-now` named a delivery that is already delivered or dead-lettered: only a parked one can be retried (`replay` re-sends a dead letter).',
   CONNECTOR_USAGE:
     'The command line was wrong; the usage text is printed and the process exits 2 (`--help` prints it and exits 0).',
 };

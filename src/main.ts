@@ -1,7 +1,7 @@
 /**
  * Composition root: the only module that reads process.env, builds real clients and installs signal
- * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, replay, produce-sample,
- * demo-receiver.
+ * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, deliveries, replay,
+ * produce-sample, demo-receiver.
  */
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -9,7 +9,7 @@ import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactConfig, type Config } from './config.js';
-import { REPLAY_USAGE, runReplayCommand } from './dead-letter/replay-command.js';
+import { REPLAY_USAGE, replayFromConfig, runReplayCommand } from './dead-letter/replay-command.js';
 import { DEMO_RECEIVER_USAGE, runDemoReceiver } from './demo/demo-receiver.js';
 import { PRODUCE_SAMPLE_USAGE, runProduceSample } from './demo/produce-sample.js';
 import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorError } from './errors.js';
@@ -17,6 +17,8 @@ import { createRegistryDecoderFromConfig } from './events/registry-from-config.j
 import { createKafka } from './kafka/create-kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { DELIVERIES_USAGE, runDeliveriesCommand } from './parking/deliveries-cli.js';
+import { createDeliveryAdmin } from './parking/pg-delivery-admin.js';
 import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
@@ -28,7 +30,9 @@ export const USAGE = `usage: webhook-connector <command> [options]
 commands:
   run                      consume events and deliver webhooks (default)
   migrate                  create/upgrade the subscription table (idempotent)
-  subscriptions <sub>      add | list | remove | enable | disable | rotate-secret  (--help for options)
+  subscriptions <sub>      add | list | remove | enable | disable | set-ordering | rotate-secret
+                           (--help for options)
+  deliveries <sub>         list | retry-now: parked and finished deliveries (--help for options)
   replay [options]         re-deliver dead-lettered deliveries (--help for options)
   produce-sample [options] produce sample Tiledesk events (--help for options)
   demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
@@ -51,6 +55,7 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
   run: RUN_USAGE,
   migrate: MIGRATE_USAGE,
   subscriptions: SUBSCRIPTIONS_USAGE,
+  deliveries: DELIVERIES_USAGE,
   replay: REPLAY_USAGE,
   'produce-sample': PRODUCE_SAMPLE_USAGE,
   'demo-receiver': DEMO_RECEIVER_USAGE,
@@ -233,7 +238,29 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
     case 'subscriptions':
       return withPool(config, logger, 'subscriptions', async (pool) => {
-        await runSubscriptionsCommand(args, { store: createSubscriptionStore(pool), out });
+        const store = createSubscriptionStore(pool);
+        await runSubscriptionsCommand(args, {
+          store,
+          out,
+          // Kafka and the HTTP client are built only for `enable --recover-since`.
+          recoverDeadLetters: (filter) =>
+            replayFromConfig(
+              {
+                config,
+                logger,
+                kafka: kafkaFromConfig(config, logger),
+                store,
+                transport: createTransportFromConfig(config),
+                out,
+              },
+              { filter, dryRun: false, sinceLast: false },
+            ),
+        });
+        return 0;
+      });
+    case 'deliveries':
+      return withPool(config, logger, 'deliveries', async (pool) => {
+        await runDeliveriesCommand(args, { admin: createDeliveryAdmin(pool), out });
         return 0;
       });
     case 'replay':

@@ -11,7 +11,7 @@ import { parseFlags } from '../flags.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import type { WebhookTransport } from '../transport/types.js';
-import { replayDeadLetters, type ReplayFilter } from './replay.js';
+import { replayDeadLetters, type ReplayFilter, type ReplaySummary } from './replay.js';
 
 export const REPLAY_USAGE = `usage: webhook-connector replay [--subscription ID ...] [--event E ...] [--since TIME] [--until TIME] [--dry-run] [--since-last]
 
@@ -75,25 +75,26 @@ export function parseReplayArgs(argv: readonly string[]): {
   };
 }
 
-export async function runReplayCommand(
-  argv: readonly string[],
-  d: {
-    config: Config;
-    logger: Logger;
-    kafka: Kafka;
-    store: Pick<SubscriptionStore, 'get'>;
-    transport: WebhookTransport;
-    out: (line: string) => void;
-  },
-): Promise<number> {
-  const a = parseReplayArgs(argv);
-  if (a.help) {
-    d.out(REPLAY_USAGE);
-    return 0;
-  }
+export interface ReplayCommandDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly kafka: Kafka;
+  readonly store: Pick<SubscriptionStore, 'get'>;
+  readonly transport: WebhookTransport;
+  readonly out: (line: string) => void;
+}
+
+/**
+ * One replay wired from the configuration (DLQ_TOPIC, the replay group, the registry, the delivery
+ * settings); closes the transport. Shared by `replay` and `subscriptions enable --recover-since`.
+ */
+export async function replayFromConfig(
+  d: ReplayCommandDeps,
+  a: { readonly filter: ReplayFilter; readonly dryRun: boolean; readonly sinceLast: boolean },
+): Promise<ReplaySummary> {
   const c = d.config;
   try {
-    const summary = await replayDeadLetters({
+    return await replayDeadLetters({
       kafka: d.kafka,
       topic: c.DLQ_TOPIC,
       replayGroupId: `${c.KAFKA_GROUP_ID}.replay`,
@@ -107,16 +108,25 @@ export async function runReplayCommand(
       out: d.out,
       deliverDeps: replayDeliverDeps(c, d.transport),
     });
-    if (summary.failed > 0) {
-      // Exit 1 with the code, like every other error: the FAILED lines above say which and why.
-      throw new ConnectorError(
-        ErrorCode.DELIVERY_FAILED,
-        `${summary.failed} of ${summary.matched} replayed deliveries failed (see the FAILED lines)`,
-        { ...summary },
-      );
-    }
-    return 0;
   } finally {
     await d.transport.close();
   }
+}
+
+export async function runReplayCommand(argv: readonly string[], d: ReplayCommandDeps): Promise<number> {
+  const a = parseReplayArgs(argv);
+  if (a.help) {
+    d.out(REPLAY_USAGE);
+    return 0;
+  }
+  const summary = await replayFromConfig(d, a);
+  if (summary.failed > 0) {
+    // Exit 1 with the code, like every other error: the FAILED lines above say which and why.
+    throw new ConnectorError(
+      ErrorCode.DELIVERY_FAILED,
+      `${summary.failed} of ${summary.matched} replayed deliveries failed (see the FAILED lines)`,
+      { ...summary },
+    );
+  }
+  return 0;
 }

@@ -1,12 +1,26 @@
 /** `webhook-connector subscriptions ...`: the operator's way to manage subscriptions (src/cli.ts dispatches here). */
+import type { ReplayFilter, ReplaySummary } from '../dead-letter/replay.js';
+import { ConnectorError, ErrorCode } from '../errors.js';
 import { parseSubscriptionsArgs, SUBSCRIPTIONS_USAGE } from './cli-args.js';
 import type { SubscriptionInfo, SubscriptionStore } from './types.js';
 
-export { parseSubscriptionsArgs, SUBSCRIPTIONS_USAGE, type SubscriptionsCommand } from './cli-args.js';
+export {
+  parseRecoverSince,
+  parseSubscriptionsArgs,
+  SUBSCRIPTIONS_USAGE,
+  type SubscriptionsCommand,
+} from './cli-args.js';
 
 export interface SubscriptionsCommandDeps {
   readonly store: SubscriptionStore;
   readonly out: (line: string) => void;
+  /**
+   * Re-sends the dead letters the filter selects (the `replay` machinery, wired by main.ts); used by
+   * `enable --recover-since` only, so the other commands need no Kafka.
+   */
+  readonly recoverDeadLetters?: (filter: ReplayFilter) => Promise<ReplaySummary>;
+  /** Epoch ms, for `--recover-since 2h` (default Date.now()). */
+  readonly nowMs?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -25,7 +39,18 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 function listRows(subs: readonly SubscriptionInfo[]): string[] {
   if (subs.length === 0) return ['no subscriptions'];
   return formatTable(
-    ['ID', 'PROJECT', 'EVENT', 'TARGET', 'GLOBAL', 'ENABLED', 'CREATED BY', 'CREATED AT'],
+    [
+      'ID',
+      'PROJECT',
+      'EVENT',
+      'TARGET',
+      'GLOBAL',
+      'ENABLED',
+      'ORDERING',
+      'CREATED BY',
+      'CREATED AT',
+      'DISABLED',
+    ],
     subs.map((s) => [
       s.id,
       s.idProject,
@@ -33,10 +58,18 @@ function listRows(subs: readonly SubscriptionInfo[]): string[] {
       s.target,
       s.global ? 'yes' : 'no',
       s.enabled ? 'yes' : 'no',
+      s.ordering,
       s.createdBy,
       s.createdAt.toISOString(),
+      s.enabled ? '' : disabledCell(s),
     ]),
   );
+}
+
+/** Why and since when a disabled subscription is disabled: `operator since 2026-…Z`. */
+function disabledCell(s: SubscriptionInfo): string {
+  const since = s.disabledAt === null ? '' : ` since ${s.disabledAt.toISOString()}`;
+  return `${s.disabledReason ?? 'unknown'}${since}`;
 }
 
 /** Parses `argv` (what follows `subscriptions`) and runs it; bad usage throws ConnectorError USAGE. */
@@ -45,16 +78,16 @@ export async function runSubscriptionsCommand(
   deps: SubscriptionsCommandDeps,
 ): Promise<void> {
   const { store, out } = deps;
-  const command = parseSubscriptionsArgs(argv);
+  const command = parseSubscriptionsArgs(argv, deps.nowMs ?? Date.now());
   switch (command.kind) {
     case 'help':
       out(SUBSCRIPTIONS_USAGE);
       return;
     case 'add': {
-      const { idProject, event, target, global, createdBy } = command;
-      const s = await store.add({ idProject, event, target, global, createdBy });
+      const { idProject, event, target, global, createdBy, ordering } = command;
+      const s = await store.add({ idProject, event, target, global, createdBy, ordering });
       out(
-        `created subscription ${s.id}: ${s.global ? 'global, ' : ''}project ${s.idProject}, event ${s.event} -> ${s.target}`,
+        `created subscription ${s.id}: ${s.global ? 'global, ' : ''}project ${s.idProject}, event ${s.event} -> ${s.target}, ${s.ordering}`,
       );
       out(`secret: ${s.secret}`);
       out('Store this secret now: it will not be shown again.');
@@ -71,10 +104,16 @@ export async function runSubscriptionsCommand(
       await store.remove(command.id);
       out(`removed subscription ${command.id}`);
       return;
-    case 'enable':
     case 'disable':
-      await store.setEnabled(command.id, command.kind === 'enable');
-      out(`${command.kind}d subscription ${command.id}`);
+      await store.setEnabled(command.id, false, 'operator');
+      out(`disabled subscription ${command.id}`);
+      return;
+    case 'enable':
+      await enable(command.id, command.recoverSince, deps);
+      return;
+    case 'set-ordering':
+      await store.setOrdering(command.id, command.ordering);
+      out(`subscription ${command.id} is now ${command.ordering}`);
       return;
     case 'rotate-secret': {
       const overlapMs = Math.round(command.overlapHours * HOUR_MS);
@@ -89,5 +128,38 @@ export async function runSubscriptionsCommand(
       );
       return;
     }
+  }
+}
+
+/**
+ * Enables the subscription (the parked-delivery runner claims rows of enabled subscriptions only, so its
+ * parked deliveries resume by themselves), then with `recoverSince` re-sends its dead letters since then:
+ * enabled first, because replay skips a disabled subscription's dead letters.
+ */
+async function enable(
+  id: string,
+  recoverSince: number | undefined,
+  deps: SubscriptionsCommandDeps,
+): Promise<void> {
+  const { store, out } = deps;
+  if (recoverSince !== undefined && deps.recoverDeadLetters === undefined) {
+    // A wiring bug, not the operator's: checked before anything changes.
+    throw new Error('enable --recover-since needs recoverDeadLetters');
+  }
+  await store.setEnabled(id, true);
+  out(`enabled subscription ${id}; its parked deliveries resume`);
+  if (recoverSince === undefined || deps.recoverDeadLetters === undefined) return;
+  const since = new Date(recoverSince).toISOString();
+  const summary = await deps.recoverDeadLetters({ subscriptionIds: [id], events: [], since: recoverSince });
+  out(
+    `re-sent ${summary.delivered} dead letter(s) of subscription ${id} since ${since}` +
+      (summary.failed > 0 ? `; ${summary.failed} failed` : ''),
+  );
+  if (summary.failed > 0) {
+    throw new ConnectorError(
+      ErrorCode.DELIVERY_FAILED,
+      `${summary.failed} of ${summary.matched} re-sent dead letters failed (see the FAILED lines); the subscription stays enabled`,
+      { ...summary },
+    );
   }
 }

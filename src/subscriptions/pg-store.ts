@@ -12,7 +12,14 @@
 import type { Pool } from 'pg';
 import { ConnectorError, ErrorCode } from '../errors.js';
 import { generateSecret, type RandomBytes } from './secret.js';
-import type { NewSubscription, Subscription, SubscriptionInfo, SubscriptionStore } from './types.js';
+import {
+  SUBSCRIPTION_ORDERINGS,
+  type NewSubscription,
+  type Subscription,
+  type SubscriptionInfo,
+  type SubscriptionOrdering,
+  type SubscriptionStore,
+} from './types.js';
 import { assertValidSubscription } from './validate.js';
 
 const ms = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
@@ -31,6 +38,9 @@ const COLUMNS = [
   'created_by',
   ms('created_at'),
   ms('updated_at'),
+  'ordering',
+  'disabled_reason',
+  ms('disabled_at'),
 ].join(', ');
 
 type Row = [
@@ -46,6 +56,9 @@ type Row = [
   string,
   number,
   number,
+  string,
+  string | null,
+  number | null,
 ];
 
 function toSubscription(r: Row): Subscription {
@@ -62,7 +75,19 @@ function toSubscription(r: Row): Subscription {
     createdBy: r[9],
     createdAt: new Date(r[10]),
     updatedAt: new Date(r[11]),
+    ordering: r[12] as SubscriptionOrdering,
+    disabledReason: r[13],
+    disabledAt: r[14] === null ? null : new Date(r[14]),
   };
+}
+
+function assertOrdering(ordering: unknown): asserts ordering is SubscriptionOrdering {
+  if (!SUBSCRIPTION_ORDERINGS.includes(ordering as SubscriptionOrdering)) {
+    throw new ConnectorError(
+      ErrorCode.SUBSCRIPTION_INVALID,
+      `ordering must be ${SUBSCRIPTION_ORDERINGS.join(' or ')}, got ${JSON.stringify(ordering)}`,
+    );
+  }
 }
 
 /**
@@ -79,10 +104,13 @@ class SnapshotSubscription implements Subscription {
   readonly previousSecret: string | null;
   readonly global: boolean;
   readonly enabled: boolean;
+  readonly ordering: SubscriptionOrdering;
+  readonly disabledReason: string | null;
   readonly createdBy: string;
   private readonly previousSecretExpiresAtMs: number | null;
   private readonly createdAtMs: number;
   private readonly updatedAtMs: number;
+  private readonly disabledAtMs: number | null;
 
   constructor(r: Row, intern: (v: string) => string) {
     this.id = r[0];
@@ -97,6 +125,9 @@ class SnapshotSubscription implements Subscription {
     this.createdBy = intern(r[9]);
     this.createdAtMs = r[10];
     this.updatedAtMs = r[11];
+    this.ordering = r[12] as SubscriptionOrdering;
+    this.disabledReason = r[13];
+    this.disabledAtMs = r[14];
   }
 
   get previousSecretExpiresAt(): Date | null {
@@ -111,6 +142,10 @@ class SnapshotSubscription implements Subscription {
     return new Date(this.updatedAtMs);
   }
 
+  get disabledAt(): Date | null {
+    return this.disabledAtMs === null ? null : new Date(this.disabledAtMs);
+  }
+
   /** The same shape as a plain Subscription when logged or serialised. */
   toJSON(): Subscription {
     return {
@@ -123,6 +158,9 @@ class SnapshotSubscription implements Subscription {
       previousSecretExpiresAt: this.previousSecretExpiresAt,
       global: this.global,
       enabled: this.enabled,
+      ordering: this.ordering,
+      disabledReason: this.disabledReason,
+      disabledAt: this.disabledAt,
       createdBy: this.createdBy,
       createdAt: this.createdAt,
       updatedAt: this.updatedAt,
@@ -223,11 +261,13 @@ export function createSubscriptionStore(
   return {
     async add(input: NewSubscription): Promise<Subscription> {
       assertValidSubscription(input);
+      const ordering = input.ordering ?? 'concurrent';
+      assertOrdering(ordering);
       const secret = input.secret ?? generateSecret(options.randomBytes);
       try {
         const result = await pool.query<Row>({
-          text: `insert into webhook_subscriptions (id_project, event, target, secret, global, created_by)
-                 values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
+          text: `insert into webhook_subscriptions (id_project, event, target, secret, global, created_by, ordering)
+                 values ($1, $2, $3, $4, $5, $6, $7) returning ${COLUMNS}`,
           values: [
             input.idProject,
             input.event,
@@ -235,6 +275,7 @@ export function createSubscriptionStore(
             secret,
             input.global ?? false,
             input.createdBy,
+            ordering,
           ],
           rowMode: 'array',
         });
@@ -275,8 +316,22 @@ export function createSubscriptionStore(
       if (result.rowCount === 0) throw notFound(id);
     },
 
-    async setEnabled(id: string, enabled: boolean): Promise<SubscriptionInfo> {
-      return withoutSecrets(await updateOne(id, 'enabled = $2', [enabled]));
+    async setEnabled(id: string, enabled: boolean, reason = 'operator'): Promise<SubscriptionInfo> {
+      // Disabling an already disabled subscription keeps its first reason and time (why it stopped).
+      return withoutSecrets(
+        await updateOne(
+          id,
+          `disabled_reason = case when $2::boolean then null when enabled then $3::text else disabled_reason end,
+           disabled_at = case when $2::boolean then null when enabled then now() else disabled_at end,
+           enabled = $2`,
+          [enabled, reason],
+        ),
+      );
+    },
+
+    async setOrdering(id: string, ordering: SubscriptionOrdering): Promise<SubscriptionInfo> {
+      assertOrdering(ordering);
+      return withoutSecrets(await updateOne(id, 'ordering = $2', [ordering]));
     },
 
     async rotateSecret(id: string, overlapMs: number): Promise<string> {

@@ -194,6 +194,9 @@ function sameSubscription(a: Subscription, b: Subscription): boolean {
     sameTime(a.previousSecretExpiresAt, b.previousSecretExpiresAt) &&
     a.global === b.global &&
     a.enabled === b.enabled &&
+    a.ordering === b.ordering &&
+    a.disabledReason === b.disabledReason &&
+    sameTime(a.disabledAt, b.disabledAt) &&
     a.createdBy === b.createdBy &&
     sameTime(a.createdAt, b.createdAt) &&
     sameTime(a.updatedAt, b.updatedAt)

@@ -1,3 +1,11 @@
+/**
+ * How a subscription's deliveries are ordered (README "Ordering"): `concurrent` (the default) sends them in
+ * parallel, no order; `ordered` sends those of one record key one after another, in record order.
+ */
+export type SubscriptionOrdering = 'concurrent' | 'ordered';
+
+export const SUBSCRIPTION_ORDERINGS: readonly SubscriptionOrdering[] = ['concurrent', 'ordered'];
+
 /** A webhook subscription as stored in `webhook_subscriptions` (Tiledesk's RestHook model plus `enabled`). */
 export interface Subscription {
   readonly id: string;
@@ -10,6 +18,10 @@ export interface Subscription {
   readonly previousSecretExpiresAt: Date | null;
   readonly global: boolean;
   readonly enabled: boolean;
+  readonly ordering: SubscriptionOrdering;
+  /** Why it was disabled: `gone` (410), `failing` (no 2xx for too long), `operator` (CLI); null when enabled. */
+  readonly disabledReason: string | null;
+  readonly disabledAt: Date | null;
   readonly createdBy: string;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -34,6 +46,8 @@ export interface NewSubscription {
   readonly createdBy: string;
   readonly global?: boolean;
   readonly secret?: string;
+  /** Default `concurrent`. */
+  readonly ordering?: SubscriptionOrdering;
 }
 
 /** The write side (CLI) and the loads the snapshot needs. Implemented on Postgres by `pg-store.ts`. */
@@ -45,7 +59,13 @@ export interface SubscriptionStore {
   get(id: string): Promise<Subscription | undefined>;
   /** SUBSCRIPTION_NOT_FOUND when there is no such id (same for setEnabled and rotateSecret). */
   remove(id: string): Promise<void>;
-  setEnabled(id: string, enabled: boolean): Promise<SubscriptionInfo>;
+  /**
+   * Enabling clears the disabled reason and time; disabling records `reason` (default `operator`) and the
+   * time, unless the subscription was already disabled (its first reason stays).
+   */
+  setEnabled(id: string, enabled: boolean, reason?: string): Promise<SubscriptionInfo>;
+  /** SUBSCRIPTION_INVALID for anything but `concurrent` or `ordered`. */
+  setOrdering(id: string, ordering: SubscriptionOrdering): Promise<SubscriptionInfo>;
   /** New secret; the old one stays as `previousSecret` for `overlapMs` (0 = dropped at once). */
   rotateSecret(id: string, overlapMs: number): Promise<string>;
   /** Every enabled subscription, with secrets: the snapshot's full load. */

@@ -23,6 +23,10 @@ const commands: readonly (readonly string[])[] = [
   ['subscriptions', 'enable'],
   ['subscriptions', 'disable'],
   ['subscriptions', 'rotate-secret'],
+  ['subscriptions', 'set-ordering'],
+  ['deliveries'],
+  ['deliveries', 'list'],
+  ['deliveries', 'retry-now'],
   ['replay'],
   ['produce-sample'],
   ['demo-receiver'],
@@ -42,13 +46,15 @@ describe('every CLI command and subcommand', () => {
   });
 
   it('prints the usage of the subcommand asked about', async () => {
-    const [add, replay, run] = await Promise.all([
+    const [add, replay, run, deliveries] = await Promise.all([
       cli(['subscriptions', 'add', '--help']),
       cli(['replay', '-h']),
       cli(['run', '--help']),
+      cli(['deliveries', 'retry-now', '-h']),
     ]);
     expect(add.stdout).toContain('add --project P --event E --target URL');
     expect(replay.stdout).toContain('usage: webhook-connector replay');
     expect(run.stdout).toContain('usage: webhook-connector run');
+    expect(deliveries.stdout).toContain('retry-now ID');
   });
 });

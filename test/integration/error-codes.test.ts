@@ -108,6 +108,27 @@ describe('CLI commands print `error CODE: message` on stderr', () => {
     expect([invalid.code, missing.code]).toEqual([1, 1]);
   });
 
+  it('deliveries retry-now: unknown id CONNECTOR_DELIVERY_NOT_FOUND; delivered one CONNECTOR_DELIVERY_NOT_PARKED', async () => {
+    const event = await pool.query<{ id: string }>(
+      `insert into webhook_events (event_id, event_name, event_ts, encoding, payload, topic, partition,
+         record_offset, record_ts)
+       values ('e1', 'request.create', 0, 'json', '\\x7b7d', 't', 0, 0, '0') returning id::text`,
+    );
+    const delivered = await pool.query<{ id: string }>(
+      `insert into webhook_deliveries (event_ref, subscription_id, webhook_id, seq, state, parked_reason,
+         due_at, finished_at)
+       values ($1, 's1', 'msg_1', 0, 'delivered', 'retry', now(), now()) returning id::text`,
+      [event.rows[0]!.id],
+    );
+    const [missing, notParked] = await Promise.all([
+      runCli(['deliveries', 'retry-now', '987654321'], pgEnv()),
+      runCli(['deliveries', 'retry-now', delivered.rows[0]!.id], pgEnv()),
+    ]);
+    expect(cliCode(missing, 'deliveries retry-now <unknown id>')).toBe(ErrorCode.DELIVERY_NOT_FOUND);
+    expect(cliCode(notParked, 'deliveries retry-now <delivered id>')).toBe(ErrorCode.DELIVERY_NOT_PARKED);
+    expect([missing.code, notParked.code]).toEqual([1, 1]);
+  });
+
   it('Postgres unreachable: CONNECTOR_SUBSCRIPTIONS_UNAVAILABLE, exit 1, no stack trace', async () => {
     const run = await runCli(['subscriptions', 'list'], {
       DATABASE_URL: `postgres://postgres@127.0.0.1:${closedPort}/none`,

@@ -232,6 +232,8 @@ describe('subscription store', () => {
       'previousSecret',
       'global',
       'enabled',
+      'ordering',
+      'disabledReason',
       'createdBy',
     ] as const) {
       expect({ field, value: snap![field] }).toEqual({ field, value: plain![field] });
@@ -277,6 +279,76 @@ describe('subscription store', () => {
     await expect(store.rotateSecret(s.id, -1)).rejects.toMatchObject({
       code: ErrorCode.SUBSCRIPTION_INVALID,
     });
+  });
+
+  it('ordering: concurrent by default, ordered on request, changed by setOrdering; every load reads it', async () => {
+    const plain = await store.add({
+      idProject: uniqueProject(),
+      event: 'request.create',
+      target: 'https://o.example/1',
+      createdBy: 'u',
+    });
+    const ordered = await store.add({
+      idProject: uniqueProject(),
+      event: 'request.create',
+      target: 'https://o.example/2',
+      createdBy: 'u',
+      ordering: 'ordered',
+    });
+    expect([plain.ordering, ordered.ordering]).toEqual(['concurrent', 'ordered']);
+    expect((await store.setOrdering(plain.id, 'ordered')).ordering).toBe('ordered');
+    expect((await store.setOrdering(ordered.id, 'concurrent')).ordering).toBe('concurrent');
+    const ids = [plain.id, ordered.id];
+    const byId = (rows: readonly { id: string; ordering: string }[]): Record<string, string> =>
+      Object.fromEntries(rows.filter((r) => ids.includes(r.id)).map((r) => [r.id, r.ordering]));
+    const expected = { [plain.id]: 'ordered', [ordered.id]: 'concurrent' };
+    expect(byId(await store.loadEnabled())).toEqual(expected);
+    expect(byId(await store.loadByIds(ids))).toEqual(expected);
+    expect(byId(await store.list())).toEqual(expected);
+    expect((await store.get(plain.id))?.ordering).toBe('ordered');
+    const invalid = { code: ErrorCode.SUBSCRIPTION_INVALID };
+    await expect(store.setOrdering(plain.id, 'fifo' as 'ordered')).rejects.toMatchObject(invalid);
+    await expect(
+      store.add({
+        idProject: 'P',
+        event: 'e',
+        target: 'https://o.example/3',
+        createdBy: 'u',
+        ordering: 'lifo' as 'ordered',
+      }),
+    ).rejects.toMatchObject(invalid);
+    await expect(store.setOrdering('no-such-id', 'ordered')).rejects.toMatchObject({
+      code: ErrorCode.SUBSCRIPTION_NOT_FOUND,
+    });
+  });
+
+  it('disabled reason and time: recorded on disable (first reason kept), read by every load, cleared on enable', async () => {
+    const s = await store.add({
+      idProject: uniqueProject(),
+      event: 'request.create',
+      target: 'https://r.example/1',
+      createdBy: 'u',
+    });
+    expect(s).toMatchObject({ disabledReason: null, disabledAt: null });
+    const before = Date.now();
+    const gone = await store.setEnabled(s.id, false, 'gone');
+    expect(gone.disabledReason).toBe('gone');
+    expect(gone.disabledAt!.getTime()).toBeGreaterThan(before - 5_000);
+    const again = await store.setEnabled(s.id, false);
+    expect(again).toMatchObject({ disabledReason: 'gone', disabledAt: gone.disabledAt });
+    const [snap] = await store.loadByIds([s.id]);
+    expect(snap).toMatchObject({ enabled: false, disabledReason: 'gone' });
+    expect(snap!.disabledAt?.getTime()).toBe(gone.disabledAt!.getTime());
+    expect(JSON.parse(JSON.stringify(snap))).toMatchObject({ disabledReason: 'gone' });
+    const listed = (await store.list()).find((x) => x.id === s.id);
+    expect(listed?.disabledAt?.getTime()).toBe(gone.disabledAt!.getTime());
+
+    expect(await store.setEnabled(s.id, true)).toMatchObject({
+      enabled: true,
+      disabledReason: null,
+      disabledAt: null,
+    });
+    expect((await store.setEnabled(s.id, false)).disabledReason).toBe('operator');
   });
 
   it('notifies op and id only, never the secret', async () => {

@@ -16,6 +16,9 @@ function sub(over: Partial<Subscription> & Pick<Subscription, 'idProject' | 'eve
     previousSecretExpiresAt: null,
     global: false,
     enabled: true,
+    ordering: 'concurrent',
+    disabledReason: null,
+    disabledAt: null,
     createdBy: 'user1',
     createdAt: new Date(0),
     updatedAt: new Date(0),
@@ -211,5 +214,12 @@ describe('refreshSubscriptionIndex', () => {
     expect(refreshSubscriptionIndex(base, [copy(a), copy(b), sub({ idProject: 'Q', event: 'x' })]).size).toBe(
       3,
     );
+  });
+
+  it('replaces the object of a row whose ordering changed (the delivery side reads it per object)', () => {
+    const next = refreshSubscriptionIndex(base, [copy(a), { ...copy(b), ordering: 'ordered' }]);
+    expect(next).not.toBe(base);
+    expect(next.get('a')).toBe(a);
+    expect(next.get('b')?.ordering).toBe('ordered');
   });
 });
