@@ -3,6 +3,8 @@
  * randomness, metrics registry) and owns start/stop order. `main.ts` builds the real dependencies; tests
  * build the same app against the real broker, Postgres and receivers with their own settings.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
@@ -15,13 +17,19 @@ import { OutageProbe } from './consumer/outage-probe.js';
 import { Outages } from './consumer/outages.js';
 import { processRecord, type PipelineDeps } from './consumer/process-record.js';
 import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
+import type { DeliverDeps } from './delivery/deliver.js';
 import { deliverDepsFromConfig } from './delivery/deliver-deps.js';
 import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
 import { createOpsServer, type OpsServer } from './http/ops-server.js';
 import { readinessOf, type Readiness } from './http/readiness.js';
 import { createLagMonitor } from './kafka/lag-monitor.js';
 import type { Logger } from './logger.js';
-import { statusClass, type Metrics } from './metrics/metrics.js';
+import { setCircuitStates, statusClass, type Metrics } from './metrics/metrics.js';
+import { CircuitBreakers } from './parking/circuit-breaker.js';
+import { createEndpointHealth } from './parking/endpoint-health.js';
+import { ParkedRunner } from './parking/parked-runner.js';
+import { Parking } from './parking/parking.js';
+import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createSubscriptionCache } from './subscriptions/subscription-cache.js';
 import type { WebhookTransport } from './transport/types.js';
@@ -91,11 +99,47 @@ export function createApp(d: AppDeps): App {
     logger: logger.child({ code: ErrorCode.DEAD_LETTER_PUBLISH }),
     onFailure: () => metrics.deadLetterPublishFailures.inc(),
   });
-  const deliverDeps = deliverDepsFromConfig(c, {
+  const deliveryStore = createPgDeliveryStore(d.pool);
+  const health = createEndpointHealth({
+    pool: d.pool,
+    now: () => d.clock.now(),
+    disableAfterMs: c.SUBSCRIPTION_DISABLE_AFTER_MS,
+    logger: logger.child({ component: 'endpoint-health' }),
+    onDisabled: (id, reason) => {
+      metrics.subscriptionsDisabled.inc({ reason });
+      logger.warn(
+        { code: ErrorCode.SUBSCRIPTION_DISABLED, subscriptionId: id, reason },
+        'subscription disabled',
+      );
+    },
+  });
+  const breakers = new CircuitBreakers({
+    failurePercent: c.CIRCUIT_FAILURE_PERCENT,
+    minAttempts: c.CIRCUIT_MIN_ATTEMPTS,
+    windowMs: c.CIRCUIT_WINDOW_MS,
+    cooldownMs: c.CIRCUIT_COOLDOWN_MS,
+    now: () => d.clock.now(),
+    onTransition: (id, to) => {
+      metrics.circuitTransitions.inc({ to });
+      setCircuitStates(
+        metrics,
+        breakers.nonClosed().flatMap((b) => (b.state === 'closed' ? [] : [{ id: b.id, state: b.state }])),
+      );
+      if (to === 'open')
+        logger.warn({ subscriptionId: id }, 'circuit opened: deliveries park without an attempt');
+      else if (to === 'closed') logger.info({ subscriptionId: id }, 'circuit closed');
+    },
+  });
+  const fromConfig = deliverDepsFromConfig(c, {
     transport: d.transport,
     clock: d.clock,
     random: d.random,
-    onAttempt: (outcome, result) => {
+    onAttempt: (outcome, result, _attempt, sub) => {
+      health.record(
+        sub.id,
+        outcome.kind === 'delivered',
+        result.kind === 'response' ? result.status : undefined,
+      );
       const sc = statusClass(outcome.status);
       metrics.attempts.inc({
         result: outcome.kind === 'delivered' ? 'success' : outcome.kind,
@@ -105,12 +149,40 @@ export function createApp(d: AppDeps): App {
       if (outcome.kind !== 'delivered' && outcome.reason === 'ssrf') metrics.ssrfRefusals.inc();
     },
   });
+  const deliverDeps: DeliverDeps = { ...fromConfig, breakers };
+  const parking = new Parking({
+    store: deliveryStore,
+    clock: d.clock,
+    metrics,
+    logger,
+    subscriptionMaxPending: c.SUBSCRIPTION_MAX_PENDING,
+    laneMaxPending: c.ORDERED_LANE_MAX_PENDING,
+    laneRecheckMs: c.PARKED_POLL_INTERVAL_MS,
+    onDueNow: () => runner.nudge(),
+  });
+  const runner = new ParkedRunner({
+    store: deliveryStore,
+    owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    deliverDeps,
+    settle: { deadLetters, metrics, logger: logger.child({ component: 'parked-runner' }) },
+    subscription: (id) => (subscriptions.isUsable() ? subscriptions.index.get(id) : undefined),
+    clock: d.clock,
+    metrics,
+    logger,
+    pollIntervalMs: c.PARKED_POLL_INTERVAL_MS,
+    claimBatch: c.PARKED_CLAIM_BATCH,
+    leaseMs: c.PARKED_LEASE_MS,
+    deliveryTimeoutMs: c.DELIVERY_TIMEOUT_MS,
+    maxInFlight: c.DELIVERY_CONCURRENCY,
+    retentionMs: c.DELIVERY_STORE_RETENTION_MS,
+  });
   const pipeline: PipelineDeps = {
     decode: (value, at) =>
       decodeRecord(value, at, { maxRecordBytes: c.MAX_RECORD_BYTES, registry: d.registryDecoder }),
     subscriptions: () => (subscriptions.isUsable() ? subscriptions.index : null),
     deliverDeps,
     lanes: new Lanes(),
+    parking,
     keyLanes: new Lanes(),
     deadLetters,
     outages,
@@ -213,6 +285,11 @@ export function createApp(d: AppDeps): App {
       await prepareTopics();
       await deadLetters.start();
       started.push(() => deadLetters.stop());
+      health.start();
+      started.push(() => health.stop());
+      // Stopped after the consumer (reverse order): parks of the consumer's drain still reach the store.
+      runner.start();
+      started.push(() => runner.stop());
       await consumer.start();
       started.push(() => consumer.stop());
       await lag.start();

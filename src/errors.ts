@@ -14,6 +14,8 @@ export const ErrorCode = {
   DELIVERY_FAILED: 'CONNECTOR_DELIVERY_FAILED',
   DELIVERY_NOT_FOUND: 'CONNECTOR_DELIVERY_NOT_FOUND',
   DELIVERY_NOT_PARKED: 'CONNECTOR_DELIVERY_NOT_PARKED',
+  SUBSCRIPTION_DISABLED: 'CONNECTOR_SUBSCRIPTION_DISABLED',
+  DELIVERY_STORE_UNAVAILABLE: 'CONNECTOR_DELIVERY_STORE_UNAVAILABLE',
   USAGE: 'CONNECTOR_USAGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -41,6 +43,10 @@ export const errorDocs: Record<ErrorCode, string> = {
     'A webhook target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`: dead-lettered with reason `ssrf`.',
   CONNECTOR_KAFKA_UNAVAILABLE:
     'Kafka could not be reached or refused a request (connection, TLS, SASL, authorization) at start or in a CLI command: the process exits 1. Check `KAFKA_BROKERS` and the `KAFKA_SSL*`/`KAFKA_SASL*` variables.',
+  CONNECTOR_SUBSCRIPTION_DISABLED:
+    'A subscription was disabled by its endpoint health: its receiver answered `410 Gone` (reason `gone`), or gave no 2xx for `SUBSCRIPTION_DISABLE_AFTER_MS` (reason `failing`; its parked deliveries are dead-lettered with reason `subscription_disabled`). Fix the receiver, then `webhook-connector subscriptions enable ID [--recover-since T]`.',
+  CONNECTOR_DELIVERY_STORE_UNAVAILABLE:
+    'Postgres refused a write of the parked-delivery store: deliveries that should park stay in process (their records uncommitted, the partition window holds back new ones) and the parked runner pauses; nothing is lost or dead-lettered for it.',
   CONNECTOR_DELIVERY_FAILED:
     'A delivery failed for good (3xx, a 4xx other than 408/425/429, an invalid target URL, or every attempt of `RETRY_SCHEDULE` used up): dead-lettered with its reason; `replay` it once the receiver is fixed.',
   CONNECTOR_DELIVERY_NOT_FOUND:

@@ -7,6 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
+import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactConfig, type Config } from './config.js';
 import { REPLAY_USAGE, replayFromConfig, runReplayCommand } from './dead-letter/replay-command.js';
@@ -250,6 +251,7 @@ export async function main(argv: readonly string[]): Promise<number> {
                 logger,
                 kafka: kafkaFromConfig(config, logger),
                 store,
+                deliveries: createPgDeliveryStore(pool),
                 transport: createTransportFromConfig(config),
                 out,
               },
@@ -270,6 +272,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           logger,
           kafka: kafkaFromConfig(config, logger),
           store: createSubscriptionStore(pool),
+          deliveries: createPgDeliveryStore(pool),
           transport: createTransportFromConfig(config),
           out,
         }),

@@ -1,7 +1,8 @@
 /**
- * One record's whole trip: decode → match → deliver to every matching subscription (each in its lane) →
- * dead-letter what failed. Resolves `done` only when every delivery got a 2xx or its dead letter was
- * acknowledged (or the record was poison and its dead letter acknowledged, or it matched nothing);
+ * One record's whole trip: decode → match → deliver to every matching subscription (an ordered one in its
+ * (subscription, key) lane) → dead-letter what failed, park what must wait. Resolves `done` only when every
+ * delivery got a 2xx, its dead letter was acknowledged, or it was durably parked (or the record was poison
+ * and its dead letter acknowledged, or it matched nothing);
  * `aborted` when shutdown or revocation interrupted it — then the record must not be committed.
  * Never rejects for a delivery, decode or dead-letter failure.
  */
@@ -9,16 +10,15 @@ import type { Clock } from '../clock.js';
 import { isConnectorError, ErrorCode } from '../errors.js';
 import type { DecodeResult } from '../events/decode-record.js';
 import type { RecordCoordinates, TiledeskEvent } from '../events/event.js';
-import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
-import {
-  buildDeadLetterRecord,
-  type DeadLetterInfo,
-  type InboundRecord,
-} from '../dead-letter/dead-letter-record.js';
+import { deliver, type DeliverDeps, type DeliverStart, type DeliveryOutcome } from '../delivery/deliver.js';
+import { webhookId } from '../delivery/webhook-id.js';
+import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
 import type { DeadLetterWriter } from '../dead-letter/dead-letter-producer.js';
-import { deadLetterCode } from '../dead-letter/dead-letter-reasons.js';
+import { settleDelivery, writeDeadLetter } from '../dead-letter/settle.js';
 import type { Logger } from '../logger.js';
-import { eventFamily, statusClass, type Metrics } from '../metrics/metrics.js';
+import { eventFamily, type Metrics } from '../metrics/metrics.js';
+import type { Parking } from '../parking/parking.js';
+import type { ParkRequest, ParkedReason } from '../parking/types.js';
 import type { Subscription, SubscriptionIndex } from '../subscriptions/types.js';
 import type { Lanes } from './lanes.js';
 import type { FailureScope } from './outage-probe.js';
@@ -32,8 +32,10 @@ export interface PipelineDeps {
   /** The current snapshot, or null while it is too stale to use (the caller waits). */
   readonly subscriptions: () => SubscriptionIndex | null;
   readonly deliverDeps: DeliverDeps;
-  /** Delivery lanes: (record key, subscription). */
+  /** Delivery lanes of ordered subscriptions: (subscription, record key). */
   readonly lanes: Lanes;
+  /** Parks what must wait (far retries, behind a parked lane, spills, open breakers). */
+  readonly parking: Parking;
   /** Intake lanes: record key. Decoding and matching run in record order per key, so a record whose
    * decode waits (schema lookup, outage) is never overtaken by a later record with the same key. */
   readonly keyLanes: Lanes;
@@ -104,8 +106,8 @@ function afterDecode(
   if (decoded === null) return 'aborted';
   if (!decoded.ok) {
     d.metrics.eventsPoison.inc({ reason: decoded.reason });
-    return deadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal).then((written) =>
-      written ? 'done' : 'aborted',
+    return writeDeadLetter(rec, { reason: decoded.reason, error: decoded.message }, d, signal).then(
+      (written) => (written ? 'done' : 'aborted'),
     );
   }
   const event = decoded.event;
@@ -117,7 +119,10 @@ function afterDecode(
   );
 }
 
-/** Queues one delivery per matching subscription, each in its (subscription, key) lane. */
+/**
+ * Starts one delivery per matching subscription: a concurrent subscription's at once (or spilled to the
+ * store when its in-process backlog is full), an ordered one's in its (subscription, key) lane.
+ */
 function fanOut(
   rec: InboundRecord,
   key: string | null,
@@ -131,80 +136,155 @@ function fanOut(
     d.metrics.eventsUnmatched.inc({ event_family: eventFamily(event.event) });
     return 'done';
   }
-  return subs.map((sub) =>
-    d.lanes.run(key === null ? null : `${sub.id}\u0000${key}`, () => deliverOne(rec, event, sub, d, signal)),
-  );
+  return subs.map((sub) => {
+    if (sub.ordering !== 'ordered' || key === null) return deliverConcurrent(rec, event, sub, d, signal);
+    const lane = `${sub.id}\u0000${key}`;
+    const spill = !d.parking.enterLane(lane);
+    return d.lanes.run(lane, () => deliverInLane(rec, event, sub, lane, spill, d, signal));
+  });
 }
 
-async function deliverOne(
+async function deliverConcurrent(
   rec: InboundRecord,
   event: TiledeskEvent,
   sub: Subscription,
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
-  if (signal.aborted) return 'aborted';
-  d.metrics.inFlightDeliveries.inc();
-  let outcome: DeliveryOutcome;
+  if (!d.parking.enterSubscription(sub.id)) return parkFresh(rec, event, sub, null, 'spill', d, signal);
   try {
-    outcome = await deliver(event, sub, d.deliverDeps, signal);
+    return await deliverOne(rec, event, sub, null, d, signal);
   } finally {
-    d.metrics.inFlightDeliveries.dec();
+    d.parking.leaveSubscription(sub.id);
   }
-  if (outcome.kind === 'aborted') return 'aborted';
-  d.metrics.attemptsPerDelivery.observe({ outcome: outcome.kind }, outcome.attempts);
-  if (outcome.kind === 'delivered') {
-    d.metrics.deliveries.inc({ outcome: 'delivered', status_class: statusClass(outcome.status) });
-    d.metrics.endToEndLatency.observe(Math.max(0, outcome.lastAttemptAt - event.timestamp) / 1000);
-    return 'done';
-  }
-  const info: DeadLetterInfo = {
-    reason: outcome.reason,
-    error: outcome.lastError,
-    eventId: event.id,
-    event: event.event,
-    subscriptionId: sub.id,
-    target: sub.target,
-    webhookId: outcome.webhookId,
-    attempts: outcome.attempts,
-    lastStatus: outcome.lastStatus,
-    firstAttemptAt: outcome.firstAttemptAt,
-    lastAttemptAt: outcome.lastAttemptAt,
-  };
-  const written = await deadLetter(rec, info, d, signal);
-  if (written) {
-    d.metrics.deliveries.inc({ outcome: 'dead_lettered', status_class: statusClass(outcome.lastStatus) });
-  }
-  return written ? 'done' : 'aborted';
 }
 
-async function deadLetter(
+/** Runs at the lane's turn: every earlier delivery of the lane is delivered, dead-lettered or parked. */
+async function deliverInLane(
   rec: InboundRecord,
-  info: DeadLetterInfo,
+  event: TiledeskEvent,
+  sub: Subscription,
+  lane: string,
+  spill: boolean,
   d: PipelineDeps,
   signal: AbortSignal,
-): Promise<boolean> {
-  const ok = await d.deadLetters.write(buildDeadLetterRecord(rec, info), signal);
-  if (ok) {
-    d.metrics.deadLetters.inc({ reason: info.reason });
-    d.logger.warn(
-      {
-        code: deadLetterCode(info.reason),
-        reason: info.reason,
-        error: info.error,
-        event: info.event,
-        eventId: info.eventId,
-        subscriptionId: info.subscriptionId,
-        attempts: info.attempts,
-        lastStatus: info.lastStatus,
-        topic: rec.topic,
-        partition: rec.partition,
-        offset: rec.offset,
-      },
-      'dead-lettered',
-    );
+): Promise<RecordResult> {
+  try {
+    if (signal.aborted) return 'aborted';
+    if (spill) return await parkFresh(rec, event, sub, lane, 'spill', d, signal);
+    let behind: boolean;
+    try {
+      behind = await d.parking.laneParked(lane, rec, signal);
+    } catch (err) {
+      // The store cannot say whether the lane has a parked delivery: never send ahead of one.
+      d.logger.warn({ err, subscriptionId: sub.id }, 'cannot check the ordered lane; parking behind');
+      behind = true;
+    }
+    if (behind) return await parkFresh(rec, event, sub, lane, 'behind', d, signal);
+    return await deliverOne(rec, event, sub, lane, d, signal);
+  } finally {
+    d.parking.leaveLane(lane);
   }
-  return ok;
+}
+
+/** Wait between two tries to park while the store is unavailable. */
+export const PARK_RETRY_MS = 1_000;
+
+/**
+ * Parks a delivery before any attempt (behind a parked lane, spilled, breaker open at intake). A spill the
+ * store cannot take is delivered in process instead; a delivery behind a parked lane waits for the store
+ * (it must not go ahead of the lane), holding its record (back-pressure by the partition window).
+ */
+async function parkFresh(
+  rec: InboundRecord,
+  event: TiledeskEvent,
+  sub: Subscription,
+  lane: string | null,
+  reason: ParkedReason,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult> {
+  const req: ParkRequest = {
+    record: rec,
+    event,
+    subscriptionId: sub.id,
+    webhookId: webhookId(event.id, sub.id),
+    lane,
+    reason,
+    attempts: 0,
+    dueAt: d.clock.now(),
+  };
+  for (;;) {
+    if (signal.aborted) return 'aborted';
+    if (await d.parking.park(req)) return 'done';
+    if (reason === 'spill') return deliverOne(rec, event, sub, lane, d, signal);
+    await d.clock.sleep(PARK_RETRY_MS, signal);
+  }
+}
+
+async function deliverOne(
+  rec: InboundRecord,
+  event: TiledeskEvent,
+  sub: Subscription,
+  lane: string | null,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult> {
+  let start: DeliverStart = { attempt: 1 };
+  for (;;) {
+    if (signal.aborted) return 'aborted';
+    d.metrics.inFlightDeliveries.inc();
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await deliver(event, sub, d.deliverDeps, signal, start);
+    } finally {
+      d.metrics.inFlightDeliveries.dec();
+    }
+    if (outcome.kind === 'aborted') return 'aborted';
+    if (outcome.kind !== 'park') {
+      return (await settleDelivery(rec, event, sub, outcome, d, signal)) ? 'done' : 'aborted';
+    }
+    const req: ParkRequest = {
+      record: rec,
+      event,
+      subscriptionId: sub.id,
+      webhookId: outcome.webhookId,
+      lane,
+      reason: outcome.reason,
+      attempts: outcome.attempts,
+      dueAt: outcome.dueAt,
+      firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
+      lastAttemptAt: outcome.attempts > 0 ? outcome.lastAttemptAt : undefined,
+      lastStatus: outcome.lastStatus,
+      lastError: outcome.lastError,
+    };
+    if (await d.parking.park(req)) return 'done';
+    // The store is unavailable (our outage, not the receiver's): the delivery stays in process until its
+    // due time, trying to park meanwhile, then is attempted here again. Nothing is dead-lettered for it.
+    const waited = await parkOrWaitUntilDue(req, d, signal);
+    if (waited !== 'due') return waited;
+    start = {
+      attempt: outcome.attempts + 1,
+      firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
+      lastStatus: outcome.lastStatus,
+      lastError: outcome.lastError,
+    };
+  }
+}
+
+async function parkOrWaitUntilDue(
+  req: ParkRequest,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<'done' | 'aborted' | 'due'> {
+  for (;;) {
+    const left = req.dueAt - d.clock.now();
+    if (left <= 0) return 'due';
+    await d.clock.sleep(Math.min(left, 5 * PARK_RETRY_MS), signal);
+    if (signal.aborted) return 'aborted';
+    if (req.dueAt - d.clock.now() <= 0) return 'due';
+    if (await d.parking.park(req)) return 'done';
+  }
 }
 
 /** The decode, synchronous when the decoder is (JSON); a registry outage is waited out, never dead-lettered. */

@@ -9,7 +9,14 @@ import { ErrorCode } from '../errors.js';
 /** The delivery reasons that end a delivery: the permanent ones, and retries used up. */
 export type DeadLetteredDeliveryReason = Extract<
   DeliveryReason,
-  'http_3xx' | 'http_4xx' | 'ssrf' | 'invalid_target' | 'retries_exhausted' | 'subscription_invalid'
+  | 'http_3xx'
+  | 'http_4xx'
+  | 'ssrf'
+  | 'invalid_target'
+  | 'retries_exhausted'
+  | 'subscription_invalid'
+  | 'subscription_deleted'
+  | 'subscription_disabled'
 >;
 
 export type DeadLetterReason = PoisonReason | DeadLetteredDeliveryReason;
@@ -62,7 +69,15 @@ export const deadLetterReasonDocs: Readonly<Record<DeadLetterReason, ReasonDoc>>
   },
   retries_exhausted: {
     code: ErrorCode.DELIVERY_FAILED,
-    doc: 'Every attempt of `RETRY_SCHEDULE` failed with retryable errors (network, timeout, 408, 425, 429, 5xx).',
+    doc: 'Every attempt of `RETRY_SCHEDULE` (the first and one per listed wait, ~27 h by default) failed with a retryable error (network, timeout, 408, 425, 429, 5xx).',
+  },
+  subscription_deleted: {
+    code: ErrorCode.DELIVERY_FAILED,
+    doc: 'The delivery was parked and its subscription was deleted before it could be delivered.',
+  },
+  subscription_disabled: {
+    code: ErrorCode.SUBSCRIPTION_DISABLED,
+    doc: 'The delivery was parked and its subscription was disabled by its endpoint health (`410 Gone`, or failing for `SUBSCRIPTION_DISABLE_AFTER_MS`).',
   },
 };
 

@@ -11,6 +11,7 @@ import { parseFlags } from '../flags.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import type { WebhookTransport } from '../transport/types.js';
+import type { DeliveryStore } from '../parking/types.js';
 import { replayDeadLetters, type ReplayFilter, type ReplaySummary } from './replay.js';
 
 export const REPLAY_USAGE = `usage: webhook-connector replay [--subscription ID ...] [--event E ...] [--since TIME] [--until TIME] [--dry-run] [--since-last]
@@ -24,8 +25,9 @@ same webhook-id as before. TIME is ISO 8601 (e.g. 2026-11-26T10:00:00Z) and appl
                 record read counts as seen, filtered or not: use the same filters on every run.`;
 
 /**
- * Replay cannot park (it runs once and exits), so it keeps only the in-process part of the schedule: one
- * dead letter must not hold the command for the day the full schedule spans.
+ * Replay without a parked-delivery store cannot park (it runs once and exits), so it keeps only the
+ * in-process part of the schedule: one dead letter must not hold the command for the day the full
+ * schedule spans.
  */
 export function replayDeliverDeps(c: Config, transport: WebhookTransport): DeliverDeps {
   const deps = deliverDepsFromConfig(c, { transport, clock: systemClock, random: Math.random });
@@ -80,6 +82,8 @@ export interface ReplayCommandDeps {
   readonly logger: Logger;
   readonly kafka: Kafka;
   readonly store: Pick<SubscriptionStore, 'get'>;
+  /** Where a delivery whose receiver still fails is parked (the parked-delivery store). */
+  readonly deliveries?: Pick<DeliveryStore, 'park'>;
   readonly transport: WebhookTransport;
   readonly out: (line: string) => void;
 }
@@ -106,7 +110,12 @@ export async function replayFromConfig(
       registry: createRegistryDecoderFromConfig(c, d.logger),
       logger: d.logger,
       out: d.out,
-      deliverDeps: replayDeliverDeps(c, d.transport),
+      // With the parked-delivery store, a receiver still failing gets the whole schedule (parked); without
+      // it, only the in-process part.
+      park: d.deliveries ? (req) => d.deliveries!.park([req]) : undefined,
+      deliverDeps: d.deliveries
+        ? deliverDepsFromConfig(c, { transport: d.transport, clock: systemClock, random: Math.random })
+        : replayDeliverDeps(c, d.transport),
     });
   } finally {
     await d.transport.close();

@@ -5,6 +5,9 @@
  * previous `sinceLast` replay stopped: its consumer group commits each record it has read) up to the end
  * seen when the replay started. Dry-run lists what would be sent and commits nothing.
  *
+ * A delivery whose receiver still fails after the in-process attempts is parked (when a parked-delivery
+ * store is given) and goes on with the retry schedule like any other: it counts as `parked`, not failed.
+ *
  * Deliveries run inside kafkajs's eachBatch, one record at a time, heartbeating while each runs (one can
  * outlast the session timeout); offsets this run already handled are skipped if a rebalance re-fetches them.
  */
@@ -14,7 +17,8 @@ import { deliver, type DeliverDeps } from '../delivery/deliver.js';
 import { decodeRecord, type RegistryDecoder } from '../events/decode-record.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
-import { headerString, type InboundRecord } from './dead-letter-record.js';
+import type { ParkRequest } from '../parking/types.js';
+import { DLQ_HEADER_PREFIX, headerString, type InboundRecord } from './dead-letter-record.js';
 
 export interface ReplayFilter {
   readonly subscriptionIds: readonly string[];
@@ -34,6 +38,8 @@ export interface ReplayOptions {
   readonly filter: ReplayFilter;
   readonly store: Pick<SubscriptionStore, 'get'>;
   readonly deliverDeps: DeliverDeps;
+  /** Parks a delivery whose next attempt is far (the parked-delivery store); none = it counts as failed. */
+  readonly park?: (req: ParkRequest) => Promise<void>;
   readonly maxRecordBytes: number;
   readonly registry?: RegistryDecoder;
   readonly logger: Logger;
@@ -44,6 +50,7 @@ export interface ReplaySummary {
   read: number;
   matched: number;
   delivered: number;
+  parked: number;
   failed: number;
   skipped: number;
 }
@@ -73,7 +80,14 @@ export function replayVerdict(
 }
 
 export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary> {
-  const summary: ReplaySummary = { read: 0, matched: 0, delivered: 0, failed: 0, skipped: 0 };
+  const summary: ReplaySummary = {
+    read: 0,
+    matched: 0,
+    delivered: 0,
+    parked: 0,
+    failed: 0,
+    skipped: 0,
+  };
   const groupId = o.sinceLast && !o.dryRun ? o.replayGroupId : `${o.replayGroupId}.adhoc-${randomUUID()}`;
   const admin = o.kafka.admin();
   await admin.connect();
@@ -151,7 +165,7 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<ReplaySummary
     }
   }
   o.out(
-    `replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, failed ${summary.failed}, skipped ${summary.skipped}`,
+    `replay ${o.dryRun ? '(dry run) ' : ''}done: read ${summary.read}, matched ${summary.matched}, delivered ${summary.delivered}, parked ${summary.parked}, failed ${summary.failed}, skipped ${summary.skipped}`,
   );
   return summary;
 }
@@ -219,10 +233,47 @@ async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: Repla
   if (outcome.kind === 'delivered') {
     summary.delivered++;
     o.out(`replayed ${line}: HTTP ${outcome.status} after ${outcome.attempts} attempt(s)`);
+  } else if (outcome.kind === 'park' && o.park !== undefined) {
+    await o.park({
+      record: originalRecord(message, at),
+      event: decoded.event,
+      subscriptionId: sub.id,
+      webhookId: outcome.webhookId,
+      lane: null,
+      reason: outcome.reason,
+      attempts: outcome.attempts,
+      dueAt: outcome.dueAt,
+      firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
+      lastAttemptAt: outcome.attempts > 0 ? outcome.lastAttemptAt : undefined,
+      lastStatus: outcome.lastStatus,
+      lastError: outcome.lastError,
+    });
+    summary.parked++;
+    o.out(
+      `parked ${line}: ${outcome.lastError ?? outcome.reason}; next attempt at ${new Date(outcome.dueAt).toISOString()}`,
+    );
   } else {
     summary.failed++;
     o.out(
-      `FAILED ${line}: ${outcome.kind === 'failed' ? outcome.reason : 'aborted'} (${outcome.lastError ?? ''})`,
+      `FAILED ${line}: ${outcome.kind === 'failed' || outcome.kind === 'park' ? outcome.reason : 'aborted'} (${outcome.lastError ?? ''})`,
     );
   }
+}
+
+/** The record the dead letter was made from: its key and value, its headers without the `dlq-*` ones. */
+function originalRecord(
+  message: KafkaMessage,
+  at: { topic: string; partition: number; offset: string },
+): InboundRecord {
+  const headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> = {};
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    if (!name.startsWith(DLQ_HEADER_PREFIX)) headers[name] = value;
+  }
+  return {
+    ...at,
+    timestamp: headerString(message.headers ?? {}, 'dlq-original-timestamp') ?? message.timestamp,
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers,
+  };
 }

@@ -1,6 +1,8 @@
 /**
  * One delivery = one (event, subscription) pair, attempted until it is delivered (2xx), permanently failed
- * (other 4xx, 3xx, refused target, unusable subscription) or out of attempts. The body, its X-Hub
+ * (other 4xx, 3xx, refused target, unusable subscription) or out of attempts, or until its next attempt is
+ * further away than the in-process budget (`policy.inProcessMaxMs`) or its subscription's circuit breaker is
+ * open: then the outcome is `park` with the due time, and the caller writes it to the parked-delivery store. The body, its X-Hub
  * signatures and the webhook-id are computed once per delivery (the body when the first attempt gets its
  * slots) from the event and the subscription alone, so any instance sends the same bytes; only
  * webhook-timestamp/-signature and X-Webhook-Attempt change per attempt. The outcome is a value, never an
@@ -16,7 +18,7 @@ import { classifyAttempt, type AttemptOutcome, type FailureReason } from './clas
 import { buildEnvelope } from './envelope.js';
 import { buildAttemptHeaders } from './headers.js';
 import type { PreparedSubscription, PreparedSubscriptions } from './prepared-subscription.js';
-import { nextDelayMs, type RetryPolicy } from './retry-policy.js';
+import { decideNext, type RetryPolicy } from './retry-policy.js';
 import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
 import { signHub, type HubSignatures } from './signing.js';
@@ -27,7 +29,12 @@ import { webhookId } from './webhook-id.js';
  * another tool with `created_at = 'infinity'`, which has no ISO date for Tiledesk's hook). Permanent, no
  * attempt: retrying cannot help, and it must not hold its record's other deliveries.
  */
-export type DeliveryReason = FailureReason | 'retries_exhausted' | 'subscription_invalid';
+export type DeliveryReason =
+  | FailureReason
+  | 'retries_exhausted'
+  | 'subscription_invalid'
+  | 'subscription_deleted'
+  | 'subscription_disabled';
 
 export interface DeliveryReport {
   readonly webhookId: string;
@@ -41,7 +48,35 @@ export interface DeliveryReport {
 export type DeliveryOutcome =
   | ({ readonly kind: 'delivered'; readonly status: number } & DeliveryReport)
   | ({ readonly kind: 'failed'; readonly reason: DeliveryReason } & DeliveryReport)
-  | ({ readonly kind: 'aborted' } & DeliveryReport);
+  | ({ readonly kind: 'aborted' } & DeliveryReport)
+  | ({
+      readonly kind: 'park';
+      /** retry: the next attempt is far; circuit: the breaker refused an attempt (none was made for it). */
+      readonly reason: 'retry' | 'circuit';
+      /** Epoch ms of the next attempt. */
+      readonly dueAt: number;
+    } & DeliveryReport);
+
+/** Per-subscription circuit breakers (src/parking/circuit-breaker.ts). */
+export interface BreakerGate {
+  admit(
+    id: string,
+  ):
+    | { readonly kind: 'attempt'; readonly probe: boolean }
+    | { readonly kind: 'park'; readonly untilMs: number };
+  record(id: string, ok: boolean, probe: boolean): void;
+}
+
+/** Where a delivery starts: a parked one goes on with its attempt count and first-attempt time. */
+export interface DeliverStart {
+  /** Number of the first attempt of this run (1 for a new delivery). */
+  readonly attempt: number;
+  readonly firstAttemptAt?: number;
+  readonly lastStatus?: number;
+  readonly lastError?: string;
+  /** One attempt at most, never a sleep: a failure with attempts left is `park` (the parked runner). */
+  readonly single?: boolean;
+}
 
 export interface DeliverDeps {
   readonly transport: WebhookTransport;
@@ -54,8 +89,15 @@ export interface DeliverDeps {
   readonly originSlots?: OriginSlots;
   readonly userAgent: string;
   readonly legacySecretHeader: boolean;
-  /** Observes every attempt (metrics, logs); must not throw. */
-  readonly onAttempt?: (outcome: AttemptOutcome, result: TransportResult, attempt: number) => void;
+  /** Circuit breakers per subscription; none = every attempt is made. */
+  readonly breakers?: BreakerGate;
+  /** Observes every attempt (metrics, logs, endpoint health); must not throw. */
+  readonly onAttempt?: (
+    outcome: AttemptOutcome,
+    result: TransportResult,
+    attempt: number,
+    sub: Subscription,
+  ) => void;
 }
 
 export async function deliver(
@@ -63,9 +105,10 @@ export async function deliver(
   sub: Subscription,
   d: DeliverDeps,
   signal?: AbortSignal,
+  start: DeliverStart = { attempt: 1 },
 ): Promise<DeliveryOutcome> {
   const msgId = webhookId(event.id, sub.id);
-  const firstAttemptAt = d.clock.now();
+  const firstAttemptAt = start.firstAttemptAt ?? d.clock.now();
   let prepared: PreparedSubscription;
   try {
     prepared = d.prepared.get(sub);
@@ -85,8 +128,8 @@ export async function deliver(
   // limits holds only the event, not a body and signatures (memory: thousands of deliveries can queue).
   let body: Buffer | undefined;
   let hub: HubSignatures | undefined;
-  let lastStatus: number | undefined;
-  let lastError: string | undefined;
+  let lastStatus: number | undefined = start.lastStatus;
+  let lastError: string | undefined = start.lastError;
   let lastAttemptAt = firstAttemptAt;
   /** Aborted before attempt `attempt` was sent: the report covers the attempts made so far. */
   const abortedBefore = (attempt: number): DeliveryOutcome => ({
@@ -98,21 +141,60 @@ export async function deliver(
     firstAttemptAt,
     lastAttemptAt,
   });
-  for (let attempt = 1; ; attempt++) {
+  /** The breaker refused attempt `attempt`: parked until the breaker's cool-down ends, no attempt made. */
+  const refused = (attempt: number, untilMs: number): DeliveryOutcome => ({
+    kind: 'park',
+    reason: 'circuit',
+    dueAt: untilMs,
+    webhookId: msgId,
+    attempts: attempt - 1,
+    lastStatus,
+    lastError,
+    firstAttemptAt,
+    lastAttemptAt,
+  });
+  for (let attempt = start.attempt; ; attempt++) {
+    // An open breaker parks the delivery before it waits for slots: a hung receiver's deliveries do not
+    // queue for its origin's slots one timeout after another. Asked again once the slots are held (the
+    // breaker may have opened meanwhile); a probe admission is this attempt's, so it is not asked twice.
+    let probe = false;
+    if (d.breakers) {
+      const gate = d.breakers.admit(sub.id);
+      if (gate.kind === 'park') return refused(attempt, gate.untilMs);
+      probe = gate.probe;
+    }
     // Both waits end early on an abort, and the signal is checked once both slots are held: a revoked or
     // shutting-down delivery must not make one more attempt after waiting (its record is not committed,
     // the next owner delivers it).
+    const giveBack = (): void => {
+      // A probe not made counts as a failed one: the breaker stays open for another cool-down.
+      if (probe) d.breakers?.record(sub.id, false, true);
+    };
     const forOrigin = d.originSlots?.acquire(prepared.origin, signal);
-    if (forOrigin && !(await forOrigin)) return abortedBefore(attempt);
+    if (forOrigin && !(await forOrigin)) {
+      giveBack();
+      return abortedBefore(attempt);
+    }
     const acquiring = d.slots.acquire(signal);
     if (acquiring && !(await acquiring)) {
       d.originSlots?.release(prepared.origin);
+      giveBack();
       return abortedBefore(attempt);
     }
     if (signal?.aborted) {
       d.slots.release();
       d.originSlots?.release(prepared.origin);
+      giveBack();
       return abortedBefore(attempt);
+    }
+    if (d.breakers && !probe && (forOrigin !== undefined || acquiring !== undefined)) {
+      const gate = d.breakers.admit(sub.id);
+      if (gate.kind === 'park') {
+        d.slots.release();
+        d.originSlots?.release(prepared.origin);
+        return refused(attempt, gate.untilMs);
+      }
+      probe = gate.probe;
     }
     let result: TransportResult;
     try {
@@ -147,7 +229,10 @@ export async function deliver(
     const now = d.clock.now();
     lastAttemptAt = now;
     const outcome = classifyAttempt(result, now);
-    d.onAttempt?.(outcome, result, attempt);
+    // The breaker counts an endpoint that answers as up: only retryable failures (5xx, 429, timeouts,
+    // network errors) count against it, a permanent 4xx does not.
+    d.breakers?.record(sub.id, outcome.kind !== 'retryable', probe);
+    d.onAttempt?.(outcome, result, attempt, sub);
     const report = (): DeliveryReport => ({
       webhookId: msgId,
       attempts: attempt,
@@ -161,13 +246,16 @@ export async function deliver(
     }
     lastStatus = outcome.status;
     lastError = outcome.error ?? (outcome.status !== undefined ? `HTTP ${outcome.status}` : outcome.reason);
-    const delay = nextDelayMs(attempt, outcome, d.policy, d.random);
-    if (delay === null) {
+    const next = decideNext(attempt, outcome, d.policy, d.random);
+    if (next.kind === 'final') {
       const reason = outcome.kind === 'permanent' ? outcome.reason : 'retries_exhausted';
       return { kind: 'failed', reason, ...report() };
     }
+    if (next.kind === 'park' || start.single === true) {
+      return { kind: 'park', reason: 'retry', dueAt: now + next.delayMs, ...report() };
+    }
     if (signal?.aborted) return { kind: 'aborted', ...report() };
-    await d.clock.sleep(delay, signal);
+    await d.clock.sleep(next.delayMs, signal);
     if (signal?.aborted) return { kind: 'aborted', ...report() };
   }
 }

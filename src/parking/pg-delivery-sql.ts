@@ -7,14 +7,16 @@ const ms = (column: string): string => `(extract(epoch from ${column}) * 1000)::
 const fromMs = (param: string): string => `to_timestamp(${param} / 1000.0)`;
 
 /**
- * A row a runner may take now (`d` = webhook_deliveries, `s` = its subscription, left-joined). The lane
+ * A row a runner may take now (`d` = webhook_deliveries, `s` = its subscription, left-joined): of an
+ * enabled subscription, or of one deleted or disabled by its endpoint health (the runner dead-letters
+ * those); an operator-disabled subscription's rows wait for it to be enabled again. The lane
  * conditions read other rows of the lane: a lane's rows are claimed one at a time, in seq order. They read
  * the statement's snapshot: a row parked with a lower seq than a row another claim is leasing at that very
  * moment could be claimed next to it (lanes park in seq order, so only a rebalance race can do that).
  */
 const CLAIMABLE = `d.state = 'parked' and d.due_at <= now()
   and (d.lease_until is null or d.lease_until < now())
-  and (s.id is null or s.enabled)
+  and (s.id is null or s.enabled or s.disabled_reason in ('gone', 'failing'))
   and (d.lane is null or (
     not exists (select 1 from webhook_deliveries h
                 where h.lane = d.lane and h.state = 'parked' and (h.seq, h.id) < (d.seq, d.id))
@@ -38,7 +40,8 @@ export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, sub
   on conflict (webhook_id) where state = 'parked' do nothing`;
 
 export const CLAIM = `with picked as (
-    select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted
+    select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted,
+      case when s.enabled then null else s.disabled_reason end as subscription_disabled
     from webhook_deliveries d left join webhook_subscriptions s on s.id = d.subscription_id
     where ${CLAIMABLE}
     order by d.due_at
@@ -49,10 +52,11 @@ export const CLAIM = `with picked as (
     set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond'
     from picked p
     where d.id = p.id
-    returning d.*, p.previous_lease_until is not null as lease_expired, p.subscription_deleted
+    returning d.*, p.previous_lease_until is not null as lease_expired, p.subscription_deleted,
+      p.subscription_disabled
   )
   select c.id::text, c.subscription_id, c.webhook_id, c.lane, c.attempts, ${ms('c.due_at')} as due_at,
-    c.lease_expired, c.subscription_deleted, ${ms('c.first_attempt_at')} as first_attempt_at,
+    c.lease_expired, c.subscription_deleted, c.subscription_disabled, ${ms('c.first_attempt_at')} as first_attempt_at,
     c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts::float8 as event_ts,
     e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,
     e.record_value, e.record_headers

@@ -177,6 +177,7 @@ interface ClaimRow {
   due_at: number;
   lease_expired: boolean;
   subscription_deleted: boolean;
+  subscription_disabled: string | null;
   first_attempt_at: number | null;
   last_status: number | null;
   last_error: string | null;
@@ -205,6 +206,7 @@ function toClaimed(r: ClaimRow): ClaimedDelivery {
     dueAt: r.due_at,
     leaseExpired: r.lease_expired,
     subscriptionDeleted: r.subscription_deleted,
+    subscriptionDisabled: r.subscription_disabled,
     firstAttemptAt: r.first_attempt_at,
     lastStatus: r.last_status,
     lastError: r.last_error,

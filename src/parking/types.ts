@@ -41,6 +41,8 @@ export interface ClaimedDelivery {
   readonly leaseExpired: boolean;
   /** The subscription row no longer exists. */
   readonly subscriptionDeleted: boolean;
+  /** Why its subscription was disabled by its endpoint health (`gone`, `failing`); null when enabled. */
+  readonly subscriptionDisabled: string | null;
   readonly firstAttemptAt: number | null;
   readonly lastStatus: number | null;
   readonly lastError: string | null;
@@ -93,7 +95,8 @@ export interface DeliveryStore {
   /** Writes the rows durably (batched with concurrent calls). Rejects when Postgres is unavailable. */
   park(requests: readonly ParkRequest[]): Promise<void>;
   /**
-   * Claims up to `limit` due rows: of enabled or deleted subscriptions (a disabled one's rows wait), for an
+   * Claims up to `limit` due rows: of enabled or deleted subscriptions or of ones disabled by their endpoint
+   * health (an operator-disabled one's rows wait), for an
    * ordered lane only its head (lowest seq) and only when no other row of the lane is leased. Each claimed
    * row is leased to `owner` for `leaseMs`.
    */

@@ -153,6 +153,9 @@ async function enable(
   const summary = await deps.recoverDeadLetters({ subscriptionIds: [id], events: [], since: recoverSince });
   out(
     `re-sent ${summary.delivered} dead letter(s) of subscription ${id} since ${since}` +
+      (summary.parked > 0
+        ? `; ${summary.parked} parked (the receiver still fails; retried on the schedule)`
+        : '') +
       (summary.failed > 0 ? `; ${summary.failed} failed` : ''),
   );
   if (summary.failed > 0) {

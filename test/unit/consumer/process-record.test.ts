@@ -12,7 +12,9 @@ import { ConnectorError, ErrorCode } from '../../../src/errors.js';
 import { decodeRecord, type DecodeResult } from '../../../src/events/decode-record.js';
 import type { RecordCoordinates } from '../../../src/events/event.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { Parking } from '../../../src/parking/parking.js';
 import type { Subscription, SubscriptionIndex } from '../../../src/subscriptions/types.js';
+import { memoryDeliveryStore } from '../../support/memory-delivery-store.js';
 import type { WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
 
 const sub: Subscription = {
@@ -53,6 +55,7 @@ function deps(
     close: async () => undefined,
     destroy: async () => undefined,
   };
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   return {
     decode,
     subscriptions: () => index,
@@ -67,6 +70,15 @@ function deps(
       policy: { schedule: [1, 2], jitter: 0.5, retryAfterMaxMs: 10, inProcessMaxMs: 10 },
     },
     lanes: new Lanes(),
+    parking: new Parking({
+      store: memoryDeliveryStore(),
+      clock,
+      metrics,
+      logger: pino({ level: 'silent' }),
+      subscriptionMaxPending: 1_000,
+      laneMaxPending: 1_000,
+      laneRecheckMs: 1_000,
+    }),
     keyLanes: new Lanes(),
     deadLetters: {
       write: async (r) => (deadLetters.push(r), true),
@@ -75,7 +87,7 @@ function deps(
     },
     outages: new Outages(),
     registryFailure: async () => 'outage',
-    metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+    metrics,
     logger: pino({ level: 'silent' }),
     clock,
   };

@@ -36,8 +36,14 @@ function deliveryReasons(): Set<string> {
   for (const code of ['TARGET_FORBIDDEN', 'INVALID_URL', 'INVALID_REQUEST', 'TIMEOUT', 'ECONNREFUSED']) {
     results.push({ kind: 'error', code, message: code, durationMs: 1 });
   }
-  // deliver() itself adds these two: retries used up, and a subscription it cannot prepare.
-  const reasons = new Set<string>(['retries_exhausted', 'subscription_invalid']);
+  // deliver() itself adds these two: retries used up, and a subscription it cannot prepare; the parked
+  // runner the last two: a parked delivery whose subscription was deleted or disabled by its health.
+  const reasons = new Set<string>([
+    'retries_exhausted',
+    'subscription_invalid',
+    'subscription_deleted',
+    'subscription_disabled',
+  ]);
   for (const r of results) {
     const outcome = classifyAttempt(r, 0);
     if (outcome.kind === 'permanent') reasons.add(outcome.reason);

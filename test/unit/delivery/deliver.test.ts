@@ -227,16 +227,18 @@ describe('deliver', () => {
     expect(outcome.lastStatus).toBeUndefined();
   });
 
-  it('honours Retry-After (capped) instead of the backoff', async () => {
+  it('honours Retry-After (capped) instead of the backoff; a wait past the in-process budget parks', async () => {
     const clock = new FakeClock(T0);
-    const transport = new ScriptedTransport([
-      ok(429, { 'retry-after': '7' }),
-      ok(503, { 'retry-after': '3600' }),
-      ok(204),
-    ]);
+    const transport = new ScriptedTransport(
+      [ok(429, { 'retry-after': '7' }), ok(503, { 'retry-after': '3600' }), ok(204)],
+      clock,
+    );
     const outcome = await deliver(event, sub, deps(transport, clock));
-    expect(outcome).toMatchObject({ kind: 'delivered', status: 204, attempts: 3 });
-    expect(clock.sleeps).toEqual([7_000, POLICY.retryAfterMaxMs]);
+    // 7 s is slept in process; 3600 s is capped at retryAfterMaxMs (20 s), past inProcessMaxMs (10 s): parked.
+    expect(clock.sleeps).toEqual([7_000]);
+    expect(outcome).toMatchObject({ kind: 'park', reason: 'retry', attempts: 2, lastStatus: 503 });
+    expect(outcome.kind === 'park' && outcome.dueAt).toBe(clock.now() + POLICY.retryAfterMaxMs);
+    expect(transport.requests).toHaveLength(2);
   });
 
   it('ends with aborted when the signal fires during a backoff wait, sending nothing more', async () => {
@@ -290,6 +292,90 @@ describe('deliver', () => {
     const legacy = new ScriptedTransport([ok(200)]);
     await deliver(event, sub, deps(legacy, new FakeClock(T0), { legacySecretHeader: true }));
     expect(legacy.requests[0]!.headers['x-hook-secret']).toBe(SECRET);
+  });
+});
+
+describe('deliver: parking', () => {
+  const FAR: RetryPolicy = {
+    schedule: [1_000, 60_000, 60_000],
+    jitter: 0,
+    retryAfterMaxMs: 0,
+    inProcessMaxMs: 5_000,
+  };
+
+  it('sleeps the short waits in process and parks at the first wait past the budget, with its due time', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(503)], clock);
+    const outcome = await deliver(event, sub, deps(transport, clock, { policy: FAR }));
+    expect(clock.sleeps).toEqual([1_000]);
+    expect(transport.requests).toHaveLength(2);
+    expect(outcome).toMatchObject({
+      kind: 'park',
+      reason: 'retry',
+      attempts: 2,
+      lastStatus: 503,
+      firstAttemptAt: T0,
+    });
+    expect(outcome.kind === 'park' && outcome.dueAt).toBe(clock.now() + 60_000);
+  });
+
+  it('goes on from a parked attempt count: one attempt (single), its number in the header, then parks or ends', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(503)], clock);
+    const d = deps(transport, clock, { policy: FAR });
+    const second = await deliver(event, sub, d, undefined, {
+      attempt: 2,
+      firstAttemptAt: T0 - 5_000,
+      single: true,
+    });
+    // The wait after attempt 2 is 60 s: parked again without a sleep, the first attempt time kept.
+    expect(clock.sleeps).toEqual([]);
+    expect(second).toMatchObject({ kind: 'park', attempts: 2, firstAttemptAt: T0 - 5_000 });
+    expect(transport.requests[0]!.headers['x-webhook-attempt']).toBe('2');
+    // Single: even a wait inside the budget parks (the runner never sleeps on a claim).
+    const first = await deliver(event, sub, d, undefined, { attempt: 1, single: true });
+    expect(first).toMatchObject({ kind: 'park', attempts: 1 });
+    expect(first.kind === 'park' && first.dueAt).toBe(clock.now() + 1_000);
+    const last = await deliver(event, sub, d, undefined, { attempt: 4, single: true });
+    expect(last).toMatchObject({ kind: 'failed', reason: 'retries_exhausted', attempts: 4 });
+  });
+
+  it('parks without an attempt while the breaker is open, and reports every attempt to it', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(503), ok(200)], clock);
+    const records: [string, boolean, boolean][] = [];
+    let open = false;
+    const breakers = {
+      admit: () =>
+        open ? { kind: 'park' as const, untilMs: T0 + 30_000 } : { kind: 'attempt' as const, probe: false },
+      record: (id: string, okay: boolean, probe: boolean) => {
+        records.push([id, okay, probe]);
+        open = !okay;
+      },
+    };
+    const outcome = await deliver(event, sub, deps(transport, clock, { policy: FAR, breakers }));
+    expect(outcome).toMatchObject({ kind: 'park', reason: 'circuit', attempts: 1, dueAt: T0 + 30_000 });
+    expect(transport.requests).toHaveLength(1);
+    expect(records).toEqual([[sub.id, false, false]]);
+  });
+
+  it('gives a probe back as failed when it is aborted before its attempt', async () => {
+    const clock = new FakeClock(T0);
+    const transport = new ScriptedTransport([ok(200)], clock);
+    const records: [string, boolean, boolean][] = [];
+    const breakers = {
+      admit: () => ({ kind: 'attempt' as const, probe: true }),
+      record: (id: string, okay: boolean, probe: boolean) => void records.push([id, okay, probe]),
+    };
+    const slots = new Semaphore(1);
+    slots.acquire(); // the only slot is taken: the delivery waits for it
+    const controller = new AbortController();
+    const running = deliver(event, sub, deps(transport, clock, { breakers, slots }), controller.signal);
+    await flush();
+    controller.abort();
+    expect(await running).toMatchObject({ kind: 'aborted', attempts: 0 });
+    expect(transport.requests).toHaveLength(0);
+    expect(records).toEqual([[sub.id, false, true]]);
   });
 });
 

@@ -185,7 +185,7 @@ describe('runSubscriptionsCommand', () => {
       nowMs: Date.parse('2026-12-06T12:00:00.000Z'),
       recoverDeadLetters: async (filter: ReplayFilter) => {
         calls.push(['recover', filter]);
-        return { read: 9, matched: 5, skipped: 4, ...recovered };
+        return { read: 9, matched: 5, skipped: 4, parked: 0, ...recovered };
       },
     });
     return { lines, calls };
@@ -250,7 +250,7 @@ describe('runSubscriptionsCommand enable --recover-since', () => {
       nowMs: Date.parse('2026-12-06T12:00:00.000Z'),
       recoverDeadLetters: async (filter) => {
         calls.push(['recover', filter]);
-        return { read: 9, matched: 3, delivered: 3, failed: 0, skipped: 6 };
+        return { read: 9, matched: 3, delivered: 3, parked: 0, failed: 0, skipped: 6 };
       },
     });
     expect(calls).toEqual([
@@ -266,7 +266,14 @@ describe('runSubscriptionsCommand enable --recover-since', () => {
     const err = await runSubscriptionsCommand(['enable', 'x', '--recover-since', '1h'], {
       store,
       out: (l) => lines.push(l),
-      recoverDeadLetters: async () => ({ read: 2, matched: 2, delivered: 1, failed: 1, skipped: 0 }),
+      recoverDeadLetters: async () => ({
+        read: 2,
+        matched: 2,
+        delivered: 1,
+        parked: 0,
+        failed: 1,
+        skipped: 0,
+      }),
     }).catch((e: unknown) => e);
     expect(isConnectorError(err, ErrorCode.DELIVERY_FAILED)).toBe(true);
     expect(lines.at(-1)).toMatch(/^re-sent 1 dead letter\(s\) of subscription x since .*; 1 failed$/);

@@ -1,0 +1,131 @@
+/**
+ * The consumer side of parked deliveries: writes a delivery to the store when it parks, and keeps what the
+ * hot path needs to decide without a query per event — which ordered lanes have a parked delivery (loaded
+ * once per partition assignment, then kept up to date by this instance's own parks) and how many
+ * deliveries each subscription and each ordered lane has in process (the spill bounds).
+ *
+ * A lane this instance believes parked is checked against the store before a delivery is parked behind
+ * it (the runner, on any instance, may have drained it meanwhile); a lane it believes clear never is:
+ * only the partition's owner parks into a lane, and a new owner loads the partition's parked lanes first.
+ */
+import type { Clock } from '../clock.js';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { DeliveryStore, ParkRequest } from './types.js';
+
+export interface ParkingOptions {
+  readonly store: DeliveryStore;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Concurrent subscription: deliveries in process before new ones spill to the store. */
+  readonly subscriptionMaxPending: number;
+  /** Ordered lane: deliveries queued before new ones spill (in order) to the store. */
+  readonly laneMaxPending: number;
+  /** A parked lane confirmed within this long is trusted without asking the store again. */
+  readonly laneRecheckMs: number;
+  /** Called after rows due now were parked (spill, behind): the local runner looks at once. */
+  readonly onDueNow?: () => void;
+}
+
+export class Parking {
+  private readonly parkedLanes = new Map<string, number>();
+  private readonly lanesLoaded = new WeakMap<AbortSignal, Promise<void>>();
+  private readonly pendingBySub = new Map<string, number>();
+  private readonly pendingByLane = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(private readonly o: ParkingOptions) {
+    this.log = o.logger.child({ component: 'parking' });
+  }
+
+  /**
+   * Durably parks the delivery. True once written; false when the store is unavailable (Postgres down):
+   * the caller then keeps the delivery in process.
+   */
+  async park(req: ParkRequest): Promise<boolean> {
+    try {
+      await this.o.store.park([req]);
+    } catch (err) {
+      this.o.metrics.parkFailures.inc();
+      this.log.warn(
+        {
+          code: ErrorCode.DELIVERY_STORE_UNAVAILABLE,
+          err,
+          subscriptionId: req.subscriptionId,
+          webhookId: req.webhookId,
+          reason: req.reason,
+        },
+        'cannot park the delivery (store unavailable); keeping it in process',
+      );
+      return false;
+    }
+    this.o.metrics.parks.inc({ reason: req.reason });
+    if (req.lane !== null) this.parkedLanes.set(req.lane, this.o.clock.now());
+    if (req.dueAt <= this.o.clock.now()) this.o.onDueNow?.();
+    return true;
+  }
+
+  /**
+   * Whether the ordered lane has a parked delivery, so the next one must park behind it. Loads the
+   * partition's parked lanes on first use after an assignment (`partitionSignal` is per assignment).
+   * Throws when the store is unavailable (the caller must not send ahead of a lane it cannot check).
+   */
+  async laneParked(
+    lane: string,
+    at: { topic: string; partition: number },
+    partitionSignal: AbortSignal,
+  ): Promise<boolean> {
+    let loading = this.lanesLoaded.get(partitionSignal);
+    if (loading === undefined) {
+      loading = this.loadLanes(at);
+      this.lanesLoaded.set(partitionSignal, loading);
+      // A failed load is tried again by the next delivery of the partition.
+      loading.catch(() => this.lanesLoaded.delete(partitionSignal));
+    }
+    await loading;
+    const since = this.parkedLanes.get(lane);
+    if (since === undefined) return false;
+    if (this.o.clock.now() - since < this.o.laneRecheckMs) return true;
+    const still = await this.o.store.laneHasParked(lane);
+    if (still) this.parkedLanes.set(lane, this.o.clock.now());
+    else this.parkedLanes.delete(lane);
+    return still;
+  }
+
+  private async loadLanes(at: { topic: string; partition: number }): Promise<void> {
+    const lanes = await this.o.store.parkedLanes([at]);
+    const now = this.o.clock.now();
+    for (const lane of lanes) this.parkedLanes.set(lane, now);
+    if (lanes.length > 0)
+      this.log.info({ ...at, lanes: lanes.length }, 'ordered lanes with parked deliveries');
+  }
+
+  /** Counts a delivery of a concurrent subscription in; false = its backlog is full: spill it. */
+  enterSubscription(subscriptionId: string): boolean {
+    const n = this.pendingBySub.get(subscriptionId) ?? 0;
+    if (n >= this.o.subscriptionMaxPending) return false;
+    this.pendingBySub.set(subscriptionId, n + 1);
+    return true;
+  }
+
+  leaveSubscription(subscriptionId: string): void {
+    const n = (this.pendingBySub.get(subscriptionId) ?? 1) - 1;
+    if (n <= 0) this.pendingBySub.delete(subscriptionId);
+    else this.pendingBySub.set(subscriptionId, n);
+  }
+
+  /** Counts a delivery queued on an ordered lane in; false = the lane's backlog is full: spill it. */
+  enterLane(lane: string): boolean {
+    const n = this.pendingByLane.get(lane) ?? 0;
+    this.pendingByLane.set(lane, n + 1);
+    return n < this.o.laneMaxPending;
+  }
+
+  leaveLane(lane: string): void {
+    const n = (this.pendingByLane.get(lane) ?? 1) - 1;
+    if (n <= 0) this.pendingByLane.delete(lane);
+    else this.pendingByLane.set(lane, n);
+  }
+}

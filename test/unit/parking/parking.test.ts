@@ -1,0 +1,138 @@
+import { describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../../src/logger.js';
+import { createMetrics } from '../../../src/metrics/metrics.js';
+import { Parking } from '../../../src/parking/parking.js';
+import type { DeliveryStore, ParkRequest } from '../../../src/parking/types.js';
+import { memoryDeliveryStore } from '../../support/memory-delivery-store.js';
+import { manualClock } from '../../support/manual-clock.js';
+
+function setup(store: DeliveryStore, clock = manualClock(1_000_000)) {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { defaultMetrics: false });
+  let dueNow = 0;
+  const parking = new Parking({
+    store,
+    clock,
+    metrics,
+    logger: createLogger('silent'),
+    subscriptionMaxPending: 2,
+    laneMaxPending: 2,
+    laneRecheckMs: 1_000,
+    onDueNow: () => dueNow++,
+  });
+  return { parking, registry, clock, dueNowCount: () => dueNow };
+}
+
+const req = (over: Partial<ParkRequest> = {}): ParkRequest =>
+  ({
+    record: { topic: 't', partition: 0, offset: '5', timestamp: '0', key: null, value: null, headers: {} },
+    event: {
+      id: 'e',
+      event: 'request.create',
+      idProject: 'P1',
+      timestamp: 0,
+      payload: Buffer.from('{}'),
+      encoding: 'json',
+    },
+    subscriptionId: 's1',
+    webhookId: 'msg_1',
+    lane: null,
+    reason: 'retry',
+    attempts: 2,
+    dueAt: 2_000_000,
+    ...over,
+  }) as ParkRequest;
+
+const metric = async (registry: Registry, name: string, labels: Record<string, string> = {}) => {
+  const m = await registry.getSingleMetric(name)?.get();
+  return (m?.values ?? [])
+    .filter((v) =>
+      Object.entries(labels).every(([k, x]) => String((v.labels as Record<string, unknown>)[k]) === x),
+    )
+    .reduce((s, v) => s + v.value, 0);
+};
+
+describe('Parking', () => {
+  it('parks durably, counts it by reason, and wakes the runner only for rows due now', async () => {
+    const f = memoryDeliveryStore();
+    const { parking, registry, clock, dueNowCount } = setup(f);
+    expect(await parking.park(req())).toBe(true);
+    expect(dueNowCount()).toBe(0);
+    expect(await parking.park(req({ webhookId: 'msg_2', reason: 'spill', dueAt: clock.now() }))).toBe(true);
+    expect(dueNowCount()).toBe(1);
+    expect(f.parked.map((r) => r.webhookId)).toEqual(['msg_1', 'msg_2']);
+    expect(await metric(registry, 'webhook_connector_parks_total', { reason: 'retry' })).toBe(1);
+    expect(await metric(registry, 'webhook_connector_parks_total', { reason: 'spill' })).toBe(1);
+  });
+
+  it('says false (keep it in process) when the store is down, and counts the failure', async () => {
+    const f = memoryDeliveryStore({ down: true });
+    const { parking, registry } = setup(f);
+    expect(await parking.park(req())).toBe(false);
+    expect(await metric(registry, 'webhook_connector_park_failures_total')).toBe(1);
+    expect(await metric(registry, 'webhook_connector_parks_total')).toBe(0);
+  });
+
+  it("loads a partition's parked lanes once per assignment, then answers from memory", async () => {
+    const f = memoryDeliveryStore({ lanes: ['s1\u0000k1'] });
+    const { parking } = setup(f);
+    const at = { topic: 't', partition: 0 };
+    const assignment = new AbortController().signal;
+    expect(await parking.laneParked('s1\u0000k1', at, assignment)).toBe(true);
+    expect(await parking.laneParked('s1\u0000k2', at, assignment)).toBe(false);
+    expect(await parking.laneParked('s1\u0000k2', at, assignment)).toBe(false);
+    expect(f.calls.parkedLanes).toBe(1);
+    // A new assignment (new partition signal) loads again: another instance may have parked meanwhile.
+    f.lanes.add('s1\u0000k2');
+    expect(await parking.laneParked('s1\u0000k2', at, new AbortController().signal)).toBe(true);
+    expect(f.calls.parkedLanes).toBe(2);
+  });
+
+  it('marks a lane parked when it parks into it, and checks the store again once the mark is old', async () => {
+    const f = memoryDeliveryStore();
+    const { parking, clock } = setup(f);
+    const at = { topic: 't', partition: 0 };
+    const signal = new AbortController().signal;
+    const lane = 's1\u0000k';
+    expect(await parking.laneParked(lane, at, signal)).toBe(false);
+    await parking.park(req({ lane }));
+    expect(await parking.laneParked(lane, at, signal)).toBe(true);
+    expect(f.calls.laneHasParked).toBe(0);
+    // The runner (any instance) drained the lane; after the recheck interval the store says so.
+    f.lanes.delete(lane);
+    await clock.advance(1_000);
+    expect(await parking.laneParked(lane, at, signal)).toBe(false);
+    expect(f.calls.laneHasParked).toBe(1);
+    expect(await parking.laneParked(lane, at, signal)).toBe(false);
+    expect(f.calls.laneHasParked).toBe(1);
+  });
+
+  it('throws when it cannot load the lanes (the caller must not send ahead), and loads again next time', async () => {
+    const f = memoryDeliveryStore({ down: true });
+    const { parking } = setup(f);
+    const at = { topic: 't', partition: 0 };
+    const signal = new AbortController().signal;
+    await expect(parking.laneParked('l', at, signal)).rejects.toThrow('ECONNREFUSED');
+    f.down = false;
+    expect(await parking.laneParked('l', at, signal)).toBe(false);
+    expect(f.calls.parkedLanes).toBe(2);
+  });
+
+  it('bounds what a subscription and a lane hold in process', () => {
+    const { parking } = setup(memoryDeliveryStore());
+    expect(parking.enterSubscription('s')).toBe(true);
+    expect(parking.enterSubscription('s')).toBe(true);
+    expect(parking.enterSubscription('s')).toBe(false);
+    expect(parking.enterSubscription('other')).toBe(true);
+    parking.leaveSubscription('s');
+    expect(parking.enterSubscription('s')).toBe(true);
+    expect(parking.enterLane('l')).toBe(true);
+    expect(parking.enterLane('l')).toBe(true);
+    expect(parking.enterLane('l')).toBe(false); // queued anyway: it parks (spills) at its turn
+    parking.leaveLane('l');
+    parking.leaveLane('l');
+    parking.leaveLane('l');
+    expect(parking.enterLane('l')).toBe(true);
+  });
+});
