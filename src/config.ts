@@ -194,7 +194,7 @@ export const configSpec = {
   SUBSCRIPTION_DISABLE_AFTER_MS: {
     type: 'int',
     default: 432_000_000,
-    min: 60_000,
+    min: 1_000,
     doc: "A subscription with no 2xx for this long (default 5 days) is disabled ('failing') and its parked deliveries dead-lettered.",
   },
   CIRCUIT_FAILURE_PERCENT: {

@@ -139,9 +139,49 @@ function fanOut(
   return subs.map((sub) => {
     if (sub.ordering !== 'ordered' || key === null) return deliverConcurrent(rec, event, sub, d, signal);
     const lane = `${sub.id}\u0000${key}`;
-    const spill = !d.parking.enterLane(lane);
-    return d.lanes.run(lane, () => deliverInLane(rec, event, sub, lane, spill, d, signal));
+    if (d.parking.enterLane(lane)) {
+      return d.lanes.run(lane, () => deliverInLane(rec, event, sub, lane, d, signal));
+    }
+    return spillOrdered(rec, event, sub, lane, d, signal);
   });
+}
+
+/**
+ * An ordered lane whose in-process queue is full: parked now, held until the deliveries ahead of it in
+ * process are done (so the partition never waits on a slow lane). The store down: it queues on the lane
+ * after all, and at its turn parks behind the held ones or waits for the store (never goes ahead).
+ */
+async function spillOrdered(
+  rec: InboundRecord,
+  event: TiledeskEvent,
+  sub: Subscription,
+  lane: string,
+  d: PipelineDeps,
+  signal: AbortSignal,
+): Promise<RecordResult> {
+  if (await d.parking.spill(parkRequest(rec, event, sub, lane, 'spill', d))) return 'done';
+  d.parking.enterLaneAnyway(lane);
+  return d.lanes.run(lane, () => deliverInLane(rec, event, sub, lane, d, signal));
+}
+
+function parkRequest(
+  rec: InboundRecord,
+  event: TiledeskEvent,
+  sub: Subscription,
+  lane: string | null,
+  reason: ParkedReason,
+  d: PipelineDeps,
+): ParkRequest {
+  return {
+    record: rec,
+    event,
+    subscriptionId: sub.id,
+    webhookId: webhookId(event.id, sub.id),
+    lane,
+    reason,
+    attempts: 0,
+    dueAt: d.clock.now(),
+  };
 }
 
 async function deliverConcurrent(
@@ -165,13 +205,11 @@ async function deliverInLane(
   event: TiledeskEvent,
   sub: Subscription,
   lane: string,
-  spill: boolean,
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
   try {
     if (signal.aborted) return 'aborted';
-    if (spill) return await parkFresh(rec, event, sub, lane, 'spill', d, signal);
     let behind: boolean;
     try {
       behind = await d.parking.laneParked(lane, rec, signal);
@@ -204,16 +242,7 @@ async function parkFresh(
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
-  const req: ParkRequest = {
-    record: rec,
-    event,
-    subscriptionId: sub.id,
-    webhookId: webhookId(event.id, sub.id),
-    lane,
-    reason,
-    attempts: 0,
-    dueAt: d.clock.now(),
-  };
+  const req = parkRequest(rec, event, sub, lane, reason, d);
   for (;;) {
     if (signal.aborted) return 'aborted';
     if (await d.parking.park(req)) return 'done';

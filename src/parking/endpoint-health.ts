@@ -118,7 +118,11 @@ on conflict (subscription_id) do update set
   last_failure_at = greatest(h.last_failure_at, excluded.last_failure_at),
   updated_at = now()`;
 
-/** Disables, once, and resets the health rows of what it disabled, in the same statement. */
+/**
+ * Disables, once, and resets the health rows of what it disabled, in the same statement; its parked
+ * deliveries become due at once, so a runner dead-letters them now (reason `subscription_disabled`)
+ * rather than at their next attempt, hours away.
+ */
 const DISABLE_SQL = (which: string): string => `
 with disabled as (
   update webhook_subscriptions
@@ -128,6 +132,9 @@ with disabled as (
 ), reset as (
   update webhook_subscription_health h set failing_since = null, updated_at = now()
   from disabled d where h.subscription_id = d.id
+), due as (
+  update webhook_deliveries w set due_at = now()
+  from disabled d where w.subscription_id = d.id and w.state = 'parked' and w.due_at > now()
 )
 select id from disabled`;
 

@@ -14,6 +14,13 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DeliveryStore, ParkRequest } from './types.js';
 
+/**
+ * How long an ordered lane's spilled deliveries are held if nothing releases them (the instance died
+ * while earlier deliveries of the lane ran in process; their records are redelivered to the partition's
+ * next owner, which parks them, with lower seq, ahead of the held ones within this time).
+ */
+export const SPILL_HOLD_MS = 10 * 60_000;
+
 export interface ParkingOptions {
   readonly store: DeliveryStore;
   readonly clock: Clock;
@@ -34,6 +41,8 @@ export class Parking {
   private readonly lanesLoaded = new WeakMap<AbortSignal, Promise<void>>();
   private readonly pendingBySub = new Map<string, number>();
   private readonly pendingByLane = new Map<string, number>();
+  /** Ordered lanes spilling, with their spill writes under way. */
+  private readonly spilling = new Map<string, Set<Promise<boolean>>>();
   private readonly log: Logger;
 
   constructor(private readonly o: ParkingOptions) {
@@ -116,16 +125,59 @@ export class Parking {
     else this.pendingBySub.set(subscriptionId, n);
   }
 
-  /** Counts a delivery queued on an ordered lane in; false = the lane's backlog is full: spill it. */
+  /**
+   * Counts a delivery into an ordered lane's in-process queue; false = spill it instead (`spill`): the
+   * queue is full, or the lane is spilling already (until its queue has drained).
+   */
   enterLane(lane: string): boolean {
+    if (this.spilling.has(lane)) return false;
     const n = this.pendingByLane.get(lane) ?? 0;
+    if (n >= this.o.laneMaxPending) {
+      this.spilling.set(lane, new Set());
+      return false;
+    }
     this.pendingByLane.set(lane, n + 1);
-    return n < this.o.laneMaxPending;
+    return true;
   }
 
+  /** Counts a delivery into the lane's in-process queue although it is full (its spill could not be written). */
+  enterLaneAnyway(lane: string): void {
+    this.pendingByLane.set(lane, (this.pendingByLane.get(lane) ?? 0) + 1);
+  }
+
+  /** The lane's delivery left the in-process queue (delivered, dead-lettered or parked). */
   leaveLane(lane: string): void {
     const n = (this.pendingByLane.get(lane) ?? 1) - 1;
-    if (n <= 0) this.pendingByLane.delete(lane);
-    else this.pendingByLane.set(lane, n);
+    if (n > 0) {
+      this.pendingByLane.set(lane, n);
+      return;
+    }
+    this.pendingByLane.delete(lane);
+    const writes = this.spilling.get(lane);
+    if (writes === undefined) return;
+    this.spilling.delete(lane);
+    // Every earlier delivery of the lane is done or parked (lower seq): the held rows may go now, once
+    // the spill writes still under way have landed. Not released (store down): they are due after the hold.
+    void Promise.allSettled([...writes])
+      .then(() => this.o.store.releaseSpilled(lane))
+      .then(
+        () => this.o.onDueNow?.(),
+        (err: unknown) => this.log.warn({ err }, 'cannot release a spilled lane; it is due after its hold'),
+      );
+  }
+
+  /**
+   * Parks a delivery of an ordered lane whose in-process queue is full, at once and not at its turn: held
+   * (due after SPILL_HOLD_MS) so no runner takes it while earlier deliveries of the lane still run here;
+   * released when they are done. True once written.
+   */
+  spill(req: ParkRequest): Promise<boolean> {
+    const writes = req.lane === null ? undefined : this.spilling.get(req.lane);
+    const parked = this.park({ ...req, dueAt: this.o.clock.now() + SPILL_HOLD_MS });
+    if (writes !== undefined) {
+      writes.add(parked);
+      void parked.then(() => writes.delete(parked));
+    }
+    return parked;
   }
 }

@@ -127,4 +127,8 @@ export const PARKED_LANES = `select distinct d.lane from webhook_deliveries d jo
     on p.topic = e.topic and p.partition = e.partition
   where d.state = 'parked' and d.lane is not null`;
 
+/** An ordered lane's spilled rows held while its in-process deliveries ran: due now. */
+export const RELEASE_SPILLED = `update webhook_deliveries set due_at = now()
+  where lane = $1 and state = 'parked' and parked_reason = 'spill' and due_at > now()`;
+
 export const LANE_HAS_PARKED = `select exists (select 1 from webhook_deliveries where lane = $1 and state = 'parked') as parked`;

@@ -22,6 +22,7 @@ import {
   INSERT_DELIVERIES,
   INSERT_EVENTS,
   LANE_HAS_PARKED,
+  RELEASE_SPILLED,
   PARKED_LANES,
   PRUNE_DELIVERIES,
   PRUNE_EVENTS_OF,
@@ -280,6 +281,10 @@ export function createPgDeliveryStore(pool: Pool, opts: PgDeliveryStoreOptions =
         partitions.map((p) => p.partition),
       ]);
       return result.rows.map((r) => r.lane.toString('utf8'));
+    },
+
+    async releaseSpilled(lane) {
+      await pool.query(RELEASE_SPILLED, [laneBytes(lane)]);
     },
 
     async laneHasParked(lane) {

@@ -105,6 +105,11 @@ export interface DeliveryStore {
   finish(owner: string, updates: readonly FinishUpdate[]): Promise<void>;
   /** Lanes with a parked row among the given partitions (an instance taking over partitions). */
   parkedLanes(partitions: readonly { topic: string; partition: number }[]): Promise<string[]>;
+  /**
+   * An ordered lane's spilled rows, parked with a hold while earlier deliveries of the lane still ran in
+   * process, become due now (those earlier ones are delivered or parked: the lane's order is safe).
+   */
+  releaseSpilled(lane: string): Promise<void>;
   /** Whether the lane has a parked row (a lane this instance believes parked, checked before parking behind). */
   laneHasParked(lane: string): Promise<boolean>;
   /** Deletes finished rows older than `olderThanMs` and events with no delivery left; returns rows deleted. */

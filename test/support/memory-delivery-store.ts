@@ -8,6 +8,7 @@ import type { DeliveryStore, ParkRequest } from '../../src/parking/types.js';
 export interface MemoryDeliveryStore extends DeliveryStore {
   readonly parked: ParkRequest[];
   readonly lanes: Set<string>;
+  readonly released: string[];
   readonly calls: { parkedLanes: number; laneHasParked: number };
   down: boolean;
 }
@@ -17,6 +18,7 @@ export function memoryDeliveryStore(o: { down?: boolean; lanes?: string[] } = {}
   const store: MemoryDeliveryStore = {
     parked: [],
     lanes: new Set(o.lanes ?? []),
+    released: [],
     calls: { parkedLanes: 0, laneHasParked: 0 },
     down: o.down ?? false,
     async park(reqs) {
@@ -35,6 +37,10 @@ export function memoryDeliveryStore(o: { down?: boolean; lanes?: string[] } = {}
       store.calls.parkedLanes++;
       if (store.down) throw unavailable();
       return [...store.lanes];
+    },
+    async releaseSpilled(lane) {
+      if (store.down) throw unavailable();
+      store.released.push(lane);
     },
     async laneHasParked(lane) {
       store.calls.laneHasParked++;

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../../src/logger.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
-import { Parking } from '../../../src/parking/parking.js';
+import { Parking, SPILL_HOLD_MS } from '../../../src/parking/parking.js';
 import type { DeliveryStore, ParkRequest } from '../../../src/parking/types.js';
 import { memoryDeliveryStore } from '../../support/memory-delivery-store.js';
 import { manualClock } from '../../support/manual-clock.js';
@@ -119,7 +119,7 @@ describe('Parking', () => {
     expect(f.calls.parkedLanes).toBe(2);
   });
 
-  it('bounds what a subscription and a lane hold in process', () => {
+  it('bounds what a subscription holds in process', () => {
     const { parking } = setup(memoryDeliveryStore());
     expect(parking.enterSubscription('s')).toBe(true);
     expect(parking.enterSubscription('s')).toBe(true);
@@ -127,12 +127,28 @@ describe('Parking', () => {
     expect(parking.enterSubscription('other')).toBe(true);
     parking.leaveSubscription('s');
     expect(parking.enterSubscription('s')).toBe(true);
-    expect(parking.enterLane('l')).toBe(true);
-    expect(parking.enterLane('l')).toBe(true);
-    expect(parking.enterLane('l')).toBe(false); // queued anyway: it parks (spills) at its turn
-    parking.leaveLane('l');
-    parking.leaveLane('l');
-    parking.leaveLane('l');
-    expect(parking.enterLane('l')).toBe(true);
+  });
+
+  it('spills an ordered lane past its bound, held, until its in-process queue drains; then releases it', async () => {
+    const f = memoryDeliveryStore();
+    const { parking, clock, dueNowCount } = setup(f);
+    const lane = 's1\u0000k';
+    expect(parking.enterLane(lane)).toBe(true);
+    expect(parking.enterLane(lane)).toBe(true);
+    expect(parking.enterLane(lane)).toBe(false); // full: spill
+    expect(await parking.spill(req({ lane, reason: 'spill', dueAt: clock.now() }))).toBe(true);
+    // Held: no runner may take it while the two ahead of it still run here.
+    expect(f.parked[0]!.dueAt).toBe(clock.now() + SPILL_HOLD_MS);
+    expect(dueNowCount()).toBe(0);
+    parking.leaveLane(lane);
+    expect(parking.enterLane(lane)).toBe(false); // still spilling: one ahead still runs
+    expect(await parking.spill(req({ lane, webhookId: 'msg_2', reason: 'spill' }))).toBe(true);
+    expect(f.released).toEqual([]);
+    parking.leaveLane(lane);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(f.released).toEqual([lane]);
+    expect(dueNowCount()).toBe(1);
+    expect(parking.enterLane(lane)).toBe(true); // drained: in process again (and parks behind at its turn)
   });
 });
