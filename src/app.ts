@@ -125,9 +125,9 @@ export function createApp(d: AppDeps): App {
         metrics,
         breakers.nonClosed().flatMap((b) => (b.state === 'closed' ? [] : [{ id: b.id, state: b.state }])),
       );
-      if (to === 'open')
+      if (to === 'open') {
         logger.warn({ subscriptionId: id }, 'circuit opened: deliveries park without an attempt');
-      else if (to === 'closed') logger.info({ subscriptionId: id }, 'circuit closed');
+      } else if (to === 'closed') logger.info({ subscriptionId: id }, 'circuit closed');
     },
   });
   const fromConfig = deliverDepsFromConfig(c, {

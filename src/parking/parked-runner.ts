@@ -171,8 +171,9 @@ export class ParkedRunner {
 
   private async attempt(c: ClaimedDelivery, claimedAt: number): Promise<FinishUpdate> {
     const now = this.o.clock.now();
-    if (c.subscriptionDeleted)
+    if (c.subscriptionDeleted) {
       return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted');
+    }
     if (c.subscriptionDisabled !== null) {
       return this.deadLetter(
         c,
@@ -199,6 +200,22 @@ export class ParkedRunner {
       case 'aborted':
         return { kind: 'reschedule', id: c.id, attempts: outcome.attempts, dueAt: this.o.clock.now() };
       case 'park':
+        if (outcome.reason === 'circuit' && this.scheduleSpent(c)) {
+          // The breaker refuses attempts for longer than the whole schedule: as many attempts as the
+          // schedule allows could not have helped either (a probe per cool-down failed meanwhile).
+          const failed = { ...outcome, kind: 'failed' as const, reason: 'retries_exhausted' as const };
+          if (!(await settleDelivery(c.record, c.event, sub, failed, this.o.settle))) {
+            return this.deadLetterLater(c, outcome.attempts);
+          }
+          return {
+            kind: 'dead',
+            id: c.id,
+            attempts: outcome.attempts,
+            reason: 'retries_exhausted',
+            lastStatus: outcome.lastStatus,
+            lastError: outcome.lastError,
+          };
+        }
         return {
           kind: 'reschedule',
           id: c.id,
@@ -239,6 +256,13 @@ export class ParkedRunner {
         };
       }
     }
+  }
+
+  /** Its first attempt was longer ago than the whole retry schedule spans. */
+  private scheduleSpent(c: ClaimedDelivery): boolean {
+    if (c.firstAttemptAt === null) return false;
+    const span = this.o.deliverDeps.policy.schedule.reduce((sum, ms) => sum + ms, 0);
+    return this.o.clock.now() - c.firstAttemptAt >= span;
   }
 
   /** Dead-letters a parked delivery that is not attempted (its subscription is gone). */

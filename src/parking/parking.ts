@@ -107,8 +107,9 @@ export class Parking {
     const lanes = await this.o.store.parkedLanes([at]);
     const now = this.o.clock.now();
     for (const lane of lanes) this.parkedLanes.set(lane, now);
-    if (lanes.length > 0)
+    if (lanes.length > 0) {
       this.log.info({ ...at, lanes: lanes.length }, 'ordered lanes with parked deliveries');
+    }
   }
 
   /** Counts a delivery of a concurrent subscription in; false = its backlog is full: spill it. */

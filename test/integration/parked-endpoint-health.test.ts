@@ -79,7 +79,9 @@ it('410 Gone disables the subscription at once, with the reason', async () => {
     },
   );
   // Disabled: once the snapshot has it (LISTEN/NOTIFY), later events are not sent to it.
-  await waitFor(async () => (await c!.metric('webhook_connector_subscriptions_cached')) === 0, { timeoutMs: 5_000 });
+  await waitFor(async () => (await c!.metric('webhook_connector_subscriptions_cached')) === 0, {
+    timeoutMs: 5_000,
+  });
   const before = receiver!.requests.length;
   await produce(topic, events(5, 100));
   await new Promise((r) => setTimeout(r, 1_500));
