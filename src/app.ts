@@ -10,7 +10,7 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { ErrorCode } from './errors.js';
+import { ConnectorError, ErrorCode } from './errors.js';
 import { ConsumerLoop } from './consumer/consumer-loop.js';
 import { Lanes } from './consumer/lanes.js';
 import { OutageProbe } from './consumer/outage-probe.js';
@@ -30,6 +30,7 @@ import { createEndpointHealth } from './parking/endpoint-health.js';
 import { ParkedRunner } from './parking/parked-runner.js';
 import { Parking } from './parking/parking.js';
 import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
+import { pendingMigrations } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
 import { createSubscriptionCache } from './subscriptions/subscription-cache.js';
 import type { WebhookTransport } from './transport/types.js';
@@ -280,6 +281,19 @@ export function createApp(d: AppDeps): App {
     async start() {
       opsPort = await ops.listen(c.OPS_HOST, c.OPS_PORT);
       started.push(() => ops.close());
+      const pending = await pendingMigrations(d.pool).catch((err: unknown) => {
+        throw new ConnectorError(
+          ErrorCode.SUBSCRIPTIONS_UNAVAILABLE,
+          `Postgres (DATABASE_URL): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+      if (pending.length > 0) {
+        throw new ConnectorError(
+          ErrorCode.CONFIG_INVALID,
+          `the database in DATABASE_URL is not up to date (not applied: ${pending.join(', ')}): run \`webhook-connector migrate\` first`,
+          { pending },
+        );
+      }
       await subscriptions.start();
       started.push(() => subscriptions.stop());
       await prepareTopics();

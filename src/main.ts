@@ -30,7 +30,7 @@ export const USAGE = `usage: webhook-connector <command> [options]
 
 commands:
   run                      consume events and deliver webhooks (default)
-  migrate                  create/upgrade the subscription table (idempotent)
+  migrate                  create/upgrade the tables (subscriptions, parked deliveries; idempotent)
   subscriptions <sub>      add | list | remove | enable | disable | set-ordering | rotate-secret
                            (--help for options)
   deliveries <sub>         list | retry-now: parked and finished deliveries (--help for options)
@@ -48,8 +48,9 @@ configuration comes from environment variables (see README.md).`;
 
 const MIGRATE_USAGE = `usage: webhook-connector migrate
 
-Creates or upgrades the webhook_subscriptions table in DATABASE_URL (idempotent, safe to run from two
-processes at once). Takes no options.`;
+Creates or upgrades the connector's tables in DATABASE_URL (webhook_subscriptions, and the parked-delivery
+store: webhook_events, webhook_deliveries, webhook_subscription_health), applying schemas/sql/*.sql in order
+(idempotent, safe to run from two processes at once). Run it before starting a new version. Takes no options.`;
 
 /** Each command's usage, printed by `<command> --help` before anything else happens. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = {

@@ -63,3 +63,18 @@ export async function migrate(pool: Pool, sqlDir: string = defaultSqlDir()): Pro
   }
   return applied;
 }
+
+/**
+ * The migrations not applied yet (all of them on a database never migrated). The service checks this at
+ * start: a table it needs missing would otherwise show as a store outage, forever.
+ */
+export async function pendingMigrations(pool: Pool, sqlDir: string = defaultSqlDir()): Promise<string[]> {
+  const files = (await readdir(sqlDir)).filter((f) => f.endsWith('.sql')).sort();
+  const tracked = await pool.query<{ exists: boolean }>(
+    `select to_regclass('webhook_connector_migrations') is not null as exists`,
+  );
+  if (!tracked.rows[0]!.exists) return files;
+  const done = await pool.query<{ name: string }>('select name from webhook_connector_migrations');
+  const applied = new Set(done.rows.map((r) => r.name));
+  return files.filter((f) => !applied.has(f));
+}

@@ -26,7 +26,7 @@ import {
   KAFKA_SASL_USERNAME,
 } from '../support/env.js';
 import { createTopic, produce, testKafka, uniqueName } from '../support/kafka.js';
-import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, createTestDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
 
@@ -202,6 +202,27 @@ describe('the service refusing to start logs a fatal line with the code, and exi
     expect(run.code).toBe(1);
   });
 
+  it('database not migrated (or not up to date): CONNECTOR_CONFIG_INVALID naming `migrate`', async () => {
+    const bare = await createTestDatabase('error_codes_bare');
+    try {
+      const run = await runCli(['run'], {
+        DATABASE_URL: bare.url,
+        KAFKA_BROKERS,
+        OPS_HOST: '127.0.0.1',
+        OPS_PORT: '0',
+      });
+      const line = fatal(run);
+      saw(line?.code, 'run: log line, database not migrated');
+      expect(line).toMatchObject({ code: ErrorCode.CONFIG_INVALID, msg: 'start failed' });
+      expect(cliCode(run, 'run, database not migrated')).toBe(ErrorCode.CONFIG_INVALID);
+      expect(run.stderr).toContain('not applied: 001_webhook_subscriptions.sql, 002_parked_deliveries.sql');
+      expect(run.stderr).toContain('webhook-connector migrate');
+      expect(run.code).toBe(1);
+    } finally {
+      await bare.drop();
+    }
+  });
+
   it('Kafka unreachable: CONNECTOR_KAFKA_UNAVAILABLE (after kafkajs has retried)', async () => {
     const run = await kafkaUnreachable;
     const line = fatal(run);
@@ -320,6 +341,80 @@ describe('a running service logs each error with its code', () => {
     expect(outage.length).toBeGreaterThan(0);
     expect(outage.every((l) => l.code === ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)).toBe(true);
   });
+});
+
+describe('endpoint health and the parked-delivery store log their codes', () => {
+  let gone: Receiver;
+  let failing: Receiver;
+  let healthChild: ChildConnector;
+
+  afterAll(async () => {
+    await healthChild?.kill();
+    await gone?.close();
+    await failing?.close();
+  });
+
+  it('a 410 disables with CONNECTOR_SUBSCRIPTION_DISABLED; a park Postgres refuses logs CONNECTOR_DELIVERY_STORE_UNAVAILABLE', async () => {
+    const healthDb = await createMigratedDatabase('error_codes_health');
+    try {
+      gone = await startReceiver(() => ({ status: 410 }));
+      failing = await startReceiver(() => ({ status: 503 }));
+      const store = createSubscriptionStore(healthDb.pool);
+      await store.add({ idProject: 'G', event: 'request.create', target: gone.url, createdBy: 't' });
+      await store.add({ idProject: 'F', event: 'request.create', target: failing.url, createdBy: 't' });
+      // The store's table out of reach (as a Postgres that refuses the write): a delivery that must park
+      // cannot, and stays in process.
+      await healthDb.pool.query('alter table webhook_deliveries rename to webhook_deliveries_away');
+      const t = uniqueName('error-codes-health');
+      await createTopic(t, 1);
+      healthChild = await spawnConnector({
+        name: 'error-codes-health',
+        topic: t,
+        groupId: uniqueName('error-codes-health'),
+        databaseUrl: healthDb.db.url,
+        env: { RETRY_SCHEDULE: '1h', LOG_LEVEL: 'warn' },
+      });
+      await healthChild.waitReady(60_000);
+      const ev = (id: string, project: string): string =>
+        JSON.stringify({
+          id,
+          event: 'request.create',
+          id_project: project,
+          timestamp: Date.now(),
+          payload: {},
+        });
+      const logged = (): Set<unknown> => new Set(healthChild.logs().map((l) => l.code));
+      await produce(t, [{ key: 'F', value: ev('f1', 'F') }]);
+      await waitFor(() => logged().has(ErrorCode.DELIVERY_STORE_UNAVAILABLE), {
+        timeoutMs: 30_000,
+        message: () => tail(healthChild.output()),
+      });
+      await healthDb.pool.query('alter table webhook_deliveries_away rename to webhook_deliveries');
+      // Back: the delivery parks (it was never lost).
+      await waitFor(
+        async () =>
+          Number(
+            (await healthDb.pool.query<{ n: string }>('select count(*) n from webhook_deliveries')).rows[0]!
+              .n,
+          ) === 1,
+        { timeoutMs: 30_000, message: () => tail(healthChild.output()) },
+      );
+      await produce(t, [{ key: 'G', value: ev('g1', 'G') }]);
+      await waitFor(() => logged().has(ErrorCode.SUBSCRIPTION_DISABLED), {
+        timeoutMs: 30_000,
+        message: () => tail(healthChild.output()),
+      });
+      for (const line of healthChild.logs()) saw(line.code, `run: log line "${String(line.msg)}"`);
+      expect(healthChild.logs('subscription disabled').find((l) => l.code !== undefined)).toMatchObject({
+        code: ErrorCode.SUBSCRIPTION_DISABLED,
+        reason: 'gone',
+      });
+    } finally {
+      await healthChild?.kill();
+      await healthDb.pool.end();
+      await healthDb.db.drop();
+    }
+  }, 120_000);
 });
 
 describe('replay', () => {
