@@ -44,6 +44,8 @@ beforeAll(async () => {
     event: 'request.create',
     target: `${r.url}/hook`,
     createdBy: 'test',
+    // The normal records are checked in record order: ordered per key (all are key P1).
+    ordering: 'ordered',
   });
   topic = uniqueName('hostile');
   groupId = uniqueName('hostile-group');

@@ -55,7 +55,8 @@ beforeAll(async () => {
     steady: () => ({ status: 200, delayMs: jitter() }),
     flaky: () => ({ status: Math.random() < 0.1 ? 503 : 200, delayMs: jitter() }),
     picky: ({ eventId }: { eventId: string }) => ({
-      status: eventId.endsWith('3') ? 410 : 200,
+      // A permanent refusal (dead-lettered at once); not 410, which would disable the subscription.
+      status: eventId.endsWith('3') ? 404 : 200,
       delayMs: jitter(),
     }),
   };

@@ -52,8 +52,13 @@ async function receiver(answer?: Answer): Promise<Receiver> {
   return r;
 }
 
-async function subscribe(target: string, event = 'request.create', idProject = 'P1'): Promise<Subscription> {
-  return createSubscriptionStore(pool).add({ idProject, event, target, createdBy: 'test' });
+async function subscribe(
+  target: string,
+  event = 'request.create',
+  idProject = 'P1',
+  ordering: 'concurrent' | 'ordered' = 'concurrent',
+): Promise<Subscription> {
+  return createSubscriptionStore(pool).add({ idProject, event, target, createdBy: 'test', ordering });
 }
 
 const event = (id: string, idProject = 'P1', name = 'request.create'): string =>
@@ -215,10 +220,12 @@ describe('retries and dead letters', () => {
     );
   });
 
-  it('isolation: a receiver that never answers does not hold up a healthy one on the same partition', async () => {
+  it('isolation: an ordered receiver that never answers does not hold up a healthy one on the same partition', async () => {
     const hung = await receiver(() => ({ hang: true }));
     const healthy = await receiver();
-    await subscribe(hung.url);
+    // Ordered: its deliveries of key P1 wait for the first one (a concurrent one would be attempted for
+    // every event at once, see parked-isolation.test.ts).
+    await subscribe(hung.url, 'request.create', 'P1', 'ordered');
     await subscribe(healthy.url);
     const s = await setup({
       DELIVERY_TIMEOUT_MS: '3000',
