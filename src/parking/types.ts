@@ -32,6 +32,8 @@ export interface ParkRequest {
 /** A parked delivery claimed by this instance: everything needed to attempt it and to dead-letter it. */
 export interface ClaimedDelivery {
   readonly id: string;
+  /** This claim's number (the row's claim count): a finish applies only to the claim it belongs to. */
+  readonly claim: number;
   readonly subscriptionId: string;
   readonly webhookId: string;
   readonly lane: string | null;
@@ -54,6 +56,7 @@ export type FinishUpdate =
   | {
       readonly kind: 'delivered';
       readonly id: string;
+      readonly claim: number;
       readonly attempts: number;
       readonly status: number;
       readonly firstAttemptAt: number;
@@ -63,6 +66,7 @@ export type FinishUpdate =
       /** Parked again: a failed attempt with a later one scheduled, or no attempt (breaker open, lease short). */
       readonly kind: 'reschedule';
       readonly id: string;
+      readonly claim: number;
       readonly attempts: number;
       readonly dueAt: number;
       readonly reason?: ParkedReason;
@@ -75,6 +79,7 @@ export type FinishUpdate =
       /** Its dead letter was acknowledged. */
       readonly kind: 'dead';
       readonly id: string;
+      readonly claim: number;
       readonly attempts: number;
       readonly reason: string;
       readonly firstAttemptAt?: number;
@@ -101,7 +106,10 @@ export interface DeliveryStore {
    * row is leased to `owner` for `leaseMs`.
    */
   claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
-  /** Applies results of claims held by `owner` (a row whose lease was taken over is left alone). */
+  /**
+   * Applies results of claims held by `owner`, each only to the claim it belongs to (`claim`): a row whose
+   * lease was taken over, even by this same owner in a later claim, is left alone.
+   */
   finish(owner: string, updates: readonly FinishUpdate[]): Promise<void>;
   /** Lanes with a parked row among the given partitions (an instance taking over partitions). */
   parkedLanes(partitions: readonly { topic: string; partition: number }[]): Promise<string[]>;
