@@ -11,6 +11,7 @@
  * backoff; results not yet written are kept and written when it is back (meanwhile a lease may run out and
  * another instance attempt the delivery again: a duplicate, never a loss).
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { ErrorCode } from '../errors.js';
 import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
@@ -66,6 +67,8 @@ export class ParkedRunner {
 
   constructor(private readonly o: ParkedRunnerOptions) {
     this.log = o.logger.child({ component: 'parked-runner' });
+    // Every running claim listens to it (up to maxInFlight): by design, not a leak.
+    setMaxListeners(0, this.stopped.signal);
   }
 
   start(): void {
@@ -106,6 +109,8 @@ export class ParkedRunner {
         continue;
       }
       const limit = Math.min(room, this.o.claimBatch);
+      // Before the claim: its leases start when the statement does, so this errs on the early side.
+      const claimedAt = this.o.clock.now();
       let claimed: ClaimedDelivery[];
       try {
         claimed = await this.o.store.claim(this.o.owner, limit, this.o.leaseMs);
@@ -130,7 +135,7 @@ export class ParkedRunner {
       for (const c of claimed) {
         if (c.leaseExpired) this.o.metrics.leaseExpiries.inc();
         this.inFlight++;
-        const work = this.run(c, this.o.clock.now()).finally(() => {
+        const work = this.run(c, claimedAt).finally(() => {
           this.inFlight--;
           this.running.delete(work);
         });
@@ -163,6 +168,7 @@ export class ParkedRunner {
       this.finish({
         kind: 'reschedule',
         id: c.id,
+        claim: c.claim,
         attempts: c.attempts,
         dueAt: this.o.clock.now() + this.o.pollIntervalMs,
       });
@@ -171,20 +177,30 @@ export class ParkedRunner {
 
   private async attempt(c: ClaimedDelivery, claimedAt: number): Promise<FinishUpdate> {
     const now = this.o.clock.now();
+    // Every wait of this claim ends inside its lease: a dead letter's write, the slots, the attempt's start.
+    const leaseEnd = claimedAt + this.o.leaseMs - LEASE_MARGIN_MS;
+    const inLease = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(Math.max(0, leaseEnd - now))]);
     if (c.subscriptionDeleted) {
-      return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted');
+      return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted', inLease);
     }
     if (c.subscriptionDisabled !== null) {
       return this.deadLetter(
         c,
         'subscription_disabled',
         `the subscription was disabled (${c.subscriptionDisabled})`,
+        inLease,
       );
     }
     const sub = this.o.subscription(c.subscriptionId);
     // Enabled in Postgres but not in this instance's snapshot yet (just created or re-enabled): soon.
     if (sub === undefined) {
-      return { kind: 'reschedule', id: c.id, attempts: c.attempts, dueAt: now + this.o.pollIntervalMs };
+      return {
+        kind: 'reschedule',
+        id: c.id,
+        claim: c.claim,
+        attempts: c.attempts,
+        dueAt: now + this.o.pollIntervalMs,
+      };
     }
     // No attempt may start later than this: it would outlive the lease.
     const latestStart = claimedAt + this.o.leaseMs - this.o.deliveryTimeoutMs - LEASE_MARGIN_MS;
@@ -198,18 +214,25 @@ export class ParkedRunner {
     });
     switch (outcome.kind) {
       case 'aborted':
-        return { kind: 'reschedule', id: c.id, attempts: outcome.attempts, dueAt: this.o.clock.now() };
+        return {
+          kind: 'reschedule',
+          id: c.id,
+          claim: c.claim,
+          attempts: outcome.attempts,
+          dueAt: this.o.clock.now(),
+        };
       case 'park':
         if (outcome.reason === 'circuit' && this.scheduleSpent(c)) {
           // The breaker refuses attempts for longer than the whole schedule: as many attempts as the
           // schedule allows could not have helped either (a probe per cool-down failed meanwhile).
           const failed = { ...outcome, kind: 'failed' as const, reason: 'retries_exhausted' as const };
-          if (!(await settleDelivery(c.record, c.event, sub, failed, this.o.settle))) {
+          if (!(await settleDelivery(c.record, c.event, sub, failed, this.o.settle, inLease))) {
             return this.deadLetterLater(c, outcome.attempts);
           }
           return {
             kind: 'dead',
             id: c.id,
+            claim: c.claim,
             attempts: outcome.attempts,
             reason: 'retries_exhausted',
             lastStatus: outcome.lastStatus,
@@ -219,6 +242,7 @@ export class ParkedRunner {
         return {
           kind: 'reschedule',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           dueAt: outcome.dueAt,
           reason: outcome.reason,
@@ -232,21 +256,24 @@ export class ParkedRunner {
             : {}),
         };
       case 'delivered':
+        // Counting only: a delivered outcome writes nothing.
         await settleDelivery(c.record, c.event, sub, outcome, this.o.settle);
         return {
           kind: 'delivered',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           status: outcome.status,
           firstAttemptAt: outcome.firstAttemptAt,
           lastAttemptAt: outcome.lastAttemptAt,
         };
       case 'failed': {
-        const written = await settleDelivery(c.record, c.event, sub, outcome, this.o.settle);
+        const written = await settleDelivery(c.record, c.event, sub, outcome, this.o.settle, inLease);
         if (!written) return this.deadLetterLater(c, outcome.attempts);
         return {
           kind: 'dead',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           reason: outcome.reason,
           firstAttemptAt: outcome.firstAttemptAt,
@@ -266,7 +293,12 @@ export class ParkedRunner {
   }
 
   /** Dead-letters a parked delivery that is not attempted (its subscription is gone). */
-  private async deadLetter(c: ClaimedDelivery, reason: string, error: string): Promise<FinishUpdate> {
+  private async deadLetter(
+    c: ClaimedDelivery,
+    reason: string,
+    error: string,
+    signal: AbortSignal,
+  ): Promise<FinishUpdate> {
     const written = await writeDeadLetter(
       c.record,
       {
@@ -281,14 +313,21 @@ export class ParkedRunner {
         firstAttemptAt: c.firstAttemptAt ?? undefined,
       },
       this.o.settle,
+      signal,
     );
     if (!written) return this.deadLetterLater(c, c.attempts);
-    return { kind: 'dead', id: c.id, attempts: c.attempts, reason, lastError: error };
+    return { kind: 'dead', id: c.id, claim: c.claim, attempts: c.attempts, reason, lastError: error };
   }
 
   private deadLetterLater(c: ClaimedDelivery, attempts: number): FinishUpdate {
     this.log.warn({ deliveryId: c.id }, 'dead letter not written; the parked delivery is tried again later');
-    return { kind: 'reschedule', id: c.id, attempts, dueAt: this.o.clock.now() + DEAD_LETTER_RETRY_MS };
+    return {
+      kind: 'reschedule',
+      id: c.id,
+      claim: c.claim,
+      attempts,
+      dueAt: this.o.clock.now() + DEAD_LETTER_RETRY_MS,
+    };
   }
 
   private finish(update: FinishUpdate): void {
