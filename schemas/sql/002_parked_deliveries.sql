@@ -55,6 +55,9 @@ create table webhook_deliveries (
   due_at timestamptz not null,
   lease_owner text null,
   lease_until timestamptz null,
+  -- Claims so far: a finish names the claim it belongs to, so the result of a claim whose lease ran out is
+  -- not applied to a later claim, even one by the same owner.
+  claim_count int not null default 0,
   first_attempt_at timestamptz null,
   last_attempt_at timestamptz null,
   last_status int null,

@@ -49,13 +49,14 @@ export const CLAIM = `with picked as (
     for update of d skip locked
   ), claimed as (
     update webhook_deliveries d
-    set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond'
+    set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond', claim_count = d.claim_count + 1
     from picked p
     where d.id = p.id
     returning d.*, p.previous_lease_until is not null as lease_expired, p.subscription_deleted,
       p.subscription_disabled
   )
-  select c.id::text, c.subscription_id, c.webhook_id, c.lane, c.attempts, ${ms('c.due_at')} as due_at,
+  select c.id::text, c.claim_count as claim, c.subscription_id, c.webhook_id, c.lane, c.attempts,
+    ${ms('c.due_at')} as due_at,
     c.lease_expired, c.subscription_deleted, c.subscription_disabled, ${ms('c.first_attempt_at')} as first_attempt_at,
     c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts::float8 as event_ts,
     e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,
@@ -71,24 +72,28 @@ const LAST_ATTEMPT = `attempts = u.attempts,
     last_error = case when u.last is null then d.last_error else u.error end,
     lease_owner = null, lease_until = null`;
 
-const FINISH_WHERE = `where d.id = u.id and d.lease_owner = $1 and d.state = 'parked'`;
+/**
+ * A finish applies to the claim it belongs to only (`u.claim`, the row's claim count when claimed): a claim
+ * whose lease ran out may deliver its result after the row was claimed again, even by the same owner.
+ */
+const FINISH_WHERE = `where d.id = u.id and d.lease_owner = $1 and d.state = 'parked' and d.claim_count = u.claim`;
 
 export const FINISH_DELIVERED = `update webhook_deliveries d
   set state = 'delivered', finished_at = now(), ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[])
-    as u(id, attempts, first, last, status, error)
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[])
+    as u(id, claim, attempts, first, last, status, error)
   ${FINISH_WHERE}`;
 
 export const FINISH_DEAD = `update webhook_deliveries d
   set state = 'dead', finished_at = now(), dead_reason = u.reason, ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::text[])
-    as u(id, attempts, first, last, status, error, reason)
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[],
+    $9::text[]) as u(id, claim, attempts, first, last, status, error, reason)
   ${FINISH_WHERE}`;
 
 export const FINISH_RESCHEDULE = `update webhook_deliveries d
   set due_at = ${fromMs('u.due')}, parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[],
-    $9::text[]) as u(id, attempts, first, last, status, error, due, reason)
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[],
+    $9::float8[], $10::text[]) as u(id, claim, attempts, first, last, status, error, due, reason)
   ${FINISH_WHERE}`;
 
 export const PRUNE_DELIVERIES = `with doomed as (

@@ -5,11 +5,12 @@
  * statements (events, then deliveries; a redelivered record parks nothing twice). One batch is written at a
  * time, so under load the next batch fills while the previous one commits.
  * claim: one statement, `FOR UPDATE SKIP LOCKED`, so concurrent claimers never get the same row; a row is
- * claimable when parked, due, not leased (or its lease ran out), of an enabled or deleted subscription, and,
- * for an ordered lane, the lane's head while no row of the lane is leased. Due and lease times are compared
- * with the database clock (`now()`), so instances with skewed clocks agree.
+ * claimable when parked, due, not leased (or its lease ran out), of an enabled or deleted subscription or of
+ * one disabled by its endpoint health, and, for an ordered lane, the lane's head while no row of the lane is
+ * leased. Due and lease times are compared with the database clock (`now()`), so instances with skewed
+ * clocks agree. Each claim counts up the row's claim_count; a finish applies only to the claim it names.
  *
- * Just past 300 lines: the writes, the claim and the row mapping of the two tables change together.
+ * About 330 lines: the writes, the claim and the row mapping of the two tables change together.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
@@ -171,6 +172,7 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
 
 interface ClaimRow {
   id: string;
+  claim: number;
   subscription_id: string;
   webhook_id: string;
   lane: Buffer | null;
@@ -200,6 +202,7 @@ interface ClaimRow {
 function toClaimed(r: ClaimRow): ClaimedDelivery {
   return {
     id: r.id,
+    claim: r.claim,
     subscriptionId: r.subscription_id,
     webhookId: r.webhook_id,
     lane: r.lane === null ? null : r.lane.toString('utf8'),
@@ -255,6 +258,7 @@ export function createPgDeliveryStore(pool: Pool, opts: PgDeliveryStoreOptions =
       const common = (list: readonly FinishUpdate[]): unknown[] => [
         owner,
         list.map((u) => u.id),
+        list.map((u) => u.claim),
         list.map((u) => u.attempts),
         list.map((u) => u.firstAttemptAt ?? null),
         list.map((u) => u.lastAttemptAt ?? null),
