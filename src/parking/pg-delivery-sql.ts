@@ -23,12 +23,16 @@ const CLAIMABLE = `d.state = 'parked' and d.due_at <= now()
     and not exists (select 1 from webhook_deliveries l
                     where l.lane = d.lane and l.state = 'parked' and l.id <> d.id and l.lease_until >= now())))`;
 
+/**
+ * An event's row: an existing one of the same record, event id and payload (a redelivered record), or a new
+ * one. Returns every row, the existing ones too (the no-op update), with the payload's md5 to match them.
+ */
 export const INSERT_EVENTS = `insert into webhook_events (event_id, event_name, id_project, event_ts, encoding, payload,
     topic, partition, record_offset, record_ts, record_key, record_value, record_headers)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[],
+  select * from unnest($1::text[], $2::text[], $3::bytea[], $4::float8[], $5::text[], $6::bytea[],
     $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bytea[], $12::bytea[], $13::jsonb[])
-  on conflict (topic, partition, record_offset, event_id) do update set event_id = excluded.event_id
-  returning id, topic, partition, record_offset::text, event_id`;
+  on conflict (topic, partition, record_offset, event_id, md5(payload)) do update set event_id = excluded.event_id
+  returning id, topic, partition, record_offset::text, event_id, md5(payload) as payload_md5`;
 
 export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, subscription_id, webhook_id, lane, seq,
     parked_reason, attempts, due_at, first_attempt_at, last_attempt_at, last_status, last_error)
@@ -58,7 +62,7 @@ export const CLAIM = `with picked as (
   select c.id::text, c.claim_count as claim, c.subscription_id, c.webhook_id, c.lane, c.attempts,
     ${ms('c.due_at')} as due_at,
     c.lease_expired, c.subscription_deleted, c.subscription_disabled, ${ms('c.first_attempt_at')} as first_attempt_at,
-    c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts::float8 as event_ts,
+    c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts,
     e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,
     e.record_value, e.record_headers
   from claimed c join webhook_events e on e.id = c.event_ref

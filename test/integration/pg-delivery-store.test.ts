@@ -207,6 +207,37 @@ describe('park and claim', () => {
     expect(events.rowCount).toBe(1);
   });
 
+  it('round-trips a timestamp beyond bigint and an id_project holding a NUL', async () => {
+    await subscription('sub-a');
+    const base = request();
+    const parked: ParkRequest = { ...base, event: { ...base.event, timestamp: 1e20, idProject: 'P\u00001' } };
+    const plain = request();
+    await store.park([parked, plain]);
+    const claimed = await store.claim('o', 10, 60_000);
+    const byWebhook = new Map(claimed.map((c) => [c.webhookId, c]));
+    expect(byWebhook.get(parked.webhookId)?.event).toEqual(parked.event);
+    expect(byWebhook.get(plain.webhookId)?.event).toEqual(plain.event);
+  });
+
+  it('keeps an event apart from an earlier one with the same record and event id but another payload', async () => {
+    await subscription('sub-a');
+    // A recreated topic: the same offset, so the same derived event id, for another event.
+    const old = request({ offset: 300, webhookId: 'msg_old' });
+    const reused = request({ offset: 300, webhookId: 'msg_new' });
+    const recreated: ParkRequest = { ...reused, event: { ...reused.event, payload: Buffer.from('{"v":2}') } };
+    await store.park([old]);
+    await store.park([recreated]);
+    await Promise.all([store.park([old, recreated]), store.park([recreated])]); // redelivered: nothing new
+    const events = await admin.query<{ payload: Buffer }>('select payload from webhook_events order by id');
+    expect(events.rows.map((r) => r.payload.toString())).toEqual([old.event.payload.toString(), '{"v":2}']);
+    expect(await count()).toBe(2);
+    const claimed = await store.claim('o', 10, 60_000);
+    const byWebhook = new Map(claimed.map((c) => [c.webhookId, c]));
+    expect(byWebhook.get('msg_old')?.event.payload.equals(old.event.payload)).toBe(true);
+    expect(byWebhook.get('msg_new')?.event.payload.toString()).toBe('{"v":2}');
+    expect(byWebhook.get('msg_new')?.event.id).toBe(old.event.id);
+  });
+
   it('does not claim what is not due yet', async () => {
     await subscription('sub-a');
     await store.park([request({ dueAt: Date.now() + 60_000 })]);
