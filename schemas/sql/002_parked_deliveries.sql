@@ -79,8 +79,9 @@ create table webhook_deliveries (
   constraint webhook_deliveries_finished_check check ((state = 'parked') = (finished_at is null))
 );
 
--- One parked row per webhook-id: a record redelivered after a rebalance parks nothing twice. A finished
--- row does not count, so a replayed dead letter can be parked again.
+-- One parked row per webhook-id: a record redelivered after a rebalance parks nothing twice (only a spill
+-- row held for its lane becomes due when the delivery parks again for another reason). A finished row does
+-- not count, so a replayed dead letter can be parked again.
 create unique index webhook_deliveries_parked_webhook_id_key
   on webhook_deliveries (webhook_id) where state = 'parked';
 -- The claim: due rows first.

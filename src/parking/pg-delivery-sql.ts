@@ -34,6 +34,10 @@ export const INSERT_EVENTS = `insert into webhook_events (event_id, event_name, 
   on conflict (topic, partition, record_offset, event_id, md5(payload)) do update set event_id = excluded.event_id
   returning id, topic, partition, record_offset::text, event_id, md5(payload) as payload_md5`;
 
+/**
+ * A delivery's row, once per webhook-id: parked again (a redelivered record) it changes nothing, except a
+ * spill row held for its lane, which becomes due when the delivery parks for another reason (`behind`).
+ */
 export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, subscription_id, webhook_id, lane, seq,
     parked_reason, attempts, due_at, first_attempt_at, last_attempt_at, last_status, last_error)
   select u.event_ref, u.subscription_id, u.webhook_id, u.lane, u.seq, u.reason, u.attempts,
@@ -41,7 +45,9 @@ export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, sub
   from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::int[],
     $8::float8[], $9::float8[], $10::float8[], $11::int[], $12::text[])
     as u(event_ref, subscription_id, webhook_id, lane, seq, reason, attempts, due, first, last, status, error)
-  on conflict (webhook_id) where state = 'parked' do nothing`;
+  on conflict (webhook_id) where state = 'parked' do update
+    set due_at = least(webhook_deliveries.due_at, excluded.due_at)
+    where webhook_deliveries.parked_reason = 'spill' and excluded.parked_reason <> 'spill'`;
 
 export const CLAIM = `with picked as (
     select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted,

@@ -238,6 +238,24 @@ describe('park and claim', () => {
     expect(byWebhook.get('msg_new')?.event.id).toBe(old.event.id);
   });
 
+  it('makes a held spill row due when its delivery parks again for another reason', async () => {
+    await subscription('sub-a');
+    const later = Date.now() + 3_600_000;
+    const held: ParkRequest = { ...request({ webhookId: 'msg_spill', dueAt: later }), reason: 'spill' };
+    const retry: ParkRequest = { ...request({ webhookId: 'msg_retry', dueAt: later }), reason: 'retry' };
+    await store.park([held, retry]);
+    expect(await store.claim('o', 10, 60_000)).toEqual([]);
+    // Spilled again, or a non-spill row parked again: nothing changes (a redelivered record).
+    await store.park([{ ...held, dueAt: Date.now() - 1_000 }]);
+    await store.park([{ ...retry, reason: 'behind', dueAt: Date.now() - 1_000 }]);
+    expect(await store.claim('o', 10, 60_000)).toEqual([]);
+
+    await store.park([{ ...held, reason: 'behind', dueAt: Date.now() - 1_000 }]);
+    const claimed = await store.claim('o', 10, 60_000);
+    expect(claimed.map((c) => c.webhookId)).toEqual(['msg_spill']);
+    expect(await count()).toBe(2);
+  });
+
   it('does not claim what is not due yet', async () => {
     await subscription('sub-a');
     await store.park([request({ dueAt: Date.now() + 60_000 })]);
