@@ -100,8 +100,15 @@ export const FINISH_DEAD = `update webhook_deliveries d
     $9::text[]) as u(id, claim, attempts, first, last, status, error, reason)
   ${FINISH_WHERE}`;
 
+/**
+ * Parked again at the due time asked, or now when its subscription was disabled by its endpoint health
+ * meanwhile: the runner dead-letters such a row at its next claim, not hours later.
+ */
 export const FINISH_RESCHEDULE = `update webhook_deliveries d
-  set due_at = ${fromMs('u.due')}, parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
+  set due_at = case when exists (select 1 from webhook_subscriptions s where s.id = d.subscription_id
+        and not s.enabled and s.disabled_reason in ('gone', 'failing')) then now()
+      else ${fromMs('u.due')} end,
+    parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
   from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[],
     $9::float8[], $10::text[]) as u(id, claim, attempts, first, last, status, error, due, reason)
   ${FINISH_WHERE}`;

@@ -370,6 +370,34 @@ describe('claims and leases', () => {
     expect(await count("state = 'dead' and attempts = 3")).toBe(1);
   });
 
+  it('reschedules to now a row whose subscription its endpoint health disabled meanwhile', async () => {
+    await subscription('sub-a');
+    await subscription('sub-op');
+    await store.park([request(), request({ subscriptionId: 'sub-op' })]);
+    const claimed = await store.claim('o', 10, 60_000);
+    expect(claimed).toHaveLength(2);
+    await admin.query(
+      `update webhook_subscriptions set enabled = false, disabled_at = now(),
+         disabled_reason = case id when 'sub-a' then 'failing' else 'operator' end`,
+    );
+    await store.finish(
+      'o',
+      claimed.map((c) => ({
+        kind: 'reschedule' as const,
+        id: c.id,
+        claim: c.claim,
+        attempts: 2,
+        dueAt: Date.now() + 3_600_000,
+      })),
+    );
+    // The failing one is due now, for the runner to dead-letter; the operator-disabled one keeps its time.
+    expect(await count("subscription_id = 'sub-a' and due_at <= now()")).toBe(1);
+    expect(await count("subscription_id = 'sub-op' and due_at > now() + interval '50 minutes'")).toBe(1);
+    const [again, ...more] = await store.claim('o', 10, 60_000);
+    expect(more).toEqual([]);
+    expect(again).toMatchObject({ subscriptionId: 'sub-a', subscriptionDisabled: 'failing' });
+  });
+
   it('reschedules with the new due time and attempt, and dead-letters with a reason', async () => {
     await subscription('sub-a');
     await store.park([request(), request()]);
