@@ -159,9 +159,27 @@ export class ParkedRunner {
     });
   }
 
+  /**
+   * A signal that aborts at `at` (epoch ms) or when the runner stops. Our own timer, not
+   * AbortSignal.any(AbortSignal.timeout()): a timeout signal only weakly held can be collected before it
+   * fires (nodejs/node#48951), and the claim would wait past its lease.
+   */
+  private abortAt(at: number, disposers: (() => void)[]): AbortSignal {
+    const ac = new AbortController();
+    const abort = (): void => ac.abort();
+    const timer = setTimeout(abort, Math.max(0, at - this.o.clock.now()));
+    this.stopped.signal.addEventListener('abort', abort, { once: true });
+    disposers.push(() => {
+      clearTimeout(timer);
+      this.stopped.signal.removeEventListener('abort', abort);
+    });
+    return ac.signal;
+  }
+
   private async run(c: ClaimedDelivery, claimedAt: number): Promise<void> {
+    const disposers: (() => void)[] = [];
     try {
-      this.finish(await this.attempt(c, claimedAt));
+      this.finish(await this.attempt(c, claimedAt, disposers));
     } catch (err) {
       // A bug must not lose the row: give it back, due in a poll interval.
       this.log.error({ err, deliveryId: c.id }, 'parked delivery failed unexpectedly; parked again');
@@ -172,14 +190,20 @@ export class ParkedRunner {
         attempts: c.attempts,
         dueAt: this.o.clock.now() + this.o.pollIntervalMs,
       });
+    } finally {
+      for (const dispose of disposers) dispose();
     }
   }
 
-  private async attempt(c: ClaimedDelivery, claimedAt: number): Promise<FinishUpdate> {
+  private async attempt(
+    c: ClaimedDelivery,
+    claimedAt: number,
+    disposers: (() => void)[],
+  ): Promise<FinishUpdate> {
     const now = this.o.clock.now();
     // Every wait of this claim ends inside its lease: a dead letter's write, the slots, the attempt's start.
     const leaseEnd = claimedAt + this.o.leaseMs - LEASE_MARGIN_MS;
-    const inLease = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(Math.max(0, leaseEnd - now))]);
+    const inLease = this.abortAt(leaseEnd, disposers);
     if (c.subscriptionDeleted) {
       return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted', inLease);
     }
@@ -204,7 +228,7 @@ export class ParkedRunner {
     }
     // No attempt may start later than this: it would outlive the lease.
     const latestStart = claimedAt + this.o.leaseMs - this.o.deliveryTimeoutMs - LEASE_MARGIN_MS;
-    const lease = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(Math.max(0, latestStart - now))]);
+    const lease = this.abortAt(latestStart, disposers);
     const outcome: DeliveryOutcome = await deliver(c.event, sub, this.o.deliverDeps, lease, {
       attempt: c.attempts + 1,
       firstAttemptAt: c.firstAttemptAt ?? undefined,
