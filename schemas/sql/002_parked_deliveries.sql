@@ -14,12 +14,16 @@ alter table webhook_subscriptions
 
 -- The event, stored once however many of its deliveries are parked: the decoded fields a delivery needs
 -- (the payload bytes exactly as sent) and the original record (key, value, headers) for its dead letter.
+-- Every value the event schema admits must be storable: a row Postgres refused would be parked again and
+-- again, as if Postgres were down.
 create table webhook_events (
   id bigserial primary key,
   event_id text not null,
   event_name text not null,
-  id_project text null,
-  event_ts bigint not null,
+  -- UTF-8 bytes, not text: an id_project may hold a NUL, which Postgres text cannot.
+  id_project bytea null,
+  -- Epoch ms. double precision, not bigint: the schema's integer timestamp has no maximum (1e20 is one).
+  event_ts double precision not null,
   encoding text not null,
   payload bytea not null,
   topic text not null,
@@ -30,9 +34,13 @@ create table webhook_events (
   record_value bytea null,
   -- {"name": ["base64", ...]}: header values are bytes.
   record_headers jsonb not null default '{}',
-  created_at timestamptz not null default now(),
-  constraint webhook_events_record_key unique (topic, partition, record_offset, event_id)
+  created_at timestamptz not null default now()
 );
+
+-- One row per event of a record. The payload is part of the key: a topic recreated reuses offsets, and so
+-- derived event ids (`<topic>-<partition>-<offset>`), for other events; those must not share a row.
+create unique index webhook_events_record_key
+  on webhook_events (topic, partition, record_offset, event_id, md5(payload));
 
 create table webhook_deliveries (
   id bigserial primary key,
@@ -55,6 +63,9 @@ create table webhook_deliveries (
   due_at timestamptz not null,
   lease_owner text null,
   lease_until timestamptz null,
+  -- Claims so far: a finish names the claim it belongs to, so the result of a claim whose lease ran out is
+  -- not applied to a later claim, even one by the same owner.
+  claim_count int not null default 0,
   first_attempt_at timestamptz null,
   last_attempt_at timestamptz null,
   last_status int null,
@@ -68,8 +79,9 @@ create table webhook_deliveries (
   constraint webhook_deliveries_finished_check check ((state = 'parked') = (finished_at is null))
 );
 
--- One parked row per webhook-id: a record redelivered after a rebalance parks nothing twice. A finished
--- row does not count, so a replayed dead letter can be parked again.
+-- One parked row per webhook-id: a record redelivered after a rebalance parks nothing twice (only a spill
+-- row held for its lane becomes due when the delivery parks again for another reason). A finished row does
+-- not count, so a replayed dead letter can be parked again.
 create unique index webhook_deliveries_parked_webhook_id_key
   on webhook_deliveries (webhook_id) where state = 'parked';
 -- The claim: due rows first.

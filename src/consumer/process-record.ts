@@ -208,8 +208,9 @@ async function deliverInLane(
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
+  let result: RecordResult = 'aborted';
   try {
-    if (signal.aborted) return 'aborted';
+    if (signal.aborted) return result;
     let behind: boolean;
     try {
       behind = await d.parking.laneParked(lane, rec, signal);
@@ -218,10 +219,12 @@ async function deliverInLane(
       d.logger.warn({ err, subscriptionId: sub.id }, 'cannot check the ordered lane; parking behind');
       behind = true;
     }
-    if (behind) return await parkFresh(rec, event, sub, lane, 'behind', d, signal);
-    return await deliverOne(rec, event, sub, lane, d, signal);
+    result = behind
+      ? await parkFresh(rec, event, sub, lane, 'behind', d, signal)
+      : await deliverOne(rec, event, sub, lane, d, signal);
+    return result;
   } finally {
-    d.parking.leaveLane(lane);
+    d.parking.leaveLane(lane, result === 'aborted');
   }
 }
 

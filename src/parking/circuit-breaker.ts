@@ -39,6 +39,8 @@ interface Circuit {
   readonly attempts: number[];
   readonly failures: number[];
   lastAttemptAt: number;
+  /** Last admit or record: a circuit nobody asks about any more (subscription deleted) can go. */
+  lastSeenAt: number;
 }
 
 export class CircuitBreakers {
@@ -56,6 +58,7 @@ export class CircuitBreakers {
     const now = this.opts.now();
     this.sweep(now);
     const c = this.circuits.get(id);
+    if (c !== undefined) c.lastSeenAt = now;
     if (c === undefined || c.state === 'closed') return { kind: 'attempt', probe: false };
     if (now < c.untilMs) return { kind: 'park', untilMs: c.untilMs };
     // Cool-down over (open), or the probe's answer is overdue (half_open): this caller probes.
@@ -77,10 +80,12 @@ export class CircuitBreakers {
         attempts: new Array<number>(BUCKETS).fill(0),
         failures: new Array<number>(BUCKETS).fill(0),
         lastAttemptAt: now,
+        lastSeenAt: now,
       };
       this.circuits.set(id, c);
     }
     c.lastAttemptAt = now;
+    c.lastSeenAt = now;
     if (probe && c.state === 'half_open') {
       if (ok) {
         c.attempts.fill(0);
@@ -149,12 +154,21 @@ export class CircuitBreakers {
     this.opts.onTransition?.(id, to);
   }
 
-  /** At most once per window: forgets closed circuits with no attempt for a whole window. */
+  /**
+   * At most once per window: forgets closed circuits with no attempt for a whole window, and open or
+   * half-open ones nobody asked about for a whole window after their cool-down (a deleted or disabled
+   * subscription): those close on the way out, so the circuit gauges do not keep them.
+   */
   private sweep(now: number): void {
     if (now < this.nextSweepAt) return;
     this.nextSweepAt = now + this.opts.windowMs;
     for (const [id, c] of this.circuits) {
-      if (c.state === 'closed' && now - c.lastAttemptAt > this.opts.windowMs) this.circuits.delete(id);
+      if (c.state === 'closed') {
+        if (now - c.lastAttemptAt > this.opts.windowMs) this.circuits.delete(id);
+      } else if (now - c.lastSeenAt > this.opts.windowMs && now > c.untilMs + this.opts.windowMs) {
+        this.circuits.delete(id);
+        this.opts.onTransition?.(id, 'closed');
+      }
     }
   }
 }

@@ -11,6 +11,7 @@
  * backoff; results not yet written are kept and written when it is back (meanwhile a lease may run out and
  * another instance attempt the delivery again: a duplicate, never a loss).
  */
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { ErrorCode } from '../errors.js';
 import { deliver, type DeliverDeps, type DeliveryOutcome } from '../delivery/deliver.js';
@@ -66,6 +67,8 @@ export class ParkedRunner {
 
   constructor(private readonly o: ParkedRunnerOptions) {
     this.log = o.logger.child({ component: 'parked-runner' });
+    // Every running claim listens to it (up to maxInFlight): by design, not a leak.
+    setMaxListeners(0, this.stopped.signal);
   }
 
   start(): void {
@@ -106,6 +109,8 @@ export class ParkedRunner {
         continue;
       }
       const limit = Math.min(room, this.o.claimBatch);
+      // Before the claim: its leases start when the statement does, so this errs on the early side.
+      const claimedAt = this.o.clock.now();
       let claimed: ClaimedDelivery[];
       try {
         claimed = await this.o.store.claim(this.o.owner, limit, this.o.leaseMs);
@@ -130,7 +135,7 @@ export class ParkedRunner {
       for (const c of claimed) {
         if (c.leaseExpired) this.o.metrics.leaseExpiries.inc();
         this.inFlight++;
-        const work = this.run(c, this.o.clock.now()).finally(() => {
+        const work = this.run(c, claimedAt).finally(() => {
           this.inFlight--;
           this.running.delete(work);
         });
@@ -154,41 +159,76 @@ export class ParkedRunner {
     });
   }
 
+  /**
+   * A signal that aborts at `at` (epoch ms) or when the runner stops. Our own timer, not
+   * AbortSignal.any(AbortSignal.timeout()): a timeout signal only weakly held can be collected before it
+   * fires (nodejs/node#48951), and the claim would wait past its lease.
+   */
+  private abortAt(at: number, disposers: (() => void)[]): AbortSignal {
+    const ac = new AbortController();
+    const abort = (): void => ac.abort();
+    const timer = setTimeout(abort, Math.max(0, at - this.o.clock.now()));
+    this.stopped.signal.addEventListener('abort', abort, { once: true });
+    disposers.push(() => {
+      clearTimeout(timer);
+      this.stopped.signal.removeEventListener('abort', abort);
+    });
+    return ac.signal;
+  }
+
   private async run(c: ClaimedDelivery, claimedAt: number): Promise<void> {
+    const disposers: (() => void)[] = [];
     try {
-      this.finish(await this.attempt(c, claimedAt));
+      this.finish(await this.attempt(c, claimedAt, disposers));
     } catch (err) {
       // A bug must not lose the row: give it back, due in a poll interval.
       this.log.error({ err, deliveryId: c.id }, 'parked delivery failed unexpectedly; parked again');
       this.finish({
         kind: 'reschedule',
         id: c.id,
+        claim: c.claim,
         attempts: c.attempts,
         dueAt: this.o.clock.now() + this.o.pollIntervalMs,
       });
+    } finally {
+      for (const dispose of disposers) dispose();
     }
   }
 
-  private async attempt(c: ClaimedDelivery, claimedAt: number): Promise<FinishUpdate> {
+  private async attempt(
+    c: ClaimedDelivery,
+    claimedAt: number,
+    disposers: (() => void)[],
+  ): Promise<FinishUpdate> {
     const now = this.o.clock.now();
+    // Every wait of this claim ends inside its lease: a dead letter's write, the slots, the attempt's start.
+    const leaseEnd = claimedAt + this.o.leaseMs - LEASE_MARGIN_MS;
+    const inLease = this.abortAt(leaseEnd, disposers);
     if (c.subscriptionDeleted) {
-      return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted');
+      return this.deadLetter(c, 'subscription_deleted', 'the subscription was deleted', inLease);
     }
     if (c.subscriptionDisabled !== null) {
       return this.deadLetter(
         c,
         'subscription_disabled',
         `the subscription was disabled (${c.subscriptionDisabled})`,
+        inLease,
       );
     }
     const sub = this.o.subscription(c.subscriptionId);
     // Enabled in Postgres but not in this instance's snapshot yet (just created or re-enabled): soon.
     if (sub === undefined) {
-      return { kind: 'reschedule', id: c.id, attempts: c.attempts, dueAt: now + this.o.pollIntervalMs };
+      return {
+        kind: 'reschedule',
+        id: c.id,
+        claim: c.claim,
+        attempts: c.attempts,
+        dueAt: now + this.o.pollIntervalMs,
+      };
     }
     // No attempt may start later than this: it would outlive the lease.
     const latestStart = claimedAt + this.o.leaseMs - this.o.deliveryTimeoutMs - LEASE_MARGIN_MS;
-    const lease = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(Math.max(0, latestStart - now))]);
+    const lease = this.abortAt(latestStart, disposers);
     const outcome: DeliveryOutcome = await deliver(c.event, sub, this.o.deliverDeps, lease, {
       attempt: c.attempts + 1,
       firstAttemptAt: c.firstAttemptAt ?? undefined,
@@ -198,18 +238,25 @@ export class ParkedRunner {
     });
     switch (outcome.kind) {
       case 'aborted':
-        return { kind: 'reschedule', id: c.id, attempts: outcome.attempts, dueAt: this.o.clock.now() };
+        return {
+          kind: 'reschedule',
+          id: c.id,
+          claim: c.claim,
+          attempts: outcome.attempts,
+          dueAt: this.o.clock.now(),
+        };
       case 'park':
         if (outcome.reason === 'circuit' && this.scheduleSpent(c)) {
           // The breaker refuses attempts for longer than the whole schedule: as many attempts as the
           // schedule allows could not have helped either (a probe per cool-down failed meanwhile).
           const failed = { ...outcome, kind: 'failed' as const, reason: 'retries_exhausted' as const };
-          if (!(await settleDelivery(c.record, c.event, sub, failed, this.o.settle))) {
+          if (!(await settleDelivery(c.record, c.event, sub, failed, this.o.settle, inLease))) {
             return this.deadLetterLater(c, outcome.attempts);
           }
           return {
             kind: 'dead',
             id: c.id,
+            claim: c.claim,
             attempts: outcome.attempts,
             reason: 'retries_exhausted',
             lastStatus: outcome.lastStatus,
@@ -219,6 +266,7 @@ export class ParkedRunner {
         return {
           kind: 'reschedule',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           dueAt: outcome.dueAt,
           reason: outcome.reason,
@@ -232,21 +280,24 @@ export class ParkedRunner {
             : {}),
         };
       case 'delivered':
+        // Counting only: a delivered outcome writes nothing.
         await settleDelivery(c.record, c.event, sub, outcome, this.o.settle);
         return {
           kind: 'delivered',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           status: outcome.status,
           firstAttemptAt: outcome.firstAttemptAt,
           lastAttemptAt: outcome.lastAttemptAt,
         };
       case 'failed': {
-        const written = await settleDelivery(c.record, c.event, sub, outcome, this.o.settle);
+        const written = await settleDelivery(c.record, c.event, sub, outcome, this.o.settle, inLease);
         if (!written) return this.deadLetterLater(c, outcome.attempts);
         return {
           kind: 'dead',
           id: c.id,
+          claim: c.claim,
           attempts: outcome.attempts,
           reason: outcome.reason,
           firstAttemptAt: outcome.firstAttemptAt,
@@ -266,7 +317,12 @@ export class ParkedRunner {
   }
 
   /** Dead-letters a parked delivery that is not attempted (its subscription is gone). */
-  private async deadLetter(c: ClaimedDelivery, reason: string, error: string): Promise<FinishUpdate> {
+  private async deadLetter(
+    c: ClaimedDelivery,
+    reason: string,
+    error: string,
+    signal: AbortSignal,
+  ): Promise<FinishUpdate> {
     const written = await writeDeadLetter(
       c.record,
       {
@@ -281,14 +337,21 @@ export class ParkedRunner {
         firstAttemptAt: c.firstAttemptAt ?? undefined,
       },
       this.o.settle,
+      signal,
     );
     if (!written) return this.deadLetterLater(c, c.attempts);
-    return { kind: 'dead', id: c.id, attempts: c.attempts, reason, lastError: error };
+    return { kind: 'dead', id: c.id, claim: c.claim, attempts: c.attempts, reason, lastError: error };
   }
 
   private deadLetterLater(c: ClaimedDelivery, attempts: number): FinishUpdate {
     this.log.warn({ deliveryId: c.id }, 'dead letter not written; the parked delivery is tried again later');
-    return { kind: 'reschedule', id: c.id, attempts, dueAt: this.o.clock.now() + DEAD_LETTER_RETRY_MS };
+    return {
+      kind: 'reschedule',
+      id: c.id,
+      claim: c.claim,
+      attempts,
+      dueAt: this.o.clock.now() + DEAD_LETTER_RETRY_MS,
+    };
   }
 
   private finish(update: FinishUpdate): void {

@@ -37,7 +37,8 @@ export interface ParkingOptions {
 }
 
 export class Parking {
-  private readonly parkedLanes = new Map<string, number>();
+  /** Per partition (topic NUL partition): lanes believed parked, with when that was last confirmed. */
+  private readonly parkedLanes = new Map<string, Map<string, number>>();
   private readonly lanesLoaded = new WeakMap<AbortSignal, Promise<void>>();
   private readonly pendingBySub = new Map<string, number>();
   private readonly pendingByLane = new Map<string, number>();
@@ -71,7 +72,7 @@ export class Parking {
       return false;
     }
     this.o.metrics.parks.inc({ reason: req.reason });
-    if (req.lane !== null) this.parkedLanes.set(req.lane, this.o.clock.now());
+    if (req.lane !== null) this.markParked(req.lane, req.record);
     if (req.dueAt <= this.o.clock.now()) this.o.onDueNow?.();
     return true;
   }
@@ -90,26 +91,38 @@ export class Parking {
     if (loading === undefined) {
       loading = this.loadLanes(at);
       this.lanesLoaded.set(partitionSignal, loading);
+      // Revoked: forget its lanes (memory stays bounded by the partitions owned); reloaded if it comes back.
+      partitionSignal.addEventListener('abort', () => this.parkedLanes.delete(tpKey(at)), { once: true });
       // A failed load is tried again by the next delivery of the partition.
       loading.catch(() => this.lanesLoaded.delete(partitionSignal));
     }
     await loading;
-    const since = this.parkedLanes.get(lane);
-    if (since === undefined) return false;
+    const lanes = this.parkedLanes.get(tpKey(at));
+    const since = lanes?.get(lane);
+    if (lanes === undefined || since === undefined) return false;
     if (this.o.clock.now() - since < this.o.laneRecheckMs) return true;
     const still = await this.o.store.laneHasParked(lane);
-    if (still) this.parkedLanes.set(lane, this.o.clock.now());
-    else this.parkedLanes.delete(lane);
+    if (still) lanes.set(lane, this.o.clock.now());
+    else lanes.delete(lane);
     return still;
   }
 
   private async loadLanes(at: { topic: string; partition: number }): Promise<void> {
     const lanes = await this.o.store.parkedLanes([at]);
-    const now = this.o.clock.now();
-    for (const lane of lanes) this.parkedLanes.set(lane, now);
+    for (const lane of lanes) this.markParked(lane, at);
     if (lanes.length > 0) {
       this.log.info({ ...at, lanes: lanes.length }, 'ordered lanes with parked deliveries');
     }
+  }
+
+  private markParked(lane: string, at: { topic: string; partition: number }): void {
+    const key = tpKey(at);
+    let lanes = this.parkedLanes.get(key);
+    if (lanes === undefined) {
+      lanes = new Map();
+      this.parkedLanes.set(key, lanes);
+    }
+    lanes.set(lane, this.o.clock.now());
   }
 
   /** Counts a delivery of a concurrent subscription in; false = its backlog is full: spill it. */
@@ -146,8 +159,13 @@ export class Parking {
     this.pendingByLane.set(lane, (this.pendingByLane.get(lane) ?? 0) + 1);
   }
 
-  /** The lane's delivery left the in-process queue (delivered, dead-lettered or parked). */
-  leaveLane(lane: string): void {
+  /**
+   * The lane's delivery left the in-process queue: delivered, dead-lettered or parked — or aborted (its
+   * partition revoked, or shutdown): then its record goes to the partition's next owner, and the held
+   * spilled rows must wait for that owner to park the earlier ones (it re-parks the held ones too, due
+   * at once, as it reads them again); they are not released here.
+   */
+  leaveLane(lane: string, aborted = false): void {
     const n = (this.pendingByLane.get(lane) ?? 1) - 1;
     if (n > 0) {
       this.pendingByLane.set(lane, n);
@@ -156,15 +174,27 @@ export class Parking {
     this.pendingByLane.delete(lane);
     const writes = this.spilling.get(lane);
     if (writes === undefined) return;
+    if (aborted) {
+      this.spilling.delete(lane);
+      return;
+    }
+    void this.release(lane, writes);
+  }
+
+  /**
+   * Every earlier delivery of the lane is done or parked (lower seq): the held rows may go once every
+   * spill write of the lane has landed. The lane stays spilling until then (new deliveries spill too,
+   * and are waited for as well). Not released (store down): they are due after the hold.
+   */
+  private async release(lane: string, writes: Set<Promise<boolean>>): Promise<void> {
+    while (writes.size > 0) await Promise.allSettled([...writes]);
     this.spilling.delete(lane);
-    // Every earlier delivery of the lane is done or parked (lower seq): the held rows may go now, once
-    // the spill writes still under way have landed. Not released (store down): they are due after the hold.
-    void Promise.allSettled([...writes])
-      .then(() => this.o.store.releaseSpilled(lane))
-      .then(
-        () => this.o.onDueNow?.(),
-        (err: unknown) => this.log.warn({ err }, 'cannot release a spilled lane; it is due after its hold'),
-      );
+    try {
+      await this.o.store.releaseSpilled(lane);
+      this.o.onDueNow?.();
+    } catch (err) {
+      this.log.warn({ err }, 'cannot release a spilled lane; it is due after its hold');
+    }
   }
 
   /**
@@ -174,6 +204,9 @@ export class Parking {
    */
   spill(req: ParkRequest): Promise<boolean> {
     const writes = req.lane === null ? undefined : this.spilling.get(req.lane);
+    // Parked from now on, before the write lands: a later delivery of the lane must not go ahead of it
+    // (if the write fails, that one queues on the lane and, at its turn, waits to park behind).
+    if (req.lane !== null) this.markParked(req.lane, req.record);
     const parked = this.park({ ...req, dueAt: this.o.clock.now() + SPILL_HOLD_MS });
     if (writes !== undefined) {
       writes.add(parked);
@@ -182,3 +215,5 @@ export class Parking {
     return parked;
   }
 }
+
+const tpKey = (at: { topic: string; partition: number }): string => `${at.topic}\u0000${at.partition}`;

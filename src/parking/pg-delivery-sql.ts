@@ -23,13 +23,21 @@ const CLAIMABLE = `d.state = 'parked' and d.due_at <= now()
     and not exists (select 1 from webhook_deliveries l
                     where l.lane = d.lane and l.state = 'parked' and l.id <> d.id and l.lease_until >= now())))`;
 
+/**
+ * An event's row: an existing one of the same record, event id and payload (a redelivered record), or a new
+ * one. Returns every row, the existing ones too (the no-op update), with the payload's md5 to match them.
+ */
 export const INSERT_EVENTS = `insert into webhook_events (event_id, event_name, id_project, event_ts, encoding, payload,
     topic, partition, record_offset, record_ts, record_key, record_value, record_headers)
-  select * from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bytea[],
+  select * from unnest($1::text[], $2::text[], $3::bytea[], $4::float8[], $5::text[], $6::bytea[],
     $7::text[], $8::int[], $9::bigint[], $10::text[], $11::bytea[], $12::bytea[], $13::jsonb[])
-  on conflict (topic, partition, record_offset, event_id) do update set event_id = excluded.event_id
-  returning id, topic, partition, record_offset::text, event_id`;
+  on conflict (topic, partition, record_offset, event_id, md5(payload)) do update set event_id = excluded.event_id
+  returning id, topic, partition, record_offset::text, event_id, md5(payload) as payload_md5`;
 
+/**
+ * A delivery's row, once per webhook-id: parked again (a redelivered record) it changes nothing, except a
+ * spill row held for its lane, which becomes due when the delivery parks for another reason (`behind`).
+ */
 export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, subscription_id, webhook_id, lane, seq,
     parked_reason, attempts, due_at, first_attempt_at, last_attempt_at, last_status, last_error)
   select u.event_ref, u.subscription_id, u.webhook_id, u.lane, u.seq, u.reason, u.attempts,
@@ -37,7 +45,9 @@ export const INSERT_DELIVERIES = `insert into webhook_deliveries (event_ref, sub
   from unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::int[],
     $8::float8[], $9::float8[], $10::float8[], $11::int[], $12::text[])
     as u(event_ref, subscription_id, webhook_id, lane, seq, reason, attempts, due, first, last, status, error)
-  on conflict (webhook_id) where state = 'parked' do nothing`;
+  on conflict (webhook_id) where state = 'parked' do update
+    set due_at = least(webhook_deliveries.due_at, excluded.due_at)
+    where webhook_deliveries.parked_reason = 'spill' and excluded.parked_reason <> 'spill'`;
 
 export const CLAIM = `with picked as (
     select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted,
@@ -49,15 +59,16 @@ export const CLAIM = `with picked as (
     for update of d skip locked
   ), claimed as (
     update webhook_deliveries d
-    set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond'
+    set lease_owner = $1, lease_until = now() + $3 * interval '1 millisecond', claim_count = d.claim_count + 1
     from picked p
     where d.id = p.id
     returning d.*, p.previous_lease_until is not null as lease_expired, p.subscription_deleted,
       p.subscription_disabled
   )
-  select c.id::text, c.subscription_id, c.webhook_id, c.lane, c.attempts, ${ms('c.due_at')} as due_at,
+  select c.id::text, c.claim_count as claim, c.subscription_id, c.webhook_id, c.lane, c.attempts,
+    ${ms('c.due_at')} as due_at,
     c.lease_expired, c.subscription_deleted, c.subscription_disabled, ${ms('c.first_attempt_at')} as first_attempt_at,
-    c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts::float8 as event_ts,
+    c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts,
     e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,
     e.record_value, e.record_headers
   from claimed c join webhook_events e on e.id = c.event_ref
@@ -71,24 +82,35 @@ const LAST_ATTEMPT = `attempts = u.attempts,
     last_error = case when u.last is null then d.last_error else u.error end,
     lease_owner = null, lease_until = null`;
 
-const FINISH_WHERE = `where d.id = u.id and d.lease_owner = $1 and d.state = 'parked'`;
+/**
+ * A finish applies to the claim it belongs to only (`u.claim`, the row's claim count when claimed): a claim
+ * whose lease ran out may deliver its result after the row was claimed again, even by the same owner.
+ */
+const FINISH_WHERE = `where d.id = u.id and d.lease_owner = $1 and d.state = 'parked' and d.claim_count = u.claim`;
 
 export const FINISH_DELIVERED = `update webhook_deliveries d
   set state = 'delivered', finished_at = now(), ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[])
-    as u(id, attempts, first, last, status, error)
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[])
+    as u(id, claim, attempts, first, last, status, error)
   ${FINISH_WHERE}`;
 
 export const FINISH_DEAD = `update webhook_deliveries d
   set state = 'dead', finished_at = now(), dead_reason = u.reason, ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::text[])
-    as u(id, attempts, first, last, status, error, reason)
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[],
+    $9::text[]) as u(id, claim, attempts, first, last, status, error, reason)
   ${FINISH_WHERE}`;
 
+/**
+ * Parked again at the due time asked, or now when its subscription was disabled by its endpoint health
+ * meanwhile: the runner dead-letters such a row at its next claim, not hours later.
+ */
 export const FINISH_RESCHEDULE = `update webhook_deliveries d
-  set due_at = ${fromMs('u.due')}, parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
-  from unnest($2::bigint[], $3::int[], $4::float8[], $5::float8[], $6::int[], $7::text[], $8::float8[],
-    $9::text[]) as u(id, attempts, first, last, status, error, due, reason)
+  set due_at = case when exists (select 1 from webhook_subscriptions s where s.id = d.subscription_id
+        and not s.enabled and s.disabled_reason in ('gone', 'failing')) then now()
+      else ${fromMs('u.due')} end,
+    parked_reason = coalesce(u.reason, d.parked_reason), ${LAST_ATTEMPT}
+  from unnest($2::bigint[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::int[], $8::text[],
+    $9::float8[], $10::text[]) as u(id, claim, attempts, first, last, status, error, due, reason)
   ${FINISH_WHERE}`;
 
 export const PRUNE_DELIVERIES = `with doomed as (

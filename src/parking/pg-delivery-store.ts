@@ -3,14 +3,17 @@
  *
  * park: concurrent calls are gathered (`park-batcher.ts`) and written in one transaction, two multi-row
  * statements (events, then deliveries; a redelivered record parks nothing twice). One batch is written at a
- * time, so under load the next batch fills while the previous one commits.
+ * time, so under load the next batch fills while the previous one commits. Every event the schema admits is
+ * storable (see projectBytes): a refused row would be retried for ever, as if Postgres were down.
  * claim: one statement, `FOR UPDATE SKIP LOCKED`, so concurrent claimers never get the same row; a row is
- * claimable when parked, due, not leased (or its lease ran out), of an enabled or deleted subscription, and,
- * for an ordered lane, the lane's head while no row of the lane is leased. Due and lease times are compared
- * with the database clock (`now()`), so instances with skewed clocks agree.
+ * claimable when parked, due, not leased (or its lease ran out), of an enabled or deleted subscription or of
+ * one disabled by its endpoint health, and, for an ordered lane, the lane's head while no row of the lane is
+ * leased. Due and lease times are compared with the database clock (`now()`), so instances with skewed
+ * clocks agree. Each claim counts up the row's claim_count; a finish applies only to the claim it names.
  *
- * Just past 300 lines: the writes, the claim and the row mapping of the two tables change together.
+ * About 360 lines: the writes, the claim and the row mapping of the two tables change together.
  */
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
 import type { TiledeskEvent } from '../events/event.js';
@@ -79,8 +82,26 @@ const isDataError = (err: unknown): boolean => /^2[23]/.test(String((err as { co
 /** Lanes are stored as bytes: they hold a NUL, which Postgres text cannot. */
 const laneBytes = (lane: string | null): Buffer | null => (lane === null ? null : Buffer.from(lane, 'utf8'));
 
-const eventKey = (topic: string, partition: number, offset: string, eventId: string): string =>
-  `${topic}\u0000${partition}\u0000${offset}\u0000${eventId}`;
+/**
+ * id_project is stored as UTF-8 bytes: the event schema lets it hold a NUL, which Postgres text refuses,
+ * and a refused row would look to the caller like Postgres being down.
+ */
+const projectBytes = (idProject: string | null): Buffer | null =>
+  idProject === null ? null : Buffer.from(idProject, 'utf8');
+
+const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('hex');
+
+/** An event row's key: its record, its event id and its payload (a recreated topic reuses the others). */
+const eventKey = (
+  topic: string,
+  partition: number,
+  offset: string,
+  eventId: string,
+  payloadMd5: string,
+): string => `${topic}\u0000${partition}\u0000${offset}\u0000${eventId}\u0000${payloadMd5}`;
+
+const requestEventKey = (r: ParkRequest): string =>
+  eventKey(r.record.topic, r.record.partition, r.record.offset, r.event.id, md5(r.event.payload));
 
 /**
  * A checked-out client has no 'error' listener of pg-pool's: a backend terminated between two statements
@@ -112,7 +133,7 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
   // Sorted, so that two transactions upserting the same rows lock them in the same order (no deadlock).
   const events = new Map<string, ParkRequest>();
   for (const r of requests) {
-    const key = eventKey(r.record.topic, r.record.partition, r.record.offset, r.event.id);
+    const key = requestEventKey(r);
     if (!events.has(key)) events.set(key, r);
   }
   const eventRows = [...events.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
@@ -128,11 +149,12 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
       partition: number;
       record_offset: string;
       event_id: string;
+      payload_md5: string;
     }>(INSERT_EVENTS, [
       eventRows.map((r) => r.event.id),
       eventRows.map((r) => r.event.event),
-      eventRows.map((r) => r.event.idProject),
-      eventRows.map((r) => Math.trunc(r.event.timestamp)),
+      eventRows.map((r) => projectBytes(r.event.idProject)),
+      eventRows.map((r) => r.event.timestamp),
       eventRows.map((r) => r.event.encoding),
       eventRows.map((r) => r.event.payload),
       eventRows.map((r) => r.record.topic),
@@ -145,10 +167,10 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
     ]);
     const ids = new Map<string, string>();
     for (const row of inserted.rows) {
-      ids.set(eventKey(row.topic, row.partition, row.record_offset, row.event_id), row.id);
+      ids.set(eventKey(row.topic, row.partition, row.record_offset, row.event_id, row.payload_md5), row.id);
     }
     const refOf = (r: ParkRequest): string => {
-      const id = ids.get(eventKey(r.record.topic, r.record.partition, r.record.offset, r.event.id));
+      const id = ids.get(requestEventKey(r));
       if (id === undefined) throw new Error(`park: no event row returned for ${r.event.id}`);
       return id;
     };
@@ -171,6 +193,7 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
 
 interface ClaimRow {
   id: string;
+  claim: number;
   subscription_id: string;
   webhook_id: string;
   lane: Buffer | null;
@@ -184,7 +207,7 @@ interface ClaimRow {
   last_error: string | null;
   event_id: string;
   event_name: string;
-  id_project: string | null;
+  id_project: Buffer | null;
   event_ts: number;
   encoding: TiledeskEvent['encoding'];
   payload: Buffer;
@@ -200,6 +223,7 @@ interface ClaimRow {
 function toClaimed(r: ClaimRow): ClaimedDelivery {
   return {
     id: r.id,
+    claim: r.claim,
     subscriptionId: r.subscription_id,
     webhookId: r.webhook_id,
     lane: r.lane === null ? null : r.lane.toString('utf8'),
@@ -214,7 +238,7 @@ function toClaimed(r: ClaimRow): ClaimedDelivery {
     event: {
       id: r.event_id,
       event: r.event_name,
-      idProject: r.id_project,
+      idProject: r.id_project === null ? null : r.id_project.toString('utf8'),
       timestamp: r.event_ts,
       payload: r.payload,
       encoding: r.encoding,
@@ -255,6 +279,7 @@ export function createPgDeliveryStore(pool: Pool, opts: PgDeliveryStoreOptions =
       const common = (list: readonly FinishUpdate[]): unknown[] => [
         owner,
         list.map((u) => u.id),
+        list.map((u) => u.claim),
         list.map((u) => u.attempts),
         list.map((u) => u.firstAttemptAt ?? null),
         list.map((u) => u.lastAttemptAt ?? null),

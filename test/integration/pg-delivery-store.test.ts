@@ -1,6 +1,7 @@
 /**
  * The parked-delivery store on a real Postgres, in a database of its own: park/claim round trip, batching,
- * SKIP LOCKED claims, leases, ordered lanes, subscription state, retention, stats, and Postgres refusing.
+ * SKIP LOCKED claims, leases and claim fencing, ordered lanes, subscription state, retention, stats, and
+ * Postgres refusing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
@@ -100,6 +101,16 @@ function request(o: RequestOptions = {}): ParkRequest {
   };
 }
 
+/** Claims until the database clock has run past a short lease (a claim finds the row again). */
+async function claimAgain(owner: string): Promise<Awaited<ReturnType<DeliveryStore['claim']>>> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const claimed = await store.claim(owner, 10, 60_000);
+    if (claimed.length > 0 || Date.now() > deadline) return claimed;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function count(where = 'true'): Promise<number> {
   const r = await admin.query<{ n: number }>(
     `select count(*)::int as n from webhook_deliveries where ${where}`,
@@ -196,6 +207,55 @@ describe('park and claim', () => {
     expect(events.rowCount).toBe(1);
   });
 
+  it('round-trips a timestamp beyond bigint and an id_project holding a NUL', async () => {
+    await subscription('sub-a');
+    const base = request();
+    const parked: ParkRequest = { ...base, event: { ...base.event, timestamp: 1e20, idProject: 'P\u00001' } };
+    const plain = request();
+    await store.park([parked, plain]);
+    const claimed = await store.claim('o', 10, 60_000);
+    const byWebhook = new Map(claimed.map((c) => [c.webhookId, c]));
+    expect(byWebhook.get(parked.webhookId)?.event).toEqual(parked.event);
+    expect(byWebhook.get(plain.webhookId)?.event).toEqual(plain.event);
+  });
+
+  it('keeps an event apart from an earlier one with the same record and event id but another payload', async () => {
+    await subscription('sub-a');
+    // A recreated topic: the same offset, so the same derived event id, for another event.
+    const old = request({ offset: 300, webhookId: 'msg_old' });
+    const reused = request({ offset: 300, webhookId: 'msg_new' });
+    const recreated: ParkRequest = { ...reused, event: { ...reused.event, payload: Buffer.from('{"v":2}') } };
+    await store.park([old]);
+    await store.park([recreated]);
+    await Promise.all([store.park([old, recreated]), store.park([recreated])]); // redelivered: nothing new
+    const events = await admin.query<{ payload: Buffer }>('select payload from webhook_events order by id');
+    expect(events.rows.map((r) => r.payload.toString())).toEqual([old.event.payload.toString(), '{"v":2}']);
+    expect(await count()).toBe(2);
+    const claimed = await store.claim('o', 10, 60_000);
+    const byWebhook = new Map(claimed.map((c) => [c.webhookId, c]));
+    expect(byWebhook.get('msg_old')?.event.payload.equals(old.event.payload)).toBe(true);
+    expect(byWebhook.get('msg_new')?.event.payload.toString()).toBe('{"v":2}');
+    expect(byWebhook.get('msg_new')?.event.id).toBe(old.event.id);
+  });
+
+  it('makes a held spill row due when its delivery parks again for another reason', async () => {
+    await subscription('sub-a');
+    const later = Date.now() + 3_600_000;
+    const held: ParkRequest = { ...request({ webhookId: 'msg_spill', dueAt: later }), reason: 'spill' };
+    const retry: ParkRequest = { ...request({ webhookId: 'msg_retry', dueAt: later }), reason: 'retry' };
+    await store.park([held, retry]);
+    expect(await store.claim('o', 10, 60_000)).toEqual([]);
+    // Spilled again, or a non-spill row parked again: nothing changes (a redelivered record).
+    await store.park([{ ...held, dueAt: Date.now() - 1_000 }]);
+    await store.park([{ ...retry, reason: 'behind', dueAt: Date.now() - 1_000 }]);
+    expect(await store.claim('o', 10, 60_000)).toEqual([]);
+
+    await store.park([{ ...held, reason: 'behind', dueAt: Date.now() - 1_000 }]);
+    const claimed = await store.claim('o', 10, 60_000);
+    expect(claimed.map((c) => c.webhookId)).toEqual(['msg_spill']);
+    expect(await count()).toBe(2);
+  });
+
   it('does not claim what is not due yet', async () => {
     await subscription('sub-a');
     await store.park([request({ dueAt: Date.now() + 60_000 })]);
@@ -252,12 +312,28 @@ describe('claims and leases', () => {
     expect(second[0]).toMatchObject({ id: first!.id, leaseExpired: true });
 
     await store.finish('old', [
-      { kind: 'delivered', id: first!.id, attempts: 2, status: 200, firstAttemptAt: 1, lastAttemptAt: 2 },
+      {
+        kind: 'delivered',
+        id: first!.id,
+        claim: first!.claim,
+        attempts: 2,
+        status: 200,
+        firstAttemptAt: 1,
+        lastAttemptAt: 2,
+      },
     ]);
     expect(await count("state = 'parked' and lease_owner = 'new'")).toBe(1);
 
     await store.finish('new', [
-      { kind: 'delivered', id: first!.id, attempts: 2, status: 200, firstAttemptAt: 1, lastAttemptAt: 2 },
+      {
+        kind: 'delivered',
+        id: first!.id,
+        claim: second[0]!.claim,
+        attempts: 2,
+        status: 200,
+        firstAttemptAt: 1,
+        lastAttemptAt: 2,
+      },
     ]);
     const row = await admin.query(
       'select state, lease_owner, lease_until, finished_at is not null as finished, last_status from webhook_deliveries',
@@ -271,6 +347,57 @@ describe('claims and leases', () => {
     });
   });
 
+  it('applies a finish only to its own claim, not to a later claim of the same owner', async () => {
+    await subscription('sub-a');
+    await store.park([request()]);
+    const [first] = await store.claim('o', 10, 50);
+    expect(first?.claim).toBe(1);
+    // Postgres was unreachable longer than the lease: the same owner claims the row again meanwhile.
+    const [again] = await claimAgain('o');
+    expect(again).toMatchObject({ id: first!.id, claim: 2, leaseExpired: true });
+
+    const stale = { id: first!.id, claim: first!.claim, attempts: 2 };
+    await store.finish('o', [
+      { ...stale, kind: 'delivered', status: 200, firstAttemptAt: 1, lastAttemptAt: 2 },
+    ]);
+    await store.finish('o', [{ ...stale, kind: 'dead', reason: 'retries_exhausted' }]);
+    await store.finish('o', [{ ...stale, kind: 'reschedule', dueAt: Date.now() + 3_600_000 }]);
+    expect(
+      await count("state = 'parked' and lease_owner = 'o' and lease_until > now() and attempts = 1"),
+    ).toBe(1);
+
+    await store.finish('o', [{ kind: 'dead', id: again!.id, claim: again!.claim, attempts: 3, reason: 'x' }]);
+    expect(await count("state = 'dead' and attempts = 3")).toBe(1);
+  });
+
+  it('reschedules to now a row whose subscription its endpoint health disabled meanwhile', async () => {
+    await subscription('sub-a');
+    await subscription('sub-op');
+    await store.park([request(), request({ subscriptionId: 'sub-op' })]);
+    const claimed = await store.claim('o', 10, 60_000);
+    expect(claimed).toHaveLength(2);
+    await admin.query(
+      `update webhook_subscriptions set enabled = false, disabled_at = now(),
+         disabled_reason = case id when 'sub-a' then 'failing' else 'operator' end`,
+    );
+    await store.finish(
+      'o',
+      claimed.map((c) => ({
+        kind: 'reschedule' as const,
+        id: c.id,
+        claim: c.claim,
+        attempts: 2,
+        dueAt: Date.now() + 3_600_000,
+      })),
+    );
+    // The failing one is due now, for the runner to dead-letter; the operator-disabled one keeps its time.
+    expect(await count("subscription_id = 'sub-a' and due_at <= now()")).toBe(1);
+    expect(await count("subscription_id = 'sub-op' and due_at > now() + interval '50 minutes'")).toBe(1);
+    const [again, ...more] = await store.claim('o', 10, 60_000);
+    expect(more).toEqual([]);
+    expect(again).toMatchObject({ subscriptionId: 'sub-a', subscriptionDisabled: 'failing' });
+  });
+
   it('reschedules with the new due time and attempt, and dead-letters with a reason', async () => {
     await subscription('sub-a');
     await store.park([request(), request()]);
@@ -279,6 +406,7 @@ describe('claims and leases', () => {
       {
         kind: 'reschedule',
         id: x!.id,
+        claim: x!.claim,
         attempts: 2,
         dueAt: Date.now() + 3_600_000,
         reason: 'circuit',
@@ -288,6 +416,7 @@ describe('claims and leases', () => {
       {
         kind: 'dead',
         id: y!.id,
+        claim: y!.claim,
         attempts: 8,
         reason: 'retries_exhausted',
         lastAttemptAt: 1_700_000_004_000,
@@ -341,11 +470,21 @@ describe('ordered lanes', () => {
     expect(await store.claim('o2', 10, 60_000)).toEqual([]);
 
     await store.finish('o', [
-      { kind: 'delivered', id: head.id, attempts: 1, status: 200, firstAttemptAt: 1, lastAttemptAt: 1 },
+      {
+        kind: 'delivered',
+        id: head.id,
+        claim: head.claim,
+        attempts: 1,
+        status: 200,
+        firstAttemptAt: 1,
+        lastAttemptAt: 1,
+      },
     ]);
     const second = await store.claim('o', 10, 60_000);
     expect(second.map((c) => c.record.offset)).toEqual(['11']);
-    await store.finish('o', [{ kind: 'dead', id: second[0]!.id, attempts: 8, reason: 'retries_exhausted' }]);
+    await store.finish('o', [
+      { kind: 'dead', id: second[0]!.id, claim: second[0]!.claim, attempts: 8, reason: 'retries_exhausted' },
+    ]);
     expect((await store.claim('o', 10, 60_000)).map((c) => c.record.offset)).toEqual(['12']);
   });
 
@@ -358,7 +497,9 @@ describe('ordered lanes', () => {
     await store.park([request({ offset: 20, lane })]);
     expect(await store.claim('o2', 10, 60_000)).toEqual([]);
     // Rescheduled into the past: no longer leased, and the lower seq is now the head.
-    await store.finish('o', [{ kind: 'reschedule', id: leased!.id, attempts: 2, dueAt: Date.now() - 1_000 }]);
+    await store.finish('o', [
+      { kind: 'reschedule', id: leased!.id, claim: leased!.claim, attempts: 2, dueAt: Date.now() - 1_000 },
+    ]);
     expect((await store.claim('o2', 10, 60_000)).map((c) => c.record.offset)).toEqual(['20']);
   });
 
@@ -389,6 +530,7 @@ describe('ordered lanes', () => {
           claimed.map((c) => ({
             kind: 'delivered' as const,
             id: c.id,
+            claim: c.claim,
             attempts: 2,
             status: 200,
             firstAttemptAt: 1,
@@ -460,20 +602,28 @@ describe('retention and stats', () => {
     ]);
     const claimed = await store.claim('o', 10, 60_000);
     expect(claimed).toHaveLength(4);
-    const byOffset = new Map(claimed.map((c) => [c.record.offset, c.id]));
+    const byOffset = new Map(claimed.map((c) => [c.record.offset, c]));
     await store.finish('o', [
       {
         kind: 'delivered',
-        id: byOffset.get('101')!,
+        id: byOffset.get('101')!.id,
+        claim: byOffset.get('101')!.claim,
         attempts: 1,
         status: 200,
         firstAttemptAt: 1,
         lastAttemptAt: 1,
       },
-      { kind: 'dead', id: byOffset.get('102')!, attempts: 8, reason: 'retries_exhausted' },
+      {
+        kind: 'dead',
+        id: byOffset.get('102')!.id,
+        claim: byOffset.get('102')!.claim,
+        attempts: 8,
+        reason: 'retries_exhausted',
+      },
       {
         kind: 'delivered',
-        id: byOffset.get('100')!,
+        id: byOffset.get('100')!.id,
+        claim: byOffset.get('100')!.claim,
         attempts: 1,
         status: 200,
         firstAttemptAt: 1,
@@ -484,12 +634,20 @@ describe('retention and stats', () => {
     await store.park([request({ offset: 104 })]);
     const [recent] = await store.claim('o', 10, 60_000);
     await store.finish('o', [
-      { kind: 'delivered', id: recent!.id, attempts: 1, status: 200, firstAttemptAt: 1, lastAttemptAt: 1 },
+      {
+        kind: 'delivered',
+        id: recent!.id,
+        claim: recent!.claim,
+        attempts: 1,
+        status: 200,
+        firstAttemptAt: 1,
+        lastAttemptAt: 1,
+      },
     ]);
     await admin.query(
       `update webhook_deliveries set finished_at = now() - interval '2 hours'
        where id = any($1::bigint[])`,
-      [[byOffset.get('101'), byOffset.get('102'), byOffset.get('100')]],
+      [['101', '102', '100'].map((o) => byOffset.get(o)!.id)],
     );
     // An orphan event (its only delivery went elsewhere), old enough.
     await admin.query(
@@ -533,10 +691,20 @@ describe('retention and stats', () => {
     const [leased] = await store.claim('o', 1, 60_000); // the oldest: leased, no longer backlog
     expect(Math.round((Date.now() - leased!.dueAt) / 1000)).toBe(120);
     const [other] = await store.claim('o', 1, 60_000);
-    await store.finish('o', [{ kind: 'dead', id: other!.id, attempts: 8, reason: 'retries_exhausted' }]);
+    await store.finish('o', [
+      { kind: 'dead', id: other!.id, claim: other!.claim, attempts: 8, reason: 'retries_exhausted' },
+    ]);
     const [another] = await store.claim('o', 1, 60_000);
     await store.finish('o', [
-      { kind: 'delivered', id: another!.id, attempts: 1, status: 200, firstAttemptAt: 1, lastAttemptAt: 1 },
+      {
+        kind: 'delivered',
+        id: another!.id,
+        claim: another!.claim,
+        attempts: 1,
+        status: 200,
+        firstAttemptAt: 1,
+        lastAttemptAt: 1,
+      },
     ]);
 
     const stats = await store.stats();

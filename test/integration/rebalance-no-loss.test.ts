@@ -223,7 +223,8 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   expect(group.members[0]!.partitions).toEqual(expect.arrayContaining(leavingPartitions));
   const tookOverAt = Date.now();
 
-  // Everything produced is committed: then every delivery is done (2xx or dead letter acknowledged).
+  // Everything produced is committed and nothing is parked: then every delivery is done (2xx or dead
+  // letter acknowledged).
   const admin = testKafka().admin();
   await admin.connect();
   const ends = Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
@@ -235,6 +236,19 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       return Object.entries(ends).every(([p, high]) => c[Number(p)] === high);
     },
     { timeoutMs: 60_000, intervalMs: 250, message: () => `everything committed\n${tail(survivor.output())}` },
+  );
+  // Committed = delivered, dead-lettered or parked: the parked ones are delivered by the runner after.
+  await waitFor(
+    async () =>
+      Number(
+        (await pool.query<{ n: string }>(`select count(*) n from webhook_deliveries where state = 'parked'`))
+          .rows[0]!.n,
+      ) === 0,
+    {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      message: () => `parked deliveries drained\n${tail(survivor.output())}`,
+    },
   );
   const drainedAt = Date.now();
   // The survivor's own view agrees: its lag gauge has a series for each of the four partitions (polled every 10 s).

@@ -101,7 +101,7 @@ describe('replay with a receiver slower than the session timeout', () => {
       expect(r.requests.map((q) => (JSON.parse(q.body) as { payload: { id: string } }).payload.id)).toEqual(
         ids,
       );
-      expect(lines.at(-1)).toMatch(/read 2, matched 2, delivered 2, failed 0/);
+      expect(lines.at(-1)).toMatch(/read 2, matched 2, delivered 2, parked 0, failed 0/);
       expect((await committedOffsets(`${groupId}.replay`, dlq))[0]).toBe('2');
 
       expect(await run()).toBe(0);

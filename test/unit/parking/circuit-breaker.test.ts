@@ -183,14 +183,27 @@ describe('CircuitBreakers', () => {
     expect(cb.size).toBe(1_001);
     await clock.advance(WINDOW);
     attempt(cb, 'active', true); // one window since the last attempts: not idle for longer yet
+    cb.admit('down'); // still asked about (its deliveries park): kept while open
     expect(cb.size).toBe(1_002);
     await clock.advance(WINDOW + 1);
     cb.admit('someone'); // any call may sweep
-    expect(cb.size).toBe(1); // 'active' went idle too; 'down' is open and stays
-    expect(cb.state('down')).toBe('open');
+    expect(cb.size).toBe(1); // 'active' went idle too; 'down' is not closed and was asked about: it stays
+    expect(cb.state('down')).toBe('half_open'); // the admit past its cool-down took the probe
     expect(cb.state('sub-1')).toBe('closed');
     // A forgotten subscription starts from an empty window.
     for (let i = 0; i < 3; i++) attempt(cb, 'sub-1', false);
     expect(cb.state('sub-1')).toBe('closed');
+  });
+
+  it('forgets an open circuit nobody asks about for a window after its cool-down, closing it', async () => {
+    const { clock, cb, transitions } = setup();
+    open(cb, 'deleted');
+    expect(cb.nonClosed()).toEqual([{ id: 'deleted', state: 'open' }]);
+    await clock.advance(COOLDOWN + WINDOW + 1);
+    cb.admit('someone'); // any call may sweep
+    await clock.advance(WINDOW + 1);
+    cb.admit('someone');
+    expect(cb.nonClosed()).toEqual([]);
+    expect(transitions.at(-1)).toEqual(['deleted', 'closed']);
   });
 });

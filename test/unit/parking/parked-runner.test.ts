@@ -36,6 +36,7 @@ const sub: Subscription = {
 function claimed(over: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
   return {
     id: '1',
+    claim: 1,
     subscriptionId: sub.id,
     webhookId: 'msg_1',
     lane: null,

@@ -151,4 +151,38 @@ describe('Parking', () => {
     expect(dueNowCount()).toBe(1);
     expect(parking.enterLane(lane)).toBe(true); // drained: in process again (and parks behind at its turn)
   });
+
+  it('does not release a spilled lane whose in-process deliveries were aborted (revoked): the next owner orders it', async () => {
+    const f = memoryDeliveryStore();
+    const { parking, clock } = setup(f);
+    const lane = 's1\u0000k';
+    expect(parking.enterLane(lane)).toBe(true);
+    expect(parking.enterLane(lane)).toBe(true);
+    expect(parking.enterLane(lane)).toBe(false);
+    expect(await parking.spill(req({ lane, reason: 'spill', dueAt: clock.now() }))).toBe(true);
+    parking.leaveLane(lane, true);
+    parking.leaveLane(lane, true);
+    await new Promise((r) => setImmediate(r));
+    expect(f.released).toEqual([]);
+  });
+
+  it("marks a spilled lane parked before its write lands, and forgets a revoked partition's lanes", async () => {
+    const f = memoryDeliveryStore();
+    const { parking } = setup(f);
+    const at = { topic: 't', partition: 0 };
+    const assignment = new AbortController();
+    const lane = 's1\u0000k';
+    expect(await parking.laneParked(lane, at, assignment.signal)).toBe(false);
+    parking.enterLane(lane);
+    parking.enterLane(lane);
+    expect(parking.enterLane(lane)).toBe(false);
+    f.down = true; // the write fails: the lane must still count as parked
+    expect(await parking.spill(req({ lane, reason: 'spill' }))).toBe(false);
+    f.down = false;
+    expect(await parking.laneParked(lane, at, assignment.signal)).toBe(true);
+    assignment.abort();
+    f.lanes.clear();
+    // Reassigned later: a new signal reloads from the store (where nothing is parked now).
+    expect(await parking.laneParked(lane, at, new AbortController().signal)).toBe(false);
+  });
 });
