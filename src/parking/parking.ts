@@ -37,8 +37,11 @@ export interface ParkingOptions {
 }
 
 export class Parking {
-  /** Per partition (topic NUL partition): lanes believed parked, with when that was last confirmed. */
-  private readonly parkedLanes = new Map<string, Map<string, number>>();
+  /**
+   * Per partition (topic NUL partition): lanes believed parked, with their head (lowest parked seq, i.e.
+   * record offset) and when that was last confirmed.
+   */
+  private readonly parkedLanes = new Map<string, Map<string, { head: number; at: number }>>();
   private readonly lanesLoaded = new WeakMap<AbortSignal, Promise<void>>();
   private readonly pendingBySub = new Map<string, number>();
   private readonly pendingByLane = new Map<string, number>();
@@ -72,21 +75,23 @@ export class Parking {
       return false;
     }
     this.o.metrics.parks.inc({ reason: req.reason });
-    if (req.lane !== null) this.markParked(req.lane, req.record);
+    if (req.lane !== null) this.markParked(req.lane, req.record, Number(req.record.offset));
     if (req.dueAt <= this.o.clock.now()) this.o.onDueNow?.();
     return true;
   }
 
   /**
-   * Whether the ordered lane has a parked delivery, so the next one must park behind it. Loads the
-   * partition's parked lanes on first use after an assignment (`partitionSignal` is per assignment).
-   * Throws when the store is unavailable (the caller must not send ahead of a lane it cannot check).
+   * Whether the ordered lane has a parked delivery ahead of the record at `at` (a lower seq), so this one
+   * must park behind it; spilled deliveries after it do not count. Loads the partition's parked lanes on
+   * first use after an assignment (`partitionSignal` is per assignment). Throws when the store is
+   * unavailable (the caller must not send ahead of a lane it cannot check).
    */
   async laneParked(
     lane: string,
-    at: { topic: string; partition: number },
+    at: { topic: string; partition: number; offset: string },
     partitionSignal: AbortSignal,
   ): Promise<boolean> {
+    const seq = Number(at.offset);
     let loading = this.lanesLoaded.get(partitionSignal);
     if (loading === undefined) {
       loading = this.loadLanes(at);
@@ -98,31 +103,38 @@ export class Parking {
     }
     await loading;
     const lanes = this.parkedLanes.get(tpKey(at));
-    const since = lanes?.get(lane);
-    if (lanes === undefined || since === undefined) return false;
-    if (this.o.clock.now() - since < this.o.laneRecheckMs) return true;
-    const still = await this.o.store.laneHasParked(lane);
-    if (still) lanes.set(lane, this.o.clock.now());
-    else lanes.delete(lane);
-    return still;
+    const known = lanes?.get(lane);
+    // Only this instance parks into its partitions' lanes, and it loaded them: nothing known ahead is
+    // nothing ahead.
+    if (lanes === undefined || known === undefined || known.head >= seq) return false;
+    if (this.o.clock.now() - known.at < this.o.laneRecheckMs) return true;
+    // Maybe drained meanwhile (by a runner on any instance): ask.
+    const head = await this.o.store.laneHead(lane);
+    if (head === null) {
+      lanes.delete(lane);
+      return false;
+    }
+    lanes.set(lane, { head, at: this.o.clock.now() });
+    return head < seq;
   }
 
   private async loadLanes(at: { topic: string; partition: number }): Promise<void> {
     const lanes = await this.o.store.parkedLanes([at]);
-    for (const lane of lanes) this.markParked(lane, at);
+    for (const { lane, head } of lanes) this.markParked(lane, at, head);
     if (lanes.length > 0) {
       this.log.info({ ...at, lanes: lanes.length }, 'ordered lanes with parked deliveries');
     }
   }
 
-  private markParked(lane: string, at: { topic: string; partition: number }): void {
+  private markParked(lane: string, at: { topic: string; partition: number }, seq: number): void {
     const key = tpKey(at);
     let lanes = this.parkedLanes.get(key);
     if (lanes === undefined) {
       lanes = new Map();
       this.parkedLanes.set(key, lanes);
     }
-    lanes.set(lane, this.o.clock.now());
+    const head = Math.min(lanes.get(lane)?.head ?? Infinity, seq);
+    lanes.set(lane, { head, at: this.o.clock.now() });
   }
 
   /** Counts a delivery of a concurrent subscription in; false = its backlog is full: spill it. */
@@ -206,7 +218,7 @@ export class Parking {
     const writes = req.lane === null ? undefined : this.spilling.get(req.lane);
     // Parked from now on, before the write lands: a later delivery of the lane must not go ahead of it
     // (if the write fails, that one queues on the lane and, at its turn, waits to park behind).
-    if (req.lane !== null) this.markParked(req.lane, req.record);
+    if (req.lane !== null) this.markParked(req.lane, req.record, Number(req.record.offset));
     const parked = this.park({ ...req, dueAt: this.o.clock.now() + SPILL_HOLD_MS });
     if (writes !== undefined) {
       writes.add(parked);

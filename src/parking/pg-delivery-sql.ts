@@ -144,13 +144,15 @@ export const STATS = `select
   where ${CLAIMABLE}`;
 
 /** Lanes with a parked row among the partitions `unnest($1 topics, $2 partitions)`. */
-export const PARKED_LANES = `select distinct d.lane from webhook_deliveries d join webhook_events e on e.id = d.event_ref
+export const PARKED_LANES = `select d.lane, min(d.seq)::text as head
+  from webhook_deliveries d join webhook_events e on e.id = d.event_ref
   join unnest($1::text[], $2::int[]) as p(topic, partition)
     on p.topic = e.topic and p.partition = e.partition
-  where d.state = 'parked' and d.lane is not null`;
+  where d.state = 'parked' and d.lane is not null
+  group by d.lane`;
 
 /** An ordered lane's spilled rows held while its in-process deliveries ran: due now. */
 export const RELEASE_SPILLED = `update webhook_deliveries set due_at = now()
   where lane = $1 and state = 'parked' and parked_reason = 'spill' and due_at > now()`;
 
-export const LANE_HAS_PARKED = `select exists (select 1 from webhook_deliveries where lane = $1 and state = 'parked') as parked`;
+export const LANE_HEAD = `select min(seq)::text as head from webhook_deliveries where lane = $1 and state = 'parked'`;

@@ -24,7 +24,7 @@ import {
   FINISH_RESCHEDULE,
   INSERT_DELIVERIES,
   INSERT_EVENTS,
-  LANE_HAS_PARKED,
+  LANE_HEAD,
   RELEASE_SPILLED,
   PARKED_LANES,
   PRUNE_DELIVERIES,
@@ -301,20 +301,21 @@ export function createPgDeliveryStore(pool: Pool, opts: PgDeliveryStoreOptions =
 
     async parkedLanes(partitions) {
       if (partitions.length === 0) return [];
-      const result = await pool.query<{ lane: Buffer }>(PARKED_LANES, [
+      const result = await pool.query<{ lane: Buffer; head: string }>(PARKED_LANES, [
         partitions.map((p) => p.topic),
         partitions.map((p) => p.partition),
       ]);
-      return result.rows.map((r) => r.lane.toString('utf8'));
+      return result.rows.map((r) => ({ lane: r.lane.toString('utf8'), head: Number(r.head) }));
     },
 
     async releaseSpilled(lane) {
       await pool.query(RELEASE_SPILLED, [laneBytes(lane)]);
     },
 
-    async laneHasParked(lane) {
-      const result = await pool.query<{ parked: boolean }>(LANE_HAS_PARKED, [laneBytes(lane)]);
-      return result.rows[0]!.parked;
+    async laneHead(lane) {
+      const result = await pool.query<{ head: string | null }>(LANE_HEAD, [laneBytes(lane)]);
+      const head = result.rows[0]?.head ?? null;
+      return head === null ? null : Number(head);
     },
 
     async prune(olderThanMs, batch) {

@@ -111,15 +111,20 @@ export interface DeliveryStore {
    * lease was taken over, even by this same owner in a later claim, is left alone.
    */
   finish(owner: string, updates: readonly FinishUpdate[]): Promise<void>;
-  /** Lanes with a parked row among the given partitions (an instance taking over partitions). */
-  parkedLanes(partitions: readonly { topic: string; partition: number }[]): Promise<string[]>;
+  /**
+   * Lanes with a parked row among the given partitions (an instance taking over partitions), each with
+   * its head: the lowest seq (record offset) parked.
+   */
+  parkedLanes(
+    partitions: readonly { topic: string; partition: number }[],
+  ): Promise<{ readonly lane: string; readonly head: number }[]>;
   /**
    * An ordered lane's spilled rows, parked with a hold while earlier deliveries of the lane still ran in
    * process, become due now (those earlier ones are delivered or parked: the lane's order is safe).
    */
   releaseSpilled(lane: string): Promise<void>;
-  /** Whether the lane has a parked row (a lane this instance believes parked, checked before parking behind). */
-  laneHasParked(lane: string): Promise<boolean>;
+  /** The lane's head (lowest parked seq), or null when nothing of it is parked. */
+  laneHead(lane: string): Promise<number | null>;
   /** Deletes finished rows older than `olderThanMs` and events with no delivery left; returns rows deleted. */
   prune(olderThanMs: number, batch: number): Promise<number>;
   stats(): Promise<StoreStats>;

@@ -547,7 +547,7 @@ describe('ordered lanes', () => {
     expect(await count("state = 'delivered'")).toBe(requests.length);
   });
 
-  it('lists parked lanes of given partitions and answers laneHasParked', async () => {
+  it('lists parked lanes of given partitions with their heads, and answers laneHead', async () => {
     await subscription('sub-a');
     const other = 'sub-a\u0000p2';
     await store.park([
@@ -555,18 +555,20 @@ describe('ordered lanes', () => {
       request({ lane: other, topic: 't1', partition: 1 }),
       request({ lane: null, topic: 't1', partition: 0 }),
     ]);
-    expect(await store.parkedLanes([{ topic: 't1', partition: 0 }])).toEqual([lane]);
+    const lanesOf = async (ps: { topic: string; partition: number }[]): Promise<string[]> =>
+      (await store.parkedLanes(ps)).map((l) => l.lane).sort();
+    expect(await lanesOf([{ topic: 't1', partition: 0 }])).toEqual([lane]);
     expect(
-      (
-        await store.parkedLanes([
-          { topic: 't1', partition: 0 },
-          { topic: 't1', partition: 1 },
-        ])
-      ).sort(),
+      await lanesOf([
+        { topic: 't1', partition: 0 },
+        { topic: 't1', partition: 1 },
+      ]),
     ).toEqual([lane, other].sort());
     expect(await store.parkedLanes([{ topic: 't2', partition: 0 }])).toEqual([]);
-    expect(await store.laneHasParked(lane)).toBe(true);
-    expect(await store.laneHasParked('sub-a\u0000nope')).toBe(false);
+    const [loaded] = await store.parkedLanes([{ topic: 't1', partition: 0 }]);
+    expect(loaded!.head).toBe(await store.laneHead(lane));
+    expect(typeof loaded!.head).toBe('number');
+    expect(await store.laneHead('sub-a\u0000nope')).toBeNull();
   });
 });
 

@@ -7,24 +7,30 @@ import type { DeliveryStore, ParkRequest } from '../../src/parking/types.js';
 
 export interface MemoryDeliveryStore extends DeliveryStore {
   readonly parked: ParkRequest[];
-  readonly lanes: Set<string>;
+  /** Parked lanes with their head (lowest parked seq). */
+  readonly lanes: Map<string, number>;
   readonly released: string[];
-  readonly calls: { parkedLanes: number; laneHasParked: number };
+  readonly calls: { parkedLanes: number; laneHead: number };
   down: boolean;
 }
 
-export function memoryDeliveryStore(o: { down?: boolean; lanes?: string[] } = {}): MemoryDeliveryStore {
+export function memoryDeliveryStore(
+  o: { down?: boolean; lanes?: Record<string, number> } = {},
+): MemoryDeliveryStore {
   const unavailable = (): Error => new Error('connect ECONNREFUSED 127.0.0.1:5432');
   const store: MemoryDeliveryStore = {
     parked: [],
-    lanes: new Set(o.lanes ?? []),
+    lanes: new Map(Object.entries(o.lanes ?? {})),
     released: [],
-    calls: { parkedLanes: 0, laneHasParked: 0 },
+    calls: { parkedLanes: 0, laneHead: 0 },
     down: o.down ?? false,
     async park(reqs) {
       if (store.down) throw unavailable();
       store.parked.push(...reqs);
-      for (const r of reqs) if (r.lane !== null) store.lanes.add(r.lane);
+      for (const r of reqs) {
+        if (r.lane === null) continue;
+        store.lanes.set(r.lane, Math.min(store.lanes.get(r.lane) ?? Infinity, Number(r.record.offset)));
+      }
     },
     async claim() {
       if (store.down) throw unavailable();
@@ -36,16 +42,16 @@ export function memoryDeliveryStore(o: { down?: boolean; lanes?: string[] } = {}
     async parkedLanes() {
       store.calls.parkedLanes++;
       if (store.down) throw unavailable();
-      return [...store.lanes];
+      return [...store.lanes].map(([lane, head]) => ({ lane, head }));
     },
     async releaseSpilled(lane) {
       if (store.down) throw unavailable();
       store.released.push(lane);
     },
-    async laneHasParked(lane) {
-      store.calls.laneHasParked++;
+    async laneHead(lane) {
+      store.calls.laneHead++;
       if (store.down) throw unavailable();
-      return store.lanes.has(lane);
+      return store.lanes.get(lane) ?? null;
     },
     async prune() {
       return 0;

@@ -75,16 +75,16 @@ describe('Parking', () => {
   });
 
   it("loads a partition's parked lanes once per assignment, then answers from memory", async () => {
-    const f = memoryDeliveryStore({ lanes: ['s1\u0000k1'] });
+    const f = memoryDeliveryStore({ lanes: { 's1\u0000k1': 3 } });
     const { parking } = setup(f);
-    const at = { topic: 't', partition: 0 };
+    const at = { topic: 't', partition: 0, offset: '10' };
     const assignment = new AbortController().signal;
     expect(await parking.laneParked('s1\u0000k1', at, assignment)).toBe(true);
     expect(await parking.laneParked('s1\u0000k2', at, assignment)).toBe(false);
     expect(await parking.laneParked('s1\u0000k2', at, assignment)).toBe(false);
     expect(f.calls.parkedLanes).toBe(1);
     // A new assignment (new partition signal) loads again: another instance may have parked meanwhile.
-    f.lanes.add('s1\u0000k2');
+    f.lanes.set('s1\u0000k2', 3);
     expect(await parking.laneParked('s1\u0000k2', at, new AbortController().signal)).toBe(true);
     expect(f.calls.parkedLanes).toBe(2);
   });
@@ -92,26 +92,26 @@ describe('Parking', () => {
   it('marks a lane parked when it parks into it, and checks the store again once the mark is old', async () => {
     const f = memoryDeliveryStore();
     const { parking, clock } = setup(f);
-    const at = { topic: 't', partition: 0 };
+    const at = { topic: 't', partition: 0, offset: '10' };
     const signal = new AbortController().signal;
     const lane = 's1\u0000k';
     expect(await parking.laneParked(lane, at, signal)).toBe(false);
     await parking.park(req({ lane }));
     expect(await parking.laneParked(lane, at, signal)).toBe(true);
-    expect(f.calls.laneHasParked).toBe(0);
+    expect(f.calls.laneHead).toBe(0);
     // The runner (any instance) drained the lane; after the recheck interval the store says so.
     f.lanes.delete(lane);
     await clock.advance(1_000);
     expect(await parking.laneParked(lane, at, signal)).toBe(false);
-    expect(f.calls.laneHasParked).toBe(1);
+    expect(f.calls.laneHead).toBe(1);
     expect(await parking.laneParked(lane, at, signal)).toBe(false);
-    expect(f.calls.laneHasParked).toBe(1);
+    expect(f.calls.laneHead).toBe(1);
   });
 
   it('throws when it cannot load the lanes (the caller must not send ahead), and loads again next time', async () => {
     const f = memoryDeliveryStore({ down: true });
     const { parking } = setup(f);
-    const at = { topic: 't', partition: 0 };
+    const at = { topic: 't', partition: 0, offset: '10' };
     const signal = new AbortController().signal;
     await expect(parking.laneParked('l', at, signal)).rejects.toThrow('ECONNREFUSED');
     f.down = false;
@@ -169,7 +169,7 @@ describe('Parking', () => {
   it("marks a spilled lane parked before its write lands, and forgets a revoked partition's lanes", async () => {
     const f = memoryDeliveryStore();
     const { parking } = setup(f);
-    const at = { topic: 't', partition: 0 };
+    const at = { topic: 't', partition: 0, offset: '10' };
     const assignment = new AbortController();
     const lane = 's1\u0000k';
     expect(await parking.laneParked(lane, at, assignment.signal)).toBe(false);
@@ -184,5 +184,21 @@ describe('Parking', () => {
     f.lanes.clear();
     // Reassigned later: a new signal reloads from the store (where nothing is parked now).
     expect(await parking.laneParked(lane, at, new AbortController().signal)).toBe(false);
+  });
+
+  it('counts only parked deliveries ahead (lower seq): one queued before a spill is not parked behind it', async () => {
+    const f = memoryDeliveryStore();
+    const { parking } = setup(f);
+    const signal = new AbortController().signal;
+    const lane = 's1\u0000k';
+    parking.enterLane(lane);
+    parking.enterLane(lane);
+    expect(parking.enterLane(lane)).toBe(false);
+    // Record 16 spills (held) while records 3 and 4 still wait for their turn in the lane.
+    expect(
+      await parking.spill(req({ lane, reason: 'spill', record: { ...req().record, offset: '16' } })),
+    ).toBe(true);
+    expect(await parking.laneParked(lane, { topic: 't', partition: 0, offset: '3' }, signal)).toBe(false);
+    expect(await parking.laneParked(lane, { topic: 't', partition: 0, offset: '17' }, signal)).toBe(true);
   });
 });
