@@ -85,6 +85,9 @@ const spawn = (name: string): Promise<ChildConnector> =>
       // 10 attempts: 50 ms doubling to a 200 ms cap.
       RETRY_SCHEDULE: '50ms,100ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms',
       DELIVERY_TIMEOUT_MS: '5000',
+      // The killed instance's claims on parked deliveries (a slow subscriber's spill) go to the restarted
+      // one after their lease: 10 s, not the default minute.
+      PARKED_LEASE_MS: '10000',
       COMMIT_INTERVAL_MS: '200',
       // A small window, so partitions fill up, pause and resume while the process dies.
       PARTITION_MAX_IN_FLIGHT: '100',
@@ -146,7 +149,7 @@ describe('crash: kill -9 with deliveries in flight', () => {
     // Committed = every delivery delivered, dead-lettered or parked: the parked ones (a slow subscriber's
     // spill) are delivered by the runner, after their record's commit.
     await waitFor(async () => (await parkedCount(pool)) === 0, {
-      timeoutMs: 60_000,
+      timeoutMs: 90_000,
       intervalMs: 250,
       message: () => `parked deliveries drained\n${tail(second.output())}`,
     });
