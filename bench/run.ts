@@ -1234,7 +1234,10 @@ function markdownTables(extra: {
   }
   const { ratios, targets } = comparisons();
   lines.push('', '| comparison | value |', '| --- | --: |');
-  for (const c of ratios) lines.push(`| ${c.name} | ${fmt(c.value, 2)} |`);
+  // The outage ratios are printed with their targets in the outage section.
+  for (const c of ratios.filter((x) => !x.name.startsWith('outage'))) {
+    lines.push(`| ${c.name} | ${fmt(c.value, 2)} |`);
+  }
   for (const [name, label] of [
     ['latency.half', 'half'],
     ['latency.quarter', 'a quarter of'],

@@ -41,6 +41,9 @@ const SLOW_DELAY_MS = 200;
  */
 export const SLOW_MIN_EVENTS_PER_SEC = 400;
 
+/** The schedule's parked steps (attempts 3 and later): a row parked with reason 'retry' is due this long after. */
+const PARKED_STEP_MS = 15_000;
+
 /**
  * The connector's settings for this group, on top of the common ones of bench/run.ts. Concurrency and
  * connections per origin at the service defaults (512 / 128: what the parking design sized them for);
@@ -55,9 +58,16 @@ export const SLOW_MIN_EVENTS_PER_SEC = 400;
  */
 export const OUTAGE_ENV: Readonly<Record<string, string>> = {
   HTTP_CONNECTIONS_PER_ORIGIN: String(configSpec.HTTP_CONNECTIONS_PER_ORIGIN.default),
-  RETRY_SCHEDULE: ['1s', ...Array.from({ length: 18 }, () => '15s')].join(','),
+  RETRY_SCHEDULE: ['1s', ...Array.from({ length: 18 }, () => `${PARKED_STEP_MS / 1000}s`)].join(','),
   CIRCUIT_COOLDOWN_MS: '5000',
   CIRCUIT_WINDOW_MS: '30000',
+  // Investigation: extra connector settings for this group, `K=V,K=V` (e.g. PARKED_POLL_INTERVAL_MS=100).
+  ...Object.fromEntries(
+    (process.env.BENCH_OUTAGE_CONNECTOR_ENV ?? '')
+      .split(',')
+      .filter((kv) => kv.includes('='))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]),
+  ),
 };
 export const OUTAGE_CONCURRENCY = Number(configSpec.DELIVERY_CONCURRENCY.default);
 
@@ -376,8 +386,10 @@ async function drain(
   loadBefore: { one: number; five: number },
 ): Promise<OutageRunResult> {
   const { receiver } = ctx;
-  // Deliveries still retried in process settle first, so the count below is what the runner has to do.
-  await sleep(3_000);
+  // Deliveries still retried in process settle first, and every row parked with reason 'retry' becomes
+  // due (the last ones were parked up to one schedule step ago): the drain then measures the runner, not
+  // the schedule's spread of due times. Rows parked by the open breaker are due within a cool-down.
+  await sleep(PARKED_STEP_MS + 1_000);
   await receiver.call({ cmd: 'reset', latency: false });
   const before = await parkedCount(pool);
   const c0 = promSum(await scrape(opsPort), 'webhook_connector_parked_claims_total');
