@@ -56,7 +56,6 @@ import {
   OUTAGE_CONCURRENCY,
   OUTAGE_ENV,
   OUTAGE_SECONDS,
-  SLOW_MIN_EVENTS_PER_SEC,
   SLOW_SECONDS,
   outageComparisons,
   outageMarkdown,
@@ -1056,7 +1055,7 @@ async function outageGroup(): Promise<void> {
   await scenario('outage: one subscriber hangs', () =>
     runOutage(ctx, { name: 'outage.hung', failure: 'hang', ...live }),
   );
-  const slow = { eventsPerSec: Math.max(eventsPerSec, SLOW_MIN_EVENTS_PER_SEC), seconds: SLOW_SECONDS };
+  const slow = { eventsPerSec, seconds: SLOW_SECONDS };
   await scenario('outage: one subscriber answers in 200 ms (concurrent)', () =>
     runOutage(ctx, { name: 'outage.slow.concurrent', failure: 'slow', ordering: 'concurrent', ...slow }),
   );
