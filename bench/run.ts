@@ -7,7 +7,7 @@
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
  *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, heap, latency, naive,
- *                                    isolation, peer, profile); ratios need their ceilings in the same run
+ *                                    isolation, peer, outage, profile); ratios need their ceilings in the same run
  *
  * Why one long file: the scenarios run in a fixed order and read each other's results (the latency runs
  * take half the fan-out-1 rate just measured, every ratio finds its ceilings by name), so the run reads
@@ -52,6 +52,17 @@ import {
   type TargetCheck,
 } from './lib/stats.js';
 import type { PortSummary, ReceiverMode } from './receiver.js';
+import {
+  OUTAGE_CONCURRENCY,
+  OUTAGE_ENV,
+  OUTAGE_SECONDS,
+  SLOW_SECONDS,
+  outageComparisons,
+  outageMarkdown,
+  runOutage,
+  type OutageContext,
+  type OutageDetail,
+} from './scenarios/outage.js';
 
 // ------------------------------------------------------------------------------------------ settings
 
@@ -174,6 +185,8 @@ export interface RunResult {
     warmupEvents: number;
     warmupSeconds: number;
   };
+  /** Group `outage` (bench/scenarios/outage.ts): healthy subscribers' latency, parks, drain, slow receiver. */
+  readonly outage?: OutageDetail;
   readonly notes: string[];
   readonly error?: string;
 }
@@ -298,7 +311,9 @@ interface OursOptions {
   readonly whenReady?: () => Promise<void>;
 }
 
-function ourEnv(o: OursOptions): Record<string, string> {
+function ourEnv(
+  o: Pick<OursOptions, 'name' | 'topic' | 'databaseUrl' | 'transport' | 'concurrency' | 'env'>,
+): Record<string, string> {
   return {
     KAFKA_BROKERS: '127.0.0.1:9092',
     KAFKA_TOPICS: o.topic,
@@ -772,7 +787,9 @@ async function main(): Promise<void> {
     await scenario('ceiling c (http got)', () => runCeilingHttp('got'));
     await scenario('ceiling d (per-delivery work, no I/O)', () => runCeilingWork());
   }
-  if (wants('throughput')) {
+  // The outage group runs at half the fan-out-1 maximum: measured here when the group runs without it.
+  const needMax = wants('outage') && !wants('throughput') && !process.env.BENCH_LATENCY_RATE;
+  if (wants('throughput') || needMax) {
     await scenario('throughput fan-out 1 (undici)', () => ours('throughput.fo1.undici', {}));
   }
   // Right after the maximum it is half of, so the machine's load has had the least time to change.
@@ -964,6 +981,7 @@ async function main(): Promise<void> {
       }
     });
   }
+  if (wants('outage')) await outageGroup();
   let profile: { file: string; totalMs: number; top: SelfTime[]; areas: Record<string, number> } | null =
     null;
   if (wants('profile')) {
@@ -994,6 +1012,56 @@ async function main(): Promise<void> {
   await receiver.call({ cmd: 'exit' }).catch(() => undefined);
   await cleanup();
   report({ peerInfo, peerError, setupSeconds, profile });
+}
+
+/**
+ * Group `outage` (bench/scenarios/outage.ts): live load at half the fan-out-1 maximum (in deliveries/s over
+ * the 10 subscribers) with subscriber 0 healthy, answering 503 (then the drain of its parked deliveries),
+ * hung; then 200-ms answers in each ordering mode.
+ */
+async function outageGroup(): Promise<void> {
+  const forced = Number(process.env.BENCH_LATENCY_RATE ?? 0);
+  const max = forced || find('throughput.fo1.undici')?.rate;
+  if (!max) {
+    errors.push('outage: not run: needs throughput.fo1.undici (the maximum) or BENCH_LATENCY_RATE');
+    return;
+  }
+  const eventsPerSec = Math.max(1, Math.round(max / 2 / ISOLATION_SUBSCRIBERS));
+  const ctx: OutageContext = {
+    receiver,
+    receiverMon,
+    machine,
+    ports: isoPorts,
+    run: RUN,
+    topicPrefix: TOPIC_PREFIX,
+    dbPrefix: DB_PREFIX,
+    connectorEnv: (name, topic, databaseUrl, env) =>
+      ourEnv({ name, topic, databaseUrl, transport: 'undici', concurrency: OUTAGE_CONCURRENCY, env }),
+    nodeFlags: EXTRA_NODE_FLAGS,
+    echo: process.env.BENCH_ECHO === '1',
+    load,
+    log,
+  };
+  log(
+    `outage: ${eventsPerSec} events/s × ${ISOLATION_SUBSCRIBERS} subscribers (half of ${Math.round(max)}/s)`,
+  );
+  const live = { eventsPerSec, seconds: OUTAGE_SECONDS };
+  await scenario('outage: all healthy', () =>
+    runOutage(ctx, { name: 'outage.healthy', failure: 'none', ...live }),
+  );
+  await scenario('outage: one subscriber answers 503, then recovers (drain)', () =>
+    runOutage(ctx, { name: 'outage.503', failure: '503', drain: true, ...live }),
+  );
+  await scenario('outage: one subscriber hangs', () =>
+    runOutage(ctx, { name: 'outage.hung', failure: 'hang', ...live }),
+  );
+  const slow = { eventsPerSec, seconds: SLOW_SECONDS };
+  await scenario('outage: one subscriber answers in 200 ms (concurrent)', () =>
+    runOutage(ctx, { name: 'outage.slow.concurrent', failure: 'slow', ordering: 'concurrent', ...slow }),
+  );
+  await scenario('outage: one subscriber answers in 200 ms (ordered)', () =>
+    runOutage(ctx, { name: 'outage.slow.ordered', failure: 'slow', ordering: 'ordered', ...slow }),
+  );
 }
 
 // --------------------------------------------------------------------------------------------- report
@@ -1141,7 +1209,8 @@ function comparisons(): {
       detail: 's',
     },
   ];
-  return { ratios, targets };
+  const outage = outageComparisons(find);
+  return { ratios: [...ratios, ...outage.ratios], targets: [...targets, ...outage.targets] };
 }
 
 const fmt = (v: number | null | undefined, digits = 0): string =>
@@ -1164,7 +1233,10 @@ function markdownTables(extra: {
   }
   const { ratios, targets } = comparisons();
   lines.push('', '| comparison | value |', '| --- | --: |');
-  for (const c of ratios) lines.push(`| ${c.name} | ${fmt(c.value, 2)} |`);
+  // The outage ratios are printed with their targets in the outage section.
+  for (const c of ratios.filter((x) => !x.name.startsWith('outage'))) {
+    lines.push(`| ${c.name} | ${fmt(c.value, 2)} |`);
+  }
   for (const [name, label] of [
     ['latency.half', 'half'],
     ['latency.quarter', 'a quarter of'],
@@ -1176,6 +1248,7 @@ function markdownTables(extra: {
       `Latency at ${fmt(lat.ratePerSec)} events/s (${label} the fan-out-1 maximum), after a warm-up of ${fmt(lat.warmupEvents)} pre-loaded events (drained in ${fmt(lat.warmupSeconds, 1)} s): p50 ${fmt(lat.p50)} ms, p95 ${fmt(lat.p95)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms (${fmt(lat.arrived)} of ${fmt(lat.produced)} live events arrived; producer fell behind its schedule by at most ${fmt(lat.producerMaxLagMs)} ms).`,
     );
   }
+  lines.push(...outageMarkdown(find));
   const base = find('throughput.fo1.undici')?.startup;
   const join = find('join.100k')?.startup;
   if (base && join) {
@@ -1249,6 +1322,15 @@ function report(extra: {
     `Load average at the end: ${loadAverage().one.toFixed(2)} / ${loadAverage().five.toFixed(2)} / ${loadAverage().fifteen.toFixed(2)}`,
     `Data: ${S.events.toLocaleString('en')} events of ~1 KiB, ${PARTITIONS} partitions, 1,000 projects (record key), ${EVENTS_IN_TOPIC} event names; isolation: ${S.isoEvents.toLocaleString('en')} events × ${ISOLATION_SUBSCRIBERS} subscribers, one hanging (timeout ${ISOLATION_TIMEOUT_MS} ms)`,
     `Connector: DELIVERY_CONCURRENCY ${CONCURRENCY}, HTTP_CONNECTIONS_PER_ORIGIN ${CONNECTIONS_PER_ORIGIN}, PARTITION_MAX_IN_FLIGHT ${WINDOW}, HEAP_GROWTH_PERCENT ${HEAP_GROWTH}; ceilings at the same concurrency and connections`,
+    ...(wants('outage')
+      ? [
+          `Outage group: ${OUTAGE_SECONDS} s per failing run, ${SLOW_SECONDS} s per slow run, DELIVERY_CONCURRENCY ${OUTAGE_CONCURRENCY}, ${Object.entries(
+            OUTAGE_ENV,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        ]
+      : []),
     `Peer: ${extra.peerInfo ?? `not run (${extra.peerError ?? 'not selected'})`}`,
     `Setup ${extra.setupSeconds.toFixed(0)} s, total ${totalSeconds.toFixed(0)} s`,
   ];
@@ -1271,6 +1353,8 @@ function report(extra: {
       partitions: PARTITIONS,
       window: WINDOW,
       heapGrowthPercent: HEAP_GROWTH,
+      outageSeconds: OUTAGE_SECONDS,
+      outageSlowSeconds: SLOW_SECONDS,
     },
     peer: extra.peerInfo,
     peerError: extra.peerError,

@@ -76,12 +76,15 @@ export interface BenchEvent {
   readonly value: Buffer;
 }
 
-/** Event number i of a run: project i mod 1000 (scrambled), event name i mod 10; value padded to ~1 KiB. */
-export function benchEvent(run: string, i: number, timestamp: number): BenchEvent {
+/**
+ * Event number i of a run: project i mod 1000 (scrambled), event name i mod `names` (default 10); value
+ * padded to ~1 KiB.
+ */
+export function benchEvent(run: string, i: number, timestamp: number, names = EVENTS_IN_TOPIC): BenchEvent {
   const project = projectId((i * 7919) % PROJECTS);
   const body = {
     id: `${run}-${i}`,
-    event: EVENT_NAMES[i % EVENTS_IN_TOPIC],
+    event: EVENT_NAMES[i % names],
     id_project: project,
     timestamp,
     payload: {
@@ -155,13 +158,17 @@ export async function connectProducer(): Promise<Producer> {
   return producer;
 }
 
-/** Produces `count` events (numbered from `first`) to each topic, `batch` per request, a few requests in flight. */
+/**
+ * Produces `count` events (numbered from `first`, cycling through `names` event names) to each topic,
+ * `batch` per request, a few requests in flight.
+ */
 export async function preload(
   topics: readonly string[],
   run: string,
   count: number,
   first = 0,
   batch = 1_000,
+  names = EVENTS_IN_TOPIC,
 ): Promise<void> {
   const producer = await connectProducer();
   try {
@@ -170,7 +177,7 @@ export async function preload(
     for (let start = first; start < first + count; start += batch) {
       const messages: BenchEvent[] = [];
       for (let i = start; i < Math.min(first + count, start + batch); i++) {
-        messages.push(benchEvent(run, i, now));
+        messages.push(benchEvent(run, i, now, names));
       }
       sends.push(
         producer.sendBatch({ acks: 1, topicMessages: topics.map((topic) => ({ topic, messages })) }),
@@ -193,6 +200,7 @@ export async function produceAtRate(
   perSecond: number,
   seconds: number,
   first: number,
+  names = EVENTS_IN_TOPIC,
 ): Promise<{ produced: number; maxLagMs: number }> {
   const producer = await connectProducer();
   try {
@@ -207,7 +215,7 @@ export async function produceAtRate(
       if (due > produced) {
         const messages: BenchEvent[] = [];
         const now = Date.now();
-        for (let i = produced; i < due; i++) messages.push(benchEvent(run, first + i, now));
+        for (let i = produced; i < due; i++) messages.push(benchEvent(run, first + i, now, names));
         maxLagMs = Math.max(maxLagMs, elapsed - (produced * 1000) / perSecond);
         produced = due;
         const p = producer.send({ topic, acks: 1, messages }).finally(() => inFlight.delete(p));
