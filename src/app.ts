@@ -176,6 +176,7 @@ export function createApp(d: AppDeps): App {
     deliveryTimeoutMs: c.DELIVERY_TIMEOUT_MS,
     maxInFlight: c.DELIVERY_CONCURRENCY,
     retentionMs: c.DELIVERY_STORE_RETENTION_MS,
+    skip: () => breakers.refusing(),
   });
   const pipeline: PipelineDeps = {
     decode: (value, at) =>

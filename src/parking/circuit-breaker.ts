@@ -119,6 +119,17 @@ export class CircuitBreakers {
     return out;
   }
 
+  /**
+   * Subscriptions whose circuit refuses every attempt now (open in its cool-down, or half-open with its
+   * probe out): the parked runner does not claim their rows, rather than claim and park them again.
+   */
+  refusing(): string[] {
+    const now = this.opts.now();
+    const out: string[] = [];
+    for (const [id, c] of this.circuits) if (c.state !== 'closed' && now < c.untilMs) out.push(id);
+    return out;
+  }
+
   /** Subscriptions with a circuit in memory (a forgotten one is closed with an empty window). */
   get size(): number {
     return this.circuits.size;

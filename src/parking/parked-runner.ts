@@ -39,6 +39,11 @@ export interface ParkedRunnerOptions {
   /** Parked deliveries attempted at once by this instance (they share DELIVERY_CONCURRENCY's slots). */
   readonly maxInFlight: number;
   readonly retentionMs: number;
+  /**
+   * Subscriptions whose rows not to claim now (their circuit refuses attempts until its cool-down ends):
+   * claiming them would only park them again, thousands of rows per cool-down.
+   */
+  readonly skip?: () => readonly string[];
   readonly statsIntervalMs?: number;
   readonly pruneIntervalMs?: number;
 }
@@ -113,7 +118,7 @@ export class ParkedRunner {
       const claimedAt = this.o.clock.now();
       let claimed: ClaimedDelivery[];
       try {
-        claimed = await this.o.store.claim(this.o.owner, limit, this.o.leaseMs);
+        claimed = await this.o.store.claim(this.o.owner, limit, this.o.leaseMs, this.o.skip?.() ?? []);
       } catch (err) {
         failures++;
         if (!this.storeDown) {

@@ -53,7 +53,7 @@ export const CLAIM = `with picked as (
     select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted,
       case when s.enabled then null else s.disabled_reason end as subscription_disabled
     from webhook_deliveries d left join webhook_subscriptions s on s.id = d.subscription_id
-    where ${CLAIMABLE}
+    where ${CLAIMABLE} and d.subscription_id <> all($4::text[])
     order by d.due_at
     limit $2
     for update of d skip locked

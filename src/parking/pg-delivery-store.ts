@@ -267,8 +267,8 @@ export function createPgDeliveryStore(pool: Pool, opts: PgDeliveryStoreOptions =
   return {
     park,
 
-    async claim(owner, limit, leaseMs) {
-      const result = await pool.query<ClaimRow>(CLAIM, [owner, limit, leaseMs]);
+    async claim(owner, limit, leaseMs, skipSubscriptions = []) {
+      const result = await pool.query<ClaimRow>(CLAIM, [owner, limit, leaseMs, skipSubscriptions]);
       return result.rows.map(toClaimed);
     },
 

@@ -105,7 +105,13 @@ export interface DeliveryStore {
    * ordered lane only its head (lowest seq) and only when no other row of the lane is leased. Each claimed
    * row is leased to `owner` for `leaseMs`.
    */
-  claim(owner: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  claim(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    /** Not these subscriptions' rows (their circuit refuses attempts here until its cool-down ends). */
+    skipSubscriptions?: readonly string[],
+  ): Promise<ClaimedDelivery[]>;
   /**
    * Applies results of claims held by `owner`, each only to the claim it belongs to (`claim`): a row whose
    * lease was taken over, even by this same owner in a later claim, is left alone.

@@ -547,6 +547,16 @@ describe('ordered lanes', () => {
     expect(await count("state = 'delivered'")).toBe(requests.length);
   });
 
+  it('skips the rows of the subscriptions it is told to (their circuit refuses attempts)', async () => {
+    await subscription('sub-a');
+    await subscription('sub-b');
+    await store.park([request({ subscriptionId: 'sub-a' }), request({ subscriptionId: 'sub-b' })]);
+    const first = await store.claim('runner-1', 10, 60_000, ['sub-a']);
+    expect(first.map((c) => c.subscriptionId)).toEqual(['sub-b']);
+    const second = await store.claim('runner-1', 10, 60_000, []);
+    expect(second.map((c) => c.subscriptionId)).toEqual(['sub-a']);
+  });
+
   it('lists parked lanes of given partitions with their heads, and answers laneHead', async () => {
     await subscription('sub-a');
     const other = 'sub-a\u0000p2';

@@ -206,4 +206,17 @@ describe('CircuitBreakers', () => {
     expect(cb.nonClosed()).toEqual([]);
     expect(transitions.at(-1)).toEqual(['deleted', 'closed']);
   });
+
+  it('lists the subscriptions it refuses now: open in its cool-down, or half-open with the probe out', async () => {
+    const { clock, cb } = setup();
+    open(cb, 'down');
+    attempt(cb, 'fine', true);
+    expect(cb.refusing()).toEqual(['down']);
+    await clock.advance(COOLDOWN);
+    expect(cb.refusing()).toEqual([]); // cool-down over: the next caller probes
+    expect(cb.admit('down')).toEqual({ kind: 'attempt', probe: true });
+    expect(cb.refusing()).toEqual(['down']); // probe out
+    cb.record('down', true, true);
+    expect(cb.refusing()).toEqual([]);
+  });
 });
