@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Pool, PoolClient } from 'pg';
 
@@ -18,13 +18,19 @@ const TRACKING_TABLE = `create table if not exists webhook_connector_migrations 
 )`;
 
 /**
- * The sql folder, from this module's location: `src/subscriptions` (tsx, jest) is two levels below the
- * project root, `dist/src/subscriptions` (after tsc) three.
+ * The sql folder, from this module's location: the nearest `schemas/sql` above it — two levels up from
+ * `src/subscriptions` (tsx, jest), three from `dist/src/subscriptions` (after tsc), four from the
+ * benchmark's `bench/.build/src/subscriptions`.
  */
 export function defaultSqlDir(moduleUrl: string = import.meta.url): string {
-  const here = dirname(fileURLToPath(moduleUrl));
-  const candidates = [resolve(here, '../../schemas/sql'), resolve(here, '../../../schemas/sql')];
-  const found = candidates.find((dir) => existsSync(dir));
+  const candidates: string[] = [];
+  for (let dir = dirname(fileURLToPath(moduleUrl)); ;) {
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+    candidates.push(join(dir, 'schemas', 'sql'));
+  }
+  const found = candidates.find((d) => existsSync(d));
   if (found === undefined) throw new Error(`migrations folder not found; looked in ${candidates.join(', ')}`);
   return found;
 }

@@ -17,6 +17,11 @@ describe('defaultSqlDir', () => {
     expect(defaultSqlDir(pathToFileURL(join(root, 'dist/src/subscriptions/migrate.js')).href)).toBe(sqlDir);
   });
 
+  it("finds schemas/sql from the benchmark's build (bench/.build/src/subscriptions)", () => {
+    const built = join(root, 'bench/.build/src/subscriptions/migrate.js');
+    expect(defaultSqlDir(pathToFileURL(built).href)).toBe(sqlDir);
+  });
+
   it('says where it looked when there is no sql folder', () => {
     expect(() => defaultSqlDir(pathToFileURL('/nowhere/a/b/migrate.js').href)).toThrow(
       /migrations folder not found/,
