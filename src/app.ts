@@ -156,7 +156,11 @@ export function createApp(d: AppDeps): App {
     clock: d.clock,
     metrics,
     logger,
-    subscriptionMaxPending: c.SUBSCRIPTION_MAX_PENDING,
+    // At most half a partition's window: a slow subscription never fills a partition on its own.
+    subscriptionMaxPending: Math.max(
+      1,
+      Math.min(c.SUBSCRIPTION_MAX_PENDING, Math.floor(c.PARTITION_MAX_IN_FLIGHT / 2)),
+    ),
     laneMaxPending: c.ORDERED_LANE_MAX_PENDING,
     laneRecheckMs: c.PARKED_POLL_INTERVAL_MS,
     onDueNow: () => runner.nudge(),

@@ -182,7 +182,7 @@ export const configSpec = {
     default: 256,
     min: 1,
     max: 100_000,
-    doc: "Concurrent subscription: deliveries in process before new ones are parked ('spill', due at once).",
+    doc: "Concurrent subscription: deliveries of one partition in process (at most half of PARTITION_MAX_IN_FLIGHT) before new ones are parked ('spill', due at once).",
   },
   ORDERED_LANE_MAX_PENDING: {
     type: 'int',

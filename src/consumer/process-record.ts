@@ -191,11 +191,11 @@ async function deliverConcurrent(
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
-  if (!d.parking.enterSubscription(sub.id)) return parkFresh(rec, event, sub, null, 'spill', d, signal);
+  if (!d.parking.enterSubscription(sub.id, rec)) return parkFresh(rec, event, sub, null, 'spill', d, signal);
   try {
     return await deliverOne(rec, event, sub, null, d, signal);
   } finally {
-    d.parking.leaveSubscription(sub.id);
+    d.parking.leaveSubscription(sub.id, rec);
   }
 }
 

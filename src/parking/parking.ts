@@ -26,7 +26,7 @@ export interface ParkingOptions {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Concurrent subscription: deliveries in process before new ones spill to the store. */
+  /** Concurrent subscription: deliveries of one partition in process before new ones spill to the store. */
   readonly subscriptionMaxPending: number;
   /** Ordered lane: deliveries queued before new ones spill (in order) to the store. */
   readonly laneMaxPending: number;
@@ -137,18 +137,25 @@ export class Parking {
     lanes.set(lane, { head, at: this.o.clock.now() });
   }
 
-  /** Counts a delivery of a concurrent subscription in; false = its backlog is full: spill it. */
-  enterSubscription(subscriptionId: string): boolean {
-    const n = this.pendingBySub.get(subscriptionId) ?? 0;
+  /**
+   * Counts a delivery of a concurrent subscription in, per partition; false = that partition holds its
+   * bound of this subscription's deliveries already (its receiver is slower than its events): spill it.
+   * Per partition, because what a slow subscription must not do is fill a partition's window; a busy
+   * instance whose deliveries queue for CPU or its own limits spreads over the partitions and spills none.
+   */
+  enterSubscription(subscriptionId: string, at: { topic: string; partition: number }): boolean {
+    const key = `${subscriptionId}\u0000${tpKey(at)}`;
+    const n = this.pendingBySub.get(key) ?? 0;
     if (n >= this.o.subscriptionMaxPending) return false;
-    this.pendingBySub.set(subscriptionId, n + 1);
+    this.pendingBySub.set(key, n + 1);
     return true;
   }
 
-  leaveSubscription(subscriptionId: string): void {
-    const n = (this.pendingBySub.get(subscriptionId) ?? 1) - 1;
-    if (n <= 0) this.pendingBySub.delete(subscriptionId);
-    else this.pendingBySub.set(subscriptionId, n);
+  leaveSubscription(subscriptionId: string, at: { topic: string; partition: number }): void {
+    const key = `${subscriptionId}\u0000${tpKey(at)}`;
+    const n = (this.pendingBySub.get(key) ?? 1) - 1;
+    if (n <= 0) this.pendingBySub.delete(key);
+    else this.pendingBySub.set(key, n);
   }
 
   /**

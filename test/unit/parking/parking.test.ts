@@ -119,14 +119,18 @@ describe('Parking', () => {
     expect(f.calls.parkedLanes).toBe(2);
   });
 
-  it('bounds what a subscription holds in process', () => {
+  it('bounds what a subscription holds in process, per partition', () => {
     const { parking } = setup(memoryDeliveryStore());
-    expect(parking.enterSubscription('s')).toBe(true);
-    expect(parking.enterSubscription('s')).toBe(true);
-    expect(parking.enterSubscription('s')).toBe(false);
-    expect(parking.enterSubscription('other')).toBe(true);
-    parking.leaveSubscription('s');
-    expect(parking.enterSubscription('s')).toBe(true);
+    const p0 = { topic: 't', partition: 0 };
+    const p1 = { topic: 't', partition: 1 };
+    expect(parking.enterSubscription('s', p0)).toBe(true);
+    expect(parking.enterSubscription('s', p0)).toBe(true);
+    expect(parking.enterSubscription('s', p0)).toBe(false);
+    // Per partition: the same subscription on another partition, and another subscription, are apart.
+    expect(parking.enterSubscription('s', p1)).toBe(true);
+    expect(parking.enterSubscription('other', p0)).toBe(true);
+    parking.leaveSubscription('s', p0);
+    expect(parking.enterSubscription('s', p0)).toBe(true);
   });
 
   it('spills an ordered lane past its bound, held, until its in-process queue drains; then releases it', async () => {
