@@ -53,7 +53,10 @@ export const CLAIM = `with picked as (
     select d.id, d.lease_until as previous_lease_until, s.id is null as subscription_deleted,
       case when s.enabled then null else s.disabled_reason end as subscription_disabled
     from webhook_deliveries d left join webhook_subscriptions s on s.id = d.subscription_id
-    where ${CLAIMABLE} and d.subscription_id <> all($4::text[])
+    where ${CLAIMABLE}
+      -- Skipped: enabled subscriptions whose circuit refuses attempts now. A deleted or disabled one's
+      -- rows are dead-lettered without an attempt, circuit or not.
+      and (d.subscription_id <> all($4::text[]) or s.enabled is not true)
     order by d.due_at
     limit $2
     for update of d skip locked

@@ -557,6 +557,16 @@ describe('ordered lanes', () => {
     expect(second.map((c) => c.subscriptionId)).toEqual(['sub-a']);
   });
 
+  it('does not skip the rows of a subscription disabled by its health: they are dead-lettered now', async () => {
+    await subscription('sub-a');
+    await store.park([request({ subscriptionId: 'sub-a' })]);
+    await pool.query(
+      `update webhook_subscriptions set enabled = false, disabled_reason = 'failing' where id = 'sub-a'`,
+    );
+    const claimed = await store.claim('runner-1', 10, 60_000, ['sub-a']);
+    expect(claimed.map((c) => [c.subscriptionId, c.subscriptionDisabled])).toEqual([['sub-a', 'failing']]);
+  });
+
   it('lists parked lanes of given partitions with their heads, and answers laneHead', async () => {
     await subscription('sub-a');
     const other = 'sub-a\u0000p2';
