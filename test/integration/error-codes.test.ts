@@ -215,7 +215,9 @@ describe('the service refusing to start logs a fatal line with the code, and exi
       saw(line?.code, 'run: log line, database not migrated');
       expect(line).toMatchObject({ code: ErrorCode.CONFIG_INVALID, msg: 'start failed' });
       expect(cliCode(run, 'run, database not migrated')).toBe(ErrorCode.CONFIG_INVALID);
-      expect(run.stderr).toContain('not applied: 001_webhook_subscriptions.sql, 002_parked_deliveries.sql');
+      expect(run.stderr).toContain(
+        'not applied: 001_webhook_subscriptions.sql, 002_parked_deliveries.sql, 003_delivery_log.sql',
+      );
       expect(run.stderr).toContain('webhook-connector migrate');
       expect(run.code).toBe(1);
     } finally {
