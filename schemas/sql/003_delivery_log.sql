@@ -134,3 +134,8 @@ alter table webhook_deliveries
   drop constraint webhook_deliveries_parked_reason_check,
   add constraint webhook_deliveries_parked_reason_check
     check (parked_reason in ('retry', 'behind', 'spill', 'circuit', 'manual'));
+
+-- A delivery's dead row by webhook-id (the management API: a delivery's status, resend, recover). Only dead
+-- rows: a parked one is found by webhook_deliveries_parked_webhook_id_key, and delivered rows are never read
+-- by webhook-id, so the parking path pays for no extra index entry until a row dies.
+create index webhook_deliveries_dead_webhook_id_idx on webhook_deliveries (webhook_id) where state = 'dead';

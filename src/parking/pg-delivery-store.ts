@@ -92,7 +92,7 @@ const projectBytes = (idProject: string | null): Buffer | null =>
 const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('hex');
 
 /** An event row's key: its record, its event id and its payload (a recreated topic reuses the others). */
-const eventKey = (
+export const eventKey = (
   topic: string,
   partition: number,
   offset: string,
@@ -108,7 +108,7 @@ const requestEventKey = (r: ParkRequest): string =>
  * of a transaction would emit an unhandled 'error' and kill the process. This one is kept until release;
  * the failure reaches the caller as the rejection of its next query.
  */
-async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   const onError = (): void => undefined;
   client.on('error', onError);
