@@ -1,7 +1,7 @@
 /**
  * `webhook-connector api` as a child process, as an operator starts it: a clean environment (node's
  * variables plus `env`), API and ops servers on ports the child picks (API_PORT=0, OPS_PORT=0), read from
- * its "management API listening" log line. `stop()` sends SIGTERM and resolves with the exit code.
+ * its "management API listening" log line (so LOG_LEVEL is always info). `stop()` sends SIGTERM and resolves with the exit code.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,16 @@ export async function spawnApi(env: Record<string, string>): Promise<ChildApi> {
   }
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'api'], {
     cwd: REPO_ROOT,
-    env: { ...base, API_HOST: '127.0.0.1', API_PORT: '0', OPS_HOST: '127.0.0.1', OPS_PORT: '0', ...env },
+    // LOG_LEVEL info at least: the ports are read from the info line "management API listening".
+    env: {
+      ...base,
+      API_HOST: '127.0.0.1',
+      API_PORT: '0',
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: '0',
+      ...env,
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
