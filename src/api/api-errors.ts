@@ -48,6 +48,10 @@ export function apiErrorReply(err: unknown): ApiErrorReply & { internal: boolean
   if (e.validation !== undefined) {
     return { ...reply(400, ErrorCode.API_BAD_REQUEST, e.message), internal: false };
   }
+  // The delivery-log reader's (src/api/store): a `cursor` that is not one of its own is the caller's mistake.
+  if (err instanceof Error && err.name === 'InvalidCursorError') {
+    return { ...reply(400, ErrorCode.API_BAD_REQUEST, 'invalid cursor'), internal: false };
+  }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return { ...reply(413, ErrorCode.API_PAYLOAD_TOO_LARGE, 'request body is too large'), internal: false };
   }

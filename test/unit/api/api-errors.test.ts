@@ -41,6 +41,15 @@ describe('apiErrorReply', () => {
     ).toMatchObject({ status: 415, body: { code: ErrorCode.API_BAD_REQUEST } });
   });
 
+  it("the delivery-log reader's InvalidCursorError (a foreign cursor) is 400", () => {
+    const err = Object.assign(new Error('invalid cursor'), { name: 'InvalidCursorError' });
+    expect(apiErrorReply(err)).toEqual({
+      status: 400,
+      body: { success: false, code: ErrorCode.API_BAD_REQUEST, msg: 'invalid cursor' },
+      internal: false,
+    });
+  });
+
   it('Postgres failures are 503 SUBSCRIPTIONS_UNAVAILABLE; anything else a 500 without a code (a bug)', () => {
     expect(
       apiErrorReply(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
