@@ -3,7 +3,9 @@
  *
  * Their SQL lives in src/api/store/ (the apistore branch, merged next). Until it is merged, the routes
  * that need them answer 503 CONNECTOR_DELIVERY_STORE_UNAVAILABLE; the subscription routes, auth and the
- * rest of the API do not depend on them. The merge replaces the body of `createApiStores` only.
+ * rest of the API do not depend on them. At the merge the body becomes
+ * `{ log: createPgDeliveryLogReader(pool), resends: createPgManualResends(pool) }`
+ * (./store/pg-delivery-log-reader.js, ./store/pg-manual-resends.js).
  */
 import type { Pool } from 'pg';
 import { ConnectorError, ErrorCode } from '../errors.js';
