@@ -286,6 +286,49 @@ export const configSpec = {
     oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'],
     doc: 'Log level: fatal, error, warn, info, debug (adds kafkajs connection details and snapshot reloads) or silent.',
   },
+  // Management API
+  API_HOST: {
+    type: 'string',
+    default: '0.0.0.0',
+    doc: 'Bind address of the management API (`webhook-connector api`).',
+  },
+  API_PORT: {
+    type: 'int',
+    default: 8081,
+    min: 0,
+    max: 65_535,
+    doc: 'Port of the management API (0 = any free port); its /metrics, /healthz and /readyz are on OPS_PORT.',
+  },
+  API_BODY_LIMIT_BYTES: {
+    type: 'int',
+    default: 65_536,
+    min: 1_024,
+    max: 10_485_760,
+    doc: 'Largest request body the management API reads; a larger one is refused with 413.',
+  },
+  API_JWT_SECRET: {
+    type: 'string',
+    default: '',
+    secret: true,
+    doc: 'HS256 secret of the JWTs the platform issues for API callers; empty = no HS256 JWTs.',
+  },
+  API_JWT_PUBLIC_KEY: {
+    type: 'string',
+    default: '',
+    doc: 'RS256 public key (SPKI PEM) of the JWTs the platform issues; empty = no RS256 JWTs. Not with API_JWT_SECRET.',
+  },
+  API_JWT_ISSUER: { type: 'string', default: '', doc: 'Required `iss` of API JWTs; empty = not checked.' },
+  API_JWT_AUDIENCE: { type: 'string', default: '', doc: 'Required `aud` of API JWTs; empty = not checked.' },
+  API_JWT_PROJECT_CLAIM: {
+    type: 'string',
+    default: 'id_project',
+    doc: 'JWT claim naming the project the caller acts on.',
+  },
+  API_JWT_ROLE_CLAIM: {
+    type: 'string',
+    default: 'role',
+    doc: "JWT claim naming the caller's role: owner or admin (their project), platform (every project).",
+  },
 } as const satisfies Record<string, Spec>;
 
 export type ConfigKey = keyof typeof configSpec;
@@ -417,6 +460,15 @@ function checkCombinations(c: Config, problems: string[]): void {
     problems.push(
       `PARKED_LEASE_MS (${c.PARKED_LEASE_MS}) must be at least DELIVERY_TIMEOUT_MS + 5000 (${c.DELIVERY_TIMEOUT_MS + 5_000}), so that a claim outlives its attempt`,
     );
+  }
+  if (c.API_JWT_SECRET !== '' && c.API_JWT_PUBLIC_KEY !== '') {
+    problems.push('API_JWT_SECRET (HS256) and API_JWT_PUBLIC_KEY (RS256) exclude each other: set one');
+  }
+  if (c.API_JWT_PUBLIC_KEY !== '' && !c.API_JWT_PUBLIC_KEY.includes('-----BEGIN PUBLIC KEY-----')) {
+    problems.push('API_JWT_PUBLIC_KEY: must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+  }
+  if (c.API_JWT_SECRET !== '' && c.API_JWT_SECRET.length < 32) {
+    problems.push('API_JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)');
   }
   const dlq = c.DLQ_TOPIC === '' ? `${c.KAFKA_TOPICS[0]}.dlq` : c.DLQ_TOPIC;
   if (c.KAFKA_TOPICS.includes(dlq)) problems.push('DLQ_TOPIC must differ from the consumed topics');

@@ -6,6 +6,7 @@ import { configSpec } from './config.js';
 import { dlqHeaders } from './dead-letter/dead-letter-record.js';
 import { deadLetterReasonDocs } from './dead-letter/dead-letter-reasons.js';
 import { errorDocs } from './errors.js';
+import { apiMetricDocs } from './metrics/api-metrics.js';
 import { metricDocs } from './metrics/metrics.js';
 
 const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
@@ -47,7 +48,7 @@ export const tables: Record<string, () => string> = {
     [
       '| metric | type | labels | meaning |',
       '| --- | --- | --- | --- |',
-      ...Object.entries(metricDocs).map(
+      ...Object.entries({ ...metricDocs, ...apiMetricDocs }).map(
         ([k, m]) => `| \`${k}\` | ${m.type} | ${m.labels || '—'} | ${cell(m.help)} |`,
       ),
     ].join('\n'),

@@ -17,6 +17,11 @@ export const ErrorCode = {
   SUBSCRIPTION_DISABLED: 'CONNECTOR_SUBSCRIPTION_DISABLED',
   DELIVERY_STORE_UNAVAILABLE: 'CONNECTOR_DELIVERY_STORE_UNAVAILABLE',
   USAGE: 'CONNECTOR_USAGE',
+  API_UNAUTHORIZED: 'CONNECTOR_API_UNAUTHORIZED',
+  API_FORBIDDEN: 'CONNECTOR_API_FORBIDDEN',
+  API_NOT_FOUND: 'CONNECTOR_API_NOT_FOUND',
+  API_BAD_REQUEST: 'CONNECTOR_API_BAD_REQUEST',
+  API_PAYLOAD_TOO_LARGE: 'CONNECTOR_API_PAYLOAD_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -55,6 +60,16 @@ export const errorDocs: Record<ErrorCode, string> = {
     '`deliveries retry-now` named a delivery that is already delivered or dead-lettered: only a parked one can be retried (`replay` re-sends a dead letter).',
   CONNECTOR_USAGE:
     'The command line was wrong; the usage text is printed and the process exits 2 (`--help` prints it and exits 0).',
+  CONNECTOR_API_UNAUTHORIZED:
+    'Management API (401): no credentials, or an API key that is unknown, malformed or revoked, or a JWT that is expired, badly signed, of another algorithm, issuer or audience. Create a key with `webhook-connector api-keys create`.',
+  CONNECTOR_API_FORBIDDEN:
+    "Management API (403): the caller's key or JWT role does not allow this: a project caller naming another project, asking for a global subscription, or a JWT role other than owner, admin or platform.",
+  CONNECTOR_API_NOT_FOUND:
+    'Management API (404): no such route (see `/openapi.json`). A missing subscription or delivery answers `CONNECTOR_SUBSCRIPTION_NOT_FOUND` or `CONNECTOR_DELIVERY_NOT_FOUND`, also when it belongs to another project.',
+  CONNECTOR_API_BAD_REQUEST:
+    'Management API (400, 415): the body is not JSON, or a body, path or query value has the wrong type, is out of range, or (on the extension routes) names an unknown field. Nothing was written.',
+  CONNECTOR_API_PAYLOAD_TOO_LARGE:
+    'Management API (413): the request body is larger than `API_BODY_LIMIT_BYTES`. Nothing was written.',
 };
 
 export class ConnectorError extends Error {

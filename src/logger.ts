@@ -24,6 +24,8 @@ export const redactPaths = [
   '*.headers["x-hook-secret"]',
   'token',
   '*.token',
+  'headers.authorization',
+  '*.headers.authorization',
   'DATABASE_URL',
   'config.DATABASE_URL',
 ];

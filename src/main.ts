@@ -1,10 +1,14 @@
 /**
  * Composition root: the only module that reads process.env, builds real clients and installs signal
  * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, deliveries, replay,
- * produce-sample, demo-receiver.
+ * api, api-keys, produce-sample, demo-receiver.
  */
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
+import { API_USAGE, startApiServer } from './api/api-command.js';
+import { createApiKeyStore } from './api/api-keys.js';
+import { API_KEYS_USAGE, runApiKeysCommand } from './api/api-keys-cli.js';
+import { createApiStores } from './api/api-stores.js';
 import { applyHeapPolicy } from './heap-policy.js';
 import { createApp } from './app.js';
 import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
@@ -35,6 +39,8 @@ commands:
                            (--help for options)
   deliveries <sub>         list | retry-now: parked and finished deliveries (--help for options)
   replay [options]         re-deliver dead-lettered deliveries (--help for options)
+  api                      serve the management API (subscriptions, delivery log, resend)
+  api-keys <sub>           create | list | revoke: keys of the management API (--help for options)
   produce-sample [options] produce sample Tiledesk events (--help for options)
   demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
 
@@ -59,6 +65,8 @@ const COMMAND_USAGE: Readonly<Record<string, string>> = {
   subscriptions: SUBSCRIPTIONS_USAGE,
   deliveries: DELIVERIES_USAGE,
   replay: REPLAY_USAGE,
+  api: API_USAGE,
+  'api-keys': API_KEYS_USAGE,
   'produce-sample': PRODUCE_SAMPLE_USAGE,
   'demo-receiver': DEMO_RECEIVER_USAGE,
 };
@@ -100,10 +108,13 @@ function kafkaFromConfig(config: Config, logger: Logger, metrics?: Metrics): Kaf
 
 /** A start failure as an operator reads it: an ops server address that cannot be bound is configuration. */
 function startError(err: unknown, config: Config): unknown {
-  const e = err as (NodeJS.ErrnoException & { syscall?: string }) | undefined;
+  const e = err as (NodeJS.ErrnoException & { syscall?: string; port?: number }) | undefined;
   if (e?.syscall !== 'listen' || typeof e.code !== 'string') return err;
   const how = e.code === 'EADDRINUSE' ? 'is in use' : `cannot be bound (${e.code})`;
-  const problem = `OPS_PORT: ${config.OPS_HOST}:${config.OPS_PORT} ${how}`;
+  const api = e.port !== undefined && e.port === config.API_PORT && e.port !== config.OPS_PORT;
+  const problem = api
+    ? `API_PORT: ${config.API_HOST}:${config.API_PORT} ${how}`
+    : `OPS_PORT: ${config.OPS_HOST}:${config.OPS_PORT} ${how}`;
   return new ConnectorError(
     ErrorCode.CONFIG_INVALID,
     `invalid configuration:\n  - ${problem}`,
@@ -174,6 +185,50 @@ async function runService(config: Config, logger: Logger): Promise<void> {
   }
 }
 
+/** `webhook-connector api`: the management API until SIGTERM or SIGINT. */
+async function runApi(config: Config, logger: Logger): Promise<void> {
+  logger.info({ config: redactConfig(config) }, 'starting management API');
+  const pool = createPgPool({
+    connectionString: config.DATABASE_URL,
+    logger,
+    applicationName: 'tiledesk-webhook-connector:api',
+  });
+  let api;
+  try {
+    api = await startApiServer({
+      config,
+      logger,
+      pool,
+      registry: new Registry(),
+      ...createApiStores(pool),
+    });
+  } catch (failure) {
+    const err = startError(failure, config);
+    logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  const running = api;
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'stopping the management API');
+    running
+      .stop()
+      .then(() => pool.end())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error during shutdown');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
 /** A small pool for one CLI command, its connections named after it (`tiledesk-webhook-connector:migrate`). */
 async function withPool<T>(
   config: Config,
@@ -213,7 +268,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     out(usage);
     return 0;
   }
-  if ((command === 'run' || command === 'migrate') && args.length > 0) {
+  if ((command === 'run' || command === 'migrate' || command === 'api') && args.length > 0) {
     throw new ConnectorError(ErrorCode.USAGE, `unexpected argument "${args[0]}"\n\n${usage}`);
   }
   let config: Config;
@@ -221,13 +276,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     config = loadConfig(process.env);
   } catch (err) {
     // The service's logs are JSON lines on stdout: the refusal to start is one of them, with its code.
-    if (command === 'run' && isConnectorError(err, ErrorCode.CONFIG_INVALID)) {
+    if ((command === 'run' || command === 'api') && isConnectorError(err, ErrorCode.CONFIG_INVALID)) {
       createLogger('info').fatal({ code: err.code, problems: err.details.problems }, 'invalid configuration');
     }
     throw err;
   }
   // CLI commands log to stderr so their stdout stays machine-readable.
-  const logger = createLogger(config.LOG_LEVEL, command === 'run' ? undefined : process.stderr);
+  const service = command === 'run' || command === 'api';
+  const logger = createLogger(config.LOG_LEVEL, service ? undefined : process.stderr);
   switch (command) {
     case 'run':
       await runService(config, logger);
@@ -278,6 +334,14 @@ export async function main(argv: readonly string[]): Promise<number> {
           out,
         }),
       );
+    case 'api':
+      await runApi(config, logger);
+      return -1; // keeps running until a signal
+    case 'api-keys':
+      return withPool(config, logger, 'api-keys', async (pool) => {
+        await runApiKeysCommand(args, { keys: createApiKeyStore(pool), out });
+        return 0;
+      });
     case 'produce-sample':
       return runProduceSample(args, { config, kafka: kafkaFromConfig(config, logger), out });
     case 'demo-receiver':

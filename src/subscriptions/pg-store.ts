@@ -17,10 +17,11 @@ import {
   type NewSubscription,
   type Subscription,
   type SubscriptionInfo,
+  type SubscriptionChange,
   type SubscriptionOrdering,
   type SubscriptionStore,
 } from './types.js';
-import { assertValidSubscription } from './validate.js';
+import { assertValidSubscription, subscriptionChangeProblems } from './validate.js';
 
 const ms = (column: string): string => `(extract(epoch from ${column}) * 1000)::float8`;
 
@@ -309,6 +310,39 @@ export function createSubscriptionStore(
 
     async get(id: string): Promise<Subscription | undefined> {
       return (await select('where id = $1', [id]))[0];
+    },
+
+    async findByKey(idProject: string, event: string, target: string): Promise<Subscription | undefined> {
+      return (
+        await select('where id_project = $1 and event = $2 and target = $3', [idProject, event, target])
+      )[0];
+    },
+
+    async update(id: string, change: SubscriptionChange): Promise<SubscriptionInfo> {
+      const problems = subscriptionChangeProblems(change);
+      if (problems.length > 0) {
+        throw new ConnectorError(
+          ErrorCode.SUBSCRIPTION_INVALID,
+          `invalid subscription: ${problems.join('; ')}`,
+          { problems },
+        );
+      }
+      try {
+        return withoutSecrets(
+          await updateOne(id, 'event = coalesce($2, event), target = coalesce($3, target)', [
+            change.event ?? null,
+            change.target ?? null,
+          ]),
+        );
+      } catch (err) {
+        if (sqlState(err) !== '23505') throw err;
+        throw new ConnectorError(
+          ErrorCode.SUBSCRIPTION_INVALID,
+          'the project already has a subscription of that event to that target',
+          { id },
+          { cause: err },
+        );
+      }
     },
 
     async remove(id: string): Promise<void> {

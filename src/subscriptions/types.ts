@@ -50,6 +50,12 @@ export interface NewSubscription {
   readonly ordering?: SubscriptionOrdering;
 }
 
+/** What `SubscriptionStore.update` may change (the API's PUT): the rest of a subscription is not editable. */
+export interface SubscriptionChange {
+  readonly event?: string;
+  readonly target?: string;
+}
+
 /** The write side (CLI) and the loads the snapshot needs. Implemented on Postgres by `pg-store.ts`. */
 export interface SubscriptionStore {
   /** Validates (SUBSCRIPTION_INVALID), inserts, and returns the row with its secret: the only time it is shown. */
@@ -57,6 +63,13 @@ export interface SubscriptionStore {
   list(filter?: { readonly idProject?: string }): Promise<SubscriptionInfo[]>;
   /** With secrets; undefined when there is no such id. */
   get(id: string): Promise<Subscription | undefined>;
+  /** The project's subscription of `event` to `target` (the unique key), with secrets; undefined when none. */
+  findByKey(idProject: string, event: string, target: string): Promise<Subscription | undefined>;
+  /**
+   * Changes event and/or target (validated as `add`: SUBSCRIPTION_INVALID, also when the project already
+   * has that event and target); SUBSCRIPTION_NOT_FOUND when there is no such id.
+   */
+  update(id: string, change: SubscriptionChange): Promise<SubscriptionInfo>;
   /** SUBSCRIPTION_NOT_FOUND when there is no such id (same for setEnabled and rotateSecret). */
   remove(id: string): Promise<void>;
   /**

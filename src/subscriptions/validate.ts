@@ -3,7 +3,7 @@
  * once in plain words (the table's CHECK constraints are the last line, not the message).
  */
 import { ConnectorError, ErrorCode } from '../errors.js';
-import type { NewSubscription } from './types.js';
+import type { NewSubscription, SubscriptionChange } from './types.js';
 
 const MAX_ID = 256;
 const MAX_EVENT = 256;
@@ -103,6 +103,14 @@ export function subscriptionProblems(input: NewSubscription): string[] {
     problems.push('global must be true or false');
   }
   checkSecret(input.secret, problems);
+  return problems;
+}
+
+/** Every problem with the fields a change names (event, target); empty when valid or none is named. */
+export function subscriptionChangeProblems(change: SubscriptionChange): string[] {
+  const problems: string[] = [];
+  if (change.event !== undefined) checkEvent(change.event, problems);
+  if (change.target !== undefined) checkTarget(change.target, problems);
   return problems;
 }
 

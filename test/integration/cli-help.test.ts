@@ -28,6 +28,11 @@ const commands: readonly (readonly string[])[] = [
   ['deliveries', 'list'],
   ['deliveries', 'retry-now'],
   ['replay'],
+  ['api'],
+  ['api-keys'],
+  ['api-keys', 'create'],
+  ['api-keys', 'list'],
+  ['api-keys', 'revoke'],
   ['produce-sample'],
   ['demo-receiver'],
 ];

@@ -18,6 +18,8 @@ import {
   tail,
   type ChildConnector,
 } from '../support/child-connector.js';
+import { callApi } from '../support/api-server.js';
+import { spawnApi } from '../support/child-api.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import {
   KAFKA_BROKERS,
@@ -436,6 +438,40 @@ describe('replay', () => {
     expect(run.stderr).toContain('error CONNECTOR_DELIVERY_FAILED: 1 of 1 replayed deliveries failed');
     expect(run.code).toBe(1);
     expect(receiver.requests.length).toBe(before + 1);
+  });
+});
+
+describe('the management API answers `{"success": false, "code", "msg"}`', () => {
+  it('CONNECTOR_API_UNAUTHORIZED, _FORBIDDEN, _NOT_FOUND, _BAD_REQUEST, _PAYLOAD_TOO_LARGE', async () => {
+    const api = await spawnApi({ ...pgEnv(), API_BODY_LIMIT_BYTES: '1024' });
+    try {
+      const created = await runCli(['api-keys', 'create', '--project', 'P'], pgEnv());
+      const key = /^key: (\S+)$/m.exec(created.stdout)![1]!;
+      const cases: [string, string, string, Parameters<typeof callApi>[3], number, ErrorCode][] = [
+        ['no credentials', 'GET', '/P/subscriptions', {}, 401, ErrorCode.API_UNAUTHORIZED],
+        ['another project', 'GET', '/Q/subscriptions', { key }, 403, ErrorCode.API_FORBIDDEN],
+        ['no such route', 'GET', '/P/nothing/here', { key }, 404, ErrorCode.API_NOT_FOUND],
+        ['malformed JSON', 'POST', '/P/subscriptions', { key, rawBody: '{' }, 400, ErrorCode.API_BAD_REQUEST],
+        [
+          'body over API_BODY_LIMIT_BYTES',
+          'POST',
+          '/P/subscriptions',
+          { key, body: { event: 'a.b', target: `https://e.example/${'x'.repeat(2_000)}` } },
+          413,
+          ErrorCode.API_PAYLOAD_TOO_LARGE,
+        ],
+      ];
+      for (const [what, method, path, options, status, code] of cases) {
+        const r = await callApi(api.apiUrl, method, path, options);
+        const body = r.json as { success?: unknown; code?: unknown; msg?: unknown };
+        if (body.success === false && typeof body.msg === 'string') {
+          saw(body.code, `API ${what} (${r.status})`);
+        }
+        expect([what, r.status, body.code]).toEqual([what, status, code]);
+      }
+    } finally {
+      await api.stop();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import { committedOffsets, createTopic, produce, uniqueName } from '../support/k
 import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
 import { waitFor } from '../support/wait.js';
+import { createApiMetrics } from '../../src/metrics/api-metrics.js';
 import { scanPromQL } from '../unit/deploy/helpers.js';
 
 let db: TestDatabase;
@@ -136,6 +137,8 @@ describe('metrics after a mixed run', () => {
     const { Registry, collectDefaultMetrics } = await import('prom-client');
     const defaults = new Registry();
     collectDefaultMetrics({ register: defaults });
+    // The management API's metrics are the api process's (its own scrape job, `<job>-api`).
+    createApiMetrics(defaults).observe('/:projectid/subscriptions', 'GET', 200, 0.01);
     const { text } = await scrape();
     const live = new Set(
       [text, await defaults.metrics()]

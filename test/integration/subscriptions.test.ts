@@ -381,6 +381,67 @@ describe('subscription store', () => {
   });
 });
 
+describe('subscription store: findByKey and update (the management API)', () => {
+  it("findByKey finds the project's subscription of that event and target, with its secret", async () => {
+    const project = uniqueProject();
+    const s = await store.add({
+      idProject: project,
+      event: 'e.k',
+      target: 'https://k.example/',
+      createdBy: 't',
+    });
+    expect(await store.findByKey(project, 'e.k', 'https://k.example/')).toEqual(s);
+    expect(await store.findByKey(project, 'e.k', 'https://k.example/other')).toBeUndefined();
+    expect(await store.findByKey(uniqueProject(), 'e.k', 'https://k.example/')).toBeUndefined();
+  });
+
+  it('update changes event and target only, validated, and refuses a duplicate without writing', async () => {
+    const project = uniqueProject();
+    const s = await store.add({
+      idProject: project,
+      event: 'e.u',
+      target: 'https://u.example/',
+      createdBy: 't',
+    });
+    const other = await store.add({
+      idProject: project,
+      event: 'e.u',
+      target: 'https://u.example/2',
+      createdBy: 't',
+    });
+    const changed = await store.update(s.id, { target: 'https://u.example/1' });
+    expect(changed).toMatchObject({
+      id: s.id,
+      event: 'e.u',
+      target: 'https://u.example/1',
+      idProject: project,
+    });
+    expect(changed).not.toHaveProperty('secret');
+    expect(changed.updatedAt.getTime()).toBeGreaterThanOrEqual(s.updatedAt.getTime());
+    expect((await store.update(s.id, { event: 'e.v' })).event).toBe('e.v');
+    await expect(store.update(s.id, { target: 'ftp://x' })).rejects.toMatchObject({
+      code: ErrorCode.SUBSCRIPTION_INVALID,
+    });
+    await expect(store.update(s.id, { event: 'a*' })).rejects.toMatchObject({
+      code: ErrorCode.SUBSCRIPTION_INVALID,
+    });
+    await expect(
+      store.update(other.id, { event: 'e.v', target: 'https://u.example/1' }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.SUBSCRIPTION_INVALID,
+    });
+    expect(await store.get(other.id)).toEqual(other);
+    expect(await store.get(s.id)).toMatchObject({
+      event: 'e.v',
+      target: 'https://u.example/1',
+      secret: s.secret,
+    });
+    await expect(store.update('000000000000000000000000', { event: 'x.y' })).rejects.toMatchObject({
+      code: ErrorCode.SUBSCRIPTION_NOT_FOUND,
+    });
+  });
+});
+
 describe('subscription cache', () => {
   const matchIds = (cache: SubscriptionCache, event: string, project: string): string[] =>
     cache.index.match(event, project).map((s) => s.id);

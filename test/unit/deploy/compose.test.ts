@@ -204,4 +204,17 @@ describe('the demo pieces agree', () => {
       .sort();
     expect(targets).toEqual(expected);
   });
+
+  it("runs the management API, scraped as `<connector job>-api` (the dashboard's API panels)", () => {
+    const api = compose.services.api!;
+    expect(api.command).toEqual(['api']);
+    expect(usesConnectorImage(api)).toBe(true);
+    expect(() => loadConfig(env(api))).not.toThrow();
+    expect(api.depends_on?.migrate?.condition).toBe('service_completed_successfully');
+    const prometheus = parse(readRepoFile('deploy/prometheus/prometheus.yml')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const job = prometheus.scrape_configs.find((c) => c.job_name === 'webhook-connector-api');
+    expect(job?.static_configs.flatMap((c) => c.targets)).toEqual([`api:${env(api).OPS_PORT}`]);
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { apiMetricDocs } from '../../../src/metrics/api-metrics.js';
 import { metricDocs } from '../../../src/metrics/metrics.js';
 import {
   type KnownMetric,
@@ -167,12 +168,18 @@ describe('dashboard queries', () => {
     expect(problems).toEqual([]);
   });
 
-  it('show every metric of metricDocs somewhere', () => {
+  it('show every metric of metricDocs and apiMetricDocs somewhere', () => {
     const used = new Set(exprs.flatMap((e) => scanPromQL(e).selectors.map((s) => s.metric)));
-    const unused = Object.keys(metricDocs).filter(
+    const unused = Object.keys({ ...metricDocs, ...apiMetricDocs }).filter(
       (name) => ![name, `${name}_bucket`, `${name}_sum`, `${name}_count`].some((n) => used.has(n)),
     );
     expect(unused).toEqual([]);
+  });
+
+  it('has the "Management API and delivery log" row', () => {
+    expect(dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title)).toContain(
+      'Management API and delivery log',
+    );
   });
 
   it('show the panels operators rely on', () => {
@@ -200,6 +207,9 @@ describe('dashboard queries', () => {
       'open circuits and circuit transitions',
       'circuit state by subscription',
       'subscriptions disabled by reason',
+      'api requests / s by route and status',
+      'api refusals and errors / s',
+      'api latency p99 by route',
     ]) {
       expect(titles.some((t) => t.includes(wanted))).toBe(true);
     }

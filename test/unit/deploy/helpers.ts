@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { configSpec } from '../../../src/config.js';
+import { apiMetricDocs } from '../../../src/metrics/api-metrics.js';
 import { metricDocs } from '../../../src/metrics/metrics.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -89,16 +90,18 @@ export const TARGET_LABELS: ReadonlySet<string> = new Set(['job', 'instance']);
  * `h_count`, never `h` itself, so only the suffixed names are known.
  */
 export async function knownSeries(): Promise<Map<string, KnownMetric>> {
-  const families: KnownMetric[] = Object.entries(metricDocs).map(([family, doc]) => ({
-    family,
-    type: doc.type,
-    labels: new Set(
-      doc.labels
-        .split(',')
-        .map((l) => l.trim())
-        .filter((l) => l !== ''),
-    ),
-  }));
+  const families: KnownMetric[] = Object.entries({ ...metricDocs, ...apiMetricDocs }).map(
+    ([family, doc]) => ({
+      family,
+      type: doc.type,
+      labels: new Set(
+        doc.labels
+          .split(',')
+          .map((l) => l.trim())
+          .filter((l) => l !== ''),
+      ),
+    }),
+  );
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const m of await registry.getMetricsAsJSON()) {

@@ -28,8 +28,8 @@ const documents: { file: string; doc: Manifest }[] = files.flatMap((file) =>
   }),
 );
 const ofKind = <T>(kind: string): T[] => documents.filter((d) => d.doc.kind === kind).map((d) => d.doc as T);
-const one = <T>(kind: string): T => {
-  const all = ofKind<T>(kind);
+const one = <T>(kind: string, name?: string): T => {
+  const all = ofKind<T>(kind).filter((d) => name === undefined || (d as Manifest).metadata?.name === name);
   if (all.length !== 1) throw new Error(`expected one ${kind}, found ${all.length}`);
   return all[0]!;
 };
@@ -67,13 +67,14 @@ const deployment = one<{
       };
     };
   };
-}>('Deployment');
+}>('Deployment', 'webhook-connector');
+type DeploymentDoc = typeof deployment;
 const service = one<{
   spec: {
     selector: Record<string, string>;
     ports: { name: string; port: number; targetPort: number | string }[];
   };
-}>('Service');
+}>('Service', 'webhook-connector');
 const pdb = one<{ spec: { selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget');
 const scaledObject = one<{
   apiVersion: string;
@@ -221,6 +222,39 @@ describe('Deployment', () => {
     expect(selects(service.spec.selector)).toBe(true);
     expect(selects(pdb.spec.selector.matchLabels)).toBe(true);
     expect(service.spec.ports.map((p) => [p.port, portNamed(p.targetPort)])).toEqual([[opsPort, opsPort]]);
+  });
+});
+
+describe('management API Deployment', () => {
+  const api = one<DeploymentDoc>('Deployment', 'webhook-connector-api');
+  const c = api.spec.template.spec.containers[0]!;
+  const apiService = one<typeof service>('Service', 'webhook-connector-api');
+  const portNamed = (p: number | string | undefined) =>
+    typeof p === 'number' ? p : c.ports?.find((cp) => cp.name === p)?.containerPort;
+
+  it('runs `api` with the connector configuration, on API_PORT and the ops port', () => {
+    expect(c.args).toEqual(['api']);
+    expect(c.envFrom).toEqual(container.envFrom);
+    expect(c.ports?.map((p) => [p.name, p.containerPort])).toEqual([
+      ['api', Number(setting('API_PORT'))],
+      ['ops', opsPort],
+    ]);
+    expect(portNamed(c.livenessProbe?.httpGet?.port)).toBe(opsPort);
+    expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(api.spec.template.metadata.annotations['prometheus.io/port']).toBe(String(opsPort));
+  });
+
+  it('is hardened as the connector is, and selected by its own Service only', () => {
+    expect(api.spec.template.spec.securityContext).toEqual(deployment.spec.template.spec.securityContext);
+    expect(c.securityContext).toEqual(container.securityContext);
+    const labels = api.spec.template.metadata.labels;
+    expect(Object.entries(apiService.spec.selector).every(([k, v]) => labels[k] === v)).toBe(true);
+    expect(Object.entries(service.spec.selector).every(([k, v]) => labels[k] === v)).toBe(false);
+    expect(Object.entries(pdb.spec.selector.matchLabels).every(([k, v]) => labels[k] === v)).toBe(false);
+    expect(apiService.spec.ports.map((p) => [p.port, portNamed(p.targetPort)])).toEqual([
+      [Number(setting('API_PORT')), Number(setting('API_PORT'))],
+      [opsPort, opsPort],
+    ]);
   });
 });
 

@@ -168,6 +168,8 @@ describe('runSubscriptionsCommand', () => {
       ),
       setOrdering: async (id, ordering) => (calls.push(['setOrdering', id, ordering]), created),
       rotateSecret: async (id, overlapMs) => (calls.push(['rotateSecret', id, overlapMs]), 'whsec_NEW'),
+      findByKey: fail,
+      update: fail,
       loadEnabled: fail,
       loadByIds: fail,
     };
