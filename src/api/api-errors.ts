@@ -4,6 +4,7 @@
  * errors (body not JSON, too large, wrong media type, schema validation) get API_* codes.
  */
 import { ErrorCode, errorCodeOf } from '../errors.js';
+import { InvalidCursorError } from './store/pg-delivery-log-reader.js';
 
 export interface ApiErrorReply {
   readonly status: number;
@@ -48,8 +49,8 @@ export function apiErrorReply(err: unknown): ApiErrorReply & { internal: boolean
   if (e.validation !== undefined) {
     return { ...reply(400, ErrorCode.API_BAD_REQUEST, e.message), internal: false };
   }
-  // The delivery-log reader's (src/api/store): a `cursor` that is not one of its own is the caller's mistake.
-  if (err instanceof Error && err.name === 'InvalidCursorError') {
+  // The delivery-log reader's: a `cursor` that is not one of its own is the caller's mistake.
+  if (err instanceof InvalidCursorError) {
     return { ...reply(400, ErrorCode.API_BAD_REQUEST, 'invalid cursor'), internal: false };
   }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

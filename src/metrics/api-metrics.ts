@@ -6,12 +6,12 @@
 import { Counter, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 
 export const apiMetricDocs = {
-  webhook_api_requests_total: {
+  webhook_connector_api_requests_total: {
     type: 'counter',
     labels: 'route, method, status_code',
     help: 'Management API requests answered, by route pattern, method and status code.',
   },
-  webhook_api_request_duration_seconds: {
+  webhook_connector_api_request_duration_seconds: {
     type: 'histogram',
     labels: 'route, method',
     help: 'Management API request duration (received to answered), by route pattern and method.',
@@ -27,14 +27,14 @@ export function createApiMetrics(registry: Registry, options: { defaultMetrics?:
   if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const requests = new Counter({
-    name: 'webhook_api_requests_total',
-    help: apiMetricDocs.webhook_api_requests_total.help,
+    name: 'webhook_connector_api_requests_total',
+    help: apiMetricDocs.webhook_connector_api_requests_total.help,
     labelNames: ['route', 'method', 'status_code'],
     registers,
   });
   const duration = new Histogram({
-    name: 'webhook_api_request_duration_seconds',
-    help: apiMetricDocs.webhook_api_request_duration_seconds.help,
+    name: 'webhook_connector_api_request_duration_seconds',
+    help: apiMetricDocs.webhook_connector_api_request_duration_seconds.help,
     labelNames: ['route', 'method'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,

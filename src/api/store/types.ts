@@ -1,26 +1,52 @@
 export type DeliveryStatus = 'delivered' | 'failed' | 'pending'; // pending = parked or retrying; failed = dead-lettered / permanent
 export interface AttemptView {
-  readonly attemptedAt: Date; readonly attempt: number; readonly trigger: 'scheduled' | 'manual';
-  readonly result: 'delivered' | 'retryable' | 'permanent'; readonly reason: string | null;
-  readonly statusCode: number | null; readonly durationMs: number; readonly error: string | null;
-  readonly responseExcerpt: string | null; readonly instance: string; readonly target: string;
+  readonly attemptedAt: Date;
+  readonly attempt: number;
+  readonly trigger: 'scheduled' | 'manual';
+  readonly result: 'delivered' | 'retryable' | 'permanent';
+  readonly reason: string | null;
+  readonly statusCode: number | null;
+  readonly durationMs: number;
+  readonly error: string | null;
+  readonly responseExcerpt: string | null;
+  readonly instance: string;
+  readonly target: string;
 }
 export interface DeliveryView {
   readonly id: string; // webhook-id
-  readonly subscriptionId: string; readonly idProject: string; readonly event: string; readonly eventId: string;
-  readonly status: DeliveryStatus; readonly attempts: number; readonly lastAttemptAt: Date;
-  readonly lastStatusCode: number | null; readonly nextAttemptAt: Date | null; // parked due time
+  readonly subscriptionId: string;
+  readonly idProject: string;
+  readonly event: string;
+  readonly eventId: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly lastAttemptAt: Date;
+  readonly lastStatusCode: number | null;
+  readonly nextAttemptAt: Date | null; // parked due time
 }
 export interface DeliveryFilter {
-  readonly idProject: string; readonly subscriptionId: string;
-  readonly status?: DeliveryStatus; readonly statusClass?: '2xx' | '3xx' | '4xx' | '5xx' | 'none';
-  readonly since?: Date; readonly until?: Date; readonly limit: number; // 1..250
+  readonly idProject: string;
+  readonly subscriptionId: string;
+  readonly status?: DeliveryStatus;
+  readonly statusClass?: '2xx' | '3xx' | '4xx' | '5xx' | 'none';
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly limit: number; // 1..250
   readonly before?: string; // opaque cursor from the previous page (newest first)
 }
-export interface HistoryRow { // Tiledesk's SubscriptionLog shape (tiledesk-webhooks.md §1)
-  readonly _id: string; readonly event: string; readonly target: string; readonly response: string;
-  readonly jsonRequest: string; readonly body: string; readonly err: string | null; readonly id_project: string;
-  readonly createdAt: string; readonly updatedAt: string; readonly __v: 0;
+export interface HistoryRow {
+  // Tiledesk's SubscriptionLog shape (tiledesk-webhooks.md §1)
+  readonly _id: string;
+  readonly event: string;
+  readonly target: string;
+  readonly response: string;
+  readonly jsonRequest: string;
+  readonly body: string;
+  readonly err: string | null;
+  readonly id_project: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly __v: 0;
   // extensions, additive: webhook_id, attempt, status_code, duration_ms, subscription_id
 }
 export interface DeliveryLogReader {
@@ -28,7 +54,10 @@ export interface DeliveryLogReader {
   history(idProject: string, page: number): Promise<HistoryRow[]>;
   deliveries(f: DeliveryFilter): Promise<{ items: DeliveryView[]; next: string | null }>;
   /** undefined when the delivery is not of that project (never reveal other projects' deliveries). */
-  delivery(idProject: string, webhookId: string): Promise<{ delivery: DeliveryView; attempts: AttemptView[] } | undefined>;
+  delivery(
+    idProject: string,
+    webhookId: string,
+  ): Promise<{ delivery: DeliveryView; attempts: AttemptView[] } | undefined>;
 }
 export interface ManualResends {
   /** Parks the delivery (due now, parked_reason 'manual', same webhook-id) so the connector's parked runner sends it.

@@ -67,7 +67,7 @@ describe('api-keys and api', () => {
     await callApi(api.apiUrl, 'GET', '/p-cli/subscriptions');
     const metrics = await (await fetch(`${api.opsUrl}/metrics`)).text();
     expect(metrics).toMatch(
-      /webhook_api_requests_total\{route="\/:projectid\/subscriptions",method="GET",status_code="401"\} [1-9]/,
+      /webhook_connector_api_requests_total\{route="\/:projectid\/subscriptions",method="GET",status_code="401"\} [1-9]/,
     );
     expect(metrics).toContain('process_cpu_seconds_total');
     expect((await fetch(`${api.opsUrl}/healthz`)).status).toBe(200);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { apiErrorReply } from '../../../src/api/api-errors.js';
 import { ConnectorError, ErrorCode } from '../../../src/errors.js';
+import { InvalidCursorError } from '../../../src/api/store/pg-delivery-log-reader.js';
 
 describe('apiErrorReply', () => {
   it.each([
@@ -42,7 +43,7 @@ describe('apiErrorReply', () => {
   });
 
   it("the delivery-log reader's InvalidCursorError (a foreign cursor) is 400", () => {
-    const err = Object.assign(new Error('invalid cursor'), { name: 'InvalidCursorError' });
+    const err = new InvalidCursorError();
     expect(apiErrorReply(err)).toEqual({
       status: 400,
       body: { success: false, code: ErrorCode.API_BAD_REQUEST, msg: 'invalid cursor' },
