@@ -76,7 +76,8 @@ export async function createAuthenticator(o: {
     const project = payload[o.jwt.API_JWT_PROJECT_CLAIM];
     const subject =
       typeof payload.sub === 'string' ? payload.sub : typeof payload._id === 'string' ? payload._id : '';
-    const who = `jwt:${subject}`.slice(0, 256);
+    // Tiledesk's createdBy is the user id: the token's subject, when it names one.
+    const who = (subject === '' ? 'jwt' : subject).slice(0, 256);
     if (role === 'platform') return { kind: 'platform', who };
     if (typeof role !== 'string' || !PROJECT_ROLES.has(role)) {
       throw forbidden(

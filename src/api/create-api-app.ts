@@ -65,6 +65,15 @@ export async function createApiApp(deps: ApiAppDeps): Promise<ApiApp> {
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
 
+  // Tiledesk's clients send `Content-Type: application/json` on requests without a body (the telegram
+  // connector's DELETE); express's body-parser, which Tiledesk runs, reads an empty body as none.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else json(request, body as string, done);
+  });
+
   const registered: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) {

@@ -104,7 +104,7 @@ describe('JWTs', () => {
       headers: { authorization: `JWT ${admin}` },
       body: { event: 'request.create', target: 'https://jwt.example/' },
     });
-    expect(created.json).toMatchObject({ createdBy: 'jwt:u2' });
+    expect(created.json).toMatchObject({ createdBy: 'u2' });
     const platform = await hsToken({ role: 'platform' }, { exp: '5m' });
     expect((await list(hs, `JWT ${platform}`, 'any-project')).status).toBe(200);
   });
