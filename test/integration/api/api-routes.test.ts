@@ -401,7 +401,9 @@ describe('metrics', () => {
     expect(text).toMatch(
       /webhook_connector_api_request_duration_seconds_count\{route="\/:projectid\/subscriptions",method="POST"\} [1-9]/,
     );
-    expect(text).toMatch(/webhook_connector_api_requests_total\{route="unmatched",method="GET",status_code="404"\}/);
+    expect(text).toMatch(
+      /webhook_connector_api_requests_total\{route="unmatched",method="GET",status_code="404"\}/,
+    );
     expect(text).not.toContain(P);
     expect(text).not.toContain('0123456789abcdef01234567');
   });
