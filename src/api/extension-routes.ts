@@ -89,8 +89,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
       },
     },
     responses: { '200': '`{data: [delivery], iterator: string|null, done: boolean}`.' },
-    async handler({ params, query }, d) {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async handler({ caller, params, query }, d) {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const since = parseTime('since', query.since);
       const until = parseTime('until', query.until);
       const filter: DeliveryFilter = {
@@ -145,8 +145,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     'recoverSubscription',
     'Send again every delivery of the subscription that failed since `since`.',
     { '202': '`{queued: n}`: how many deliveries were queued.' },
-    async ({ params, body, reply }, d) => {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async ({ caller, params, body, reply }, d) => {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const since = parseTime('since', body.since)!;
       const queued = await d.resends.recover(s.idProject, s.id, since);
       reply.code(202);
@@ -168,11 +168,11 @@ export const extensionRoutes: readonly ApiRoute[] = [
     'rotateSubscriptionSecret',
     'A new secret (shown once, also in x-hook-secret); the old one keeps signing for `overlapHours` (default 24).',
     { '200': '`{secret, previous_secret_expires_at}`.' },
-    async ({ params, body, reply }, d) => {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async ({ caller, params, body, reply }, d) => {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const hours = (body.overlapHours as number | undefined) ?? DEFAULT_OVERLAP_HOURS;
       const secret = await d.subscriptions.rotateSecret(s.id, Math.round(hours * HOUR_MS));
-      const after = await projectSubscription(d, s.idProject, s.id);
+      const after = await projectSubscription(d, caller, s.idProject, s.id);
       reply.header('x-hook-secret', secret);
       return {
         secret,
@@ -194,8 +194,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     'enableSubscription',
     'Enable the subscription (clears why it was disabled).',
     { '200': 'The subscription.' },
-    async ({ params }, d) => {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async ({ caller, params }, d) => {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       return subscriptionJson(await d.subscriptions.setEnabled(s.id, true));
     },
   ),
@@ -204,8 +204,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     'disableSubscription',
     'Disable the subscription (reason `operator`): no delivery is made until it is enabled.',
     { '200': 'The subscription.' },
-    async ({ params }, d) => {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async ({ caller, params }, d) => {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       return subscriptionJson(await d.subscriptions.setEnabled(s.id, false));
     },
   ),
@@ -214,8 +214,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     'testSubscription',
     "Send an example event of the subscription's event name through the normal signed path.",
     { '202': '`{id}`: the webhook-id of the test delivery.' },
-    async ({ params, reply }, d) => {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async ({ caller, params, reply }, d) => {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const id = await d.resends.sendTest(s.idProject, s.id);
       reply.code(202);
       return { id, status: 'queued' };

@@ -8,17 +8,23 @@
 import { ConnectorError, ErrorCode, isConnectorError } from '../errors.js';
 import type { Subscription } from '../subscriptions/types.js';
 import { createdSubscriptionJson, subscriptionJson } from './api-json.js';
+import type { Caller } from './auth.js';
 import { projectParams, subscriptionParams, type ApiRoute, type RouteDeps } from './route-table.js';
 
-/** The subscription `id` of project `idProject`, with secrets; SUBSCRIPTION_NOT_FOUND otherwise. */
+/**
+ * The subscription `id` of project `idProject`, with secrets; SUBSCRIPTION_NOT_FOUND otherwise. A global
+ * subscription receives every project's events: only a platform caller sees or acts on it, even under the
+ * project it was created in.
+ */
 export async function projectSubscription(
   d: RouteDeps,
+  caller: Caller,
   idProject: string,
   id: string,
 ): Promise<Subscription> {
   const s = await d.subscriptions.get(id);
   // Another project's subscription is "not found", never "forbidden": its existence is not revealed.
-  if (s === undefined || s.idProject !== idProject) {
+  if (s === undefined || s.idProject !== idProject || (s.global && caller.kind !== 'platform')) {
     throw new ConnectorError(
       ErrorCode.SUBSCRIPTION_NOT_FOUND,
       `no subscription with id ${JSON.stringify(id)} in project ${JSON.stringify(idProject)}`,
@@ -84,6 +90,14 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
         if (!isDuplicate(err)) throw err;
         s = await d.subscriptions.findByKey(key.idProject, key.event, key.target);
         if (s === undefined) throw err; // deleted in between: the conflict stands
+        // The existing one is answered (with its secret) only when it is what was asked for: never a
+        // global one to a project caller, nor a project one to a request for a global one.
+        if (s.global !== global) {
+          throw new ConnectorError(
+            ErrorCode.SUBSCRIPTION_INVALID,
+            `a ${s.global ? 'global' : 'project'} subscription with this event and target exists in project ${JSON.stringify(key.idProject)}`,
+          );
+        }
       }
       // http://resthooks.org/docs/security/, as Tiledesk does.
       reply.header('x-hook-secret', s.secret);
@@ -98,8 +112,10 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
     tag: 'Tiledesk subscriptions',
     params: projectParams,
     responses: { '200': 'An array of subscriptions.' },
-    async handler({ params }, d) {
-      return (await d.subscriptions.list({ idProject: params.projectid! })).map(subscriptionJson);
+    async handler({ caller, params }, d) {
+      return (await d.subscriptions.list({ idProject: params.projectid! }))
+        .filter((s) => !s.global || caller.kind === 'platform')
+        .map(subscriptionJson);
     },
   },
   {
@@ -129,8 +145,8 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
     tag: 'Tiledesk subscriptions',
     params: subscriptionParams,
     responses: { '200': 'The subscription.' },
-    async handler({ params }, d) {
-      return subscriptionJson(await projectSubscription(d, params.projectid!, params.id!));
+    async handler({ caller, params }, d) {
+      return subscriptionJson(await projectSubscription(d, caller, params.projectid!, params.id!));
     },
   },
   {
@@ -144,8 +160,8 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
     bodyRequired: true,
     example: { target: 'https://example.com/hooks/tiledesk-v2' },
     responses: { '200': 'The updated subscription (without its secret).' },
-    async handler({ params, body }, d) {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async handler({ caller, params, body }, d) {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const change = {
         ...(typeof body.event === 'string' ? { event: body.event } : {}),
         ...(typeof body.target === 'string' ? { target: body.target } : {}),
@@ -162,8 +178,8 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
     tag: 'Tiledesk subscriptions',
     params: subscriptionParams,
     responses: { '200': 'The deleted subscription (without its secret).' },
-    async handler({ params }, d) {
-      const s = await projectSubscription(d, params.projectid!, params.id!);
+    async handler({ caller, params }, d) {
+      const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       await d.subscriptions.remove(s.id);
       return subscriptionJson(s);
     },

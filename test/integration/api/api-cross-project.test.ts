@@ -121,3 +121,44 @@ describe.each(callers)('a caller of project A (%s)', (_name, headersOf) => {
     expect(await bState()).toEqual(before);
   });
 });
+
+describe("a global subscription (every project's events), even under A's own project", () => {
+  it('is invisible to a caller of A: every route with its id 404, not listed, no duplicate answered', async () => {
+    const platform = await api.platformKey();
+    const created = await api.call('POST', `/${A}/subscriptions`, {
+      key: platform,
+      body: { event: 'request.close', target: 'https://platform.example/all', global: true },
+    });
+    expect(created.status).toBe(200);
+    const globalId = (created.json as { _id: string })._id;
+    const snapshot = async (): Promise<unknown> =>
+      (await api.pool.query('select * from webhook_subscriptions where id = $1', [globalId])).rows;
+    const before = await snapshot();
+    const headers = await callers[0]![1]();
+
+    for (const route of api.api.registered.filter((r) => r.url.includes(':projectid/subscriptions/:id'))) {
+      const example = examples.get(`${route.method} ${route.url.replace(/:([a-zA-Z]+)/g, '{$1}')}`);
+      const r = await api.call(route.method, route.url.replace(':projectid', A).replace(':id', globalId), {
+        headers,
+        ...(example !== undefined ? { body: example } : {}),
+      });
+      expect([route.method, route.url, r.status]).toEqual([route.method, route.url, 404]);
+    }
+    const listed = await api.call('GET', `/${A}/subscriptions`, { headers });
+    expect(listed.text).not.toContain(globalId);
+    // Asking for the same (event, target) does not hand over the global one and its secret.
+    const duplicate = await api.call('POST', `/${A}/subscriptions`, {
+      headers,
+      body: { event: 'request.close', target: 'https://platform.example/all' },
+    });
+    expect(duplicate.status).toBe(400);
+    expect(duplicate.headers.get('x-hook-secret')).toBeNull();
+    expect(duplicate.text).not.toContain(globalId);
+    expect(await snapshot()).toEqual(before);
+
+    // The platform still sees and manages it.
+    expect((await api.call('GET', `/${A}/subscriptions/${globalId}`, { key: platform })).status).toBe(200);
+    const all = await api.call('GET', `/${A}/subscriptions`, { key: platform });
+    expect(all.text).toContain(globalId);
+  });
+});
