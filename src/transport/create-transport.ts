@@ -25,6 +25,7 @@ export function createTransportFromConfig(
     | 'HTTP_CONNECTIONS_PER_ORIGIN'
     | 'RESPONSE_BODY_MAX_BYTES'
     | 'TARGET_ALLOW_CIDRS'
+    | 'DELIVERY_LOG'
   >,
 ): WebhookTransport {
   return createTransport(c.HTTP_CLIENT as TransportName, {
@@ -32,5 +33,7 @@ export function createTransportFromConfig(
     connectionsPerOrigin: c.HTTP_CONNECTIONS_PER_ORIGIN,
     maxResponseBytes: c.RESPONSE_BODY_MAX_BYTES,
     allowCidrs: c.TARGET_ALLOW_CIDRS,
+    // The delivery log stores the excerpts; `failures` logs only non-2xx attempts, so only theirs are kept.
+    responseExcerpt: c.DELIVERY_LOG === 'off' ? 'off' : c.DELIVERY_LOG === 'failures' ? 'failures' : 'all',
   });
 }
