@@ -103,6 +103,11 @@ async function main(): Promise<void> {
         out[key] = (out[key] ?? 0) + v.value;
       }
     }
+    // The delivery log's rows written and attempts dropped (group `log`).
+    for (const v of (await metrics.logRows.get()).values) {
+      out[`log.${String(v.labels.table)}`] = v.value;
+    }
+    out['log.dropped'] = (await metrics.logDropped.get()).values[0]?.value ?? 0;
     return out;
   };
 
