@@ -198,6 +198,53 @@ describe('delivery log writer', () => {
     ]);
   });
 
+  it('keeps null and empty byte fields apart (one binary parameter cut in SQL)', async () => {
+    const w = writer(logPool(), freshMetrics());
+    const shapes: [number, Partial<InboundRecord>, Partial<TiledeskEvent>][] = [
+      [40, { key: null, value: null }, { idProject: null }],
+      [41, { key: Buffer.alloc(0), value: Buffer.from([1, 2]) }, { payload: Buffer.alloc(0) }],
+      [42, { key: Buffer.from('z') }, { idProject: '' }],
+    ];
+    for (const [offset, rec, ev] of shapes) {
+      const r = row(offset, 1);
+      const base = r.message();
+      w.record(r.attempt, () => ({
+        ...base,
+        record: { ...base.record, ...rec },
+        event: { ...base.event, ...ev },
+      }));
+    }
+    const rows = await waitFor(
+      async () => {
+        const got = (
+          await check.query(
+            `select record_offset::int as o, id_project, payload, record_key, record_value
+             from webhook_log_messages order by record_offset`,
+          )
+        ).rows;
+        return got.length === 3 && got;
+      },
+      { message: 'three message rows' },
+    );
+    expect(rows).toEqual([
+      { o: 40, id_project: null, payload: Buffer.from('{"n":40}'), record_key: null, record_value: null },
+      {
+        o: 41,
+        id_project: Buffer.from('P\u00001'),
+        payload: Buffer.alloc(0),
+        record_key: Buffer.alloc(0),
+        record_value: Buffer.from([1, 2]),
+      },
+      {
+        o: 42,
+        id_project: Buffer.alloc(0),
+        payload: Buffer.from('{"n":42}'),
+        record_key: Buffer.from('z'),
+        record_value: Buffer.from('{"n":42}'),
+      },
+    ]);
+  });
+
   it('DELIVERY_LOG=failures records only attempts without a 2xx, and their events', async () => {
     const metrics = freshMetrics();
     const log = createDeliveryLog({
