@@ -1,18 +1,19 @@
 /**
  * Group `log`: what the delivery log costs. The fan-out-1 throughput scenario (undici, the pre-loaded
- * topic) three times in a row: DELIVERY_LOG=off, =all, =off again; the cost is 1 − all ÷ mean(off), so a
- * machine whose load drifts during the group biases neither side. The log's tables are emptied before
+ * topic) four times in a row: DELIVERY_LOG=off, =all, =failures (every answer is a 2xx: nothing logged),
+ * =off again; the cost is 1 − all ÷ mean(off), so a machine whose load drifts during the group biases
+ * neither side. The log's tables are emptied before
  * each run (every run writes a row per attempt and per event into the same database).
  */
 import pg from 'pg';
 
-export const LOG_RUNS = ['log.off.1', 'log.all', 'log.off.2'] as const;
+export const LOG_RUNS = ['log.off.1', 'log.all', 'log.failures', 'log.off.2'] as const;
 
 export const LOG_COST_TARGET = 0.15;
 
 /** The connector's settings of each run of the group. */
 export function logRunEnv(name: (typeof LOG_RUNS)[number]): Record<string, string> {
-  return { DELIVERY_LOG: name === 'log.all' ? 'all' : 'off' };
+  return { DELIVERY_LOG: name === 'log.all' ? 'all' : name === 'log.failures' ? 'failures' : 'off' };
 }
 
 /** Empties the delivery log's tables of the run's database (between runs). */
@@ -43,6 +44,7 @@ export function logComparisons(find: (name: string) => Found | undefined): {
   targets: { target: string; met: boolean | null; value: number | null; detail: string }[];
 } {
   const on = find('log.all');
+  const failures = find('log.failures');
   const offRate = mean([find('log.off.1')?.rate, find('log.off.2')?.rate]);
   const offCpu = mean([find('log.off.1')?.cpuMicrosPerDelivery, find('log.off.2')?.cpuMicrosPerDelivery]);
   const cost = on?.rate != null && offRate !== null && offRate > 0 ? 1 - on.rate / offRate : null;
@@ -60,6 +62,11 @@ export function logComparisons(find: (name: string) => Found | undefined): {
         detail: `all ${on?.rate?.toFixed(0) ?? '?'}/s, off ${offRate?.toFixed(0) ?? '?'}/s; ${written ?? '?'} attempt rows written, ${dropped ?? '?'} dropped`,
       },
       { name: 'delivery log, fan-out 1: CPU µs/delivery, all ÷ off', value: cpu, detail: '' },
+      {
+        name: 'delivery log, fan-out 1: DELIVERY_LOG=failures (all answers 2xx) ÷ off, deliveries/s',
+        value: failures?.rate != null && offRate !== null && offRate > 0 ? failures.rate / offRate : null,
+        detail: '',
+      },
     ],
     targets: [
       {
