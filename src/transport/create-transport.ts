@@ -1,6 +1,6 @@
 /** The one entry point app.ts needs: pick the transport named by HTTP_CLIENT. */
 import type { Config } from '../config.js';
-import type { TransportOptions, WebhookTransport } from './types.js';
+import type { ResponseExcerpt, TransportOptions, WebhookTransport } from './types.js';
 import { createUndiciTransport } from './undici-transport.js';
 import { createGotTransport } from './got-transport.js';
 
@@ -33,7 +33,11 @@ export function createTransportFromConfig(
     connectionsPerOrigin: c.HTTP_CONNECTIONS_PER_ORIGIN,
     maxResponseBytes: c.RESPONSE_BODY_MAX_BYTES,
     allowCidrs: c.TARGET_ALLOW_CIDRS,
-    // The delivery log stores the excerpts; `failures` logs only non-2xx attempts, so only theirs are kept.
-    responseExcerpt: c.DELIVERY_LOG === 'off' ? 'off' : c.DELIVERY_LOG === 'failures' ? 'failures' : 'all',
+    responseExcerpt: excerptModeFor(c.DELIVERY_LOG),
   });
+}
+
+/** The delivery log stores the excerpts; `failures` logs only non-2xx attempts, so only theirs are kept. */
+export function excerptModeFor(deliveryLog: string): ResponseExcerpt {
+  return deliveryLog === 'all' ? 'all' : deliveryLog === 'failures' ? 'failures' : 'off';
 }

@@ -245,6 +245,48 @@ describe('delivery log writer', () => {
     ]);
   });
 
+  it('runs its sessions with synchronous_commit off', async () => {
+    expect((await logPool().query('show synchronous_commit')).rows[0].synchronous_commit).toBe('off');
+  });
+
+  it('drops and counts a batch Postgres refuses as data, then goes on', async () => {
+    const metrics = freshMetrics();
+    const w = writer(logPool(), metrics);
+    const bad = row(600, 1);
+    // A NUL in a text column: Postgres refuses the whole batch (SQLSTATE 22P05).
+    w.record({ ...bad.attempt, eventName: 'request\u0000create' }, bad.message);
+    await waitFor(async () => (await value(metrics.logDropped)) === 1, { message: 'the bad batch dropped' });
+    const good = row(601, 1);
+    w.record(good.attempt, good.message);
+    await waitFor(async () => (await count('webhook_log_attempts')) === 1, { message: 'the next row' });
+  });
+
+  it('stop writes what is still queued (the shutdown drain)', async () => {
+    const metrics = freshMetrics();
+    const pool = logPool();
+    const partitions = new LogPartitions({ pool, retentionDays: 14, clock: systemClock, logger });
+    const w = new DeliveryLogWriter({
+      pool,
+      partitions,
+      instance: 'host:1:abc',
+      maxPending: 10_000,
+      batch: 100,
+      metrics,
+      logger,
+      // No timer flush before stop: only the drain can write them.
+      flushIntervalMs: 3_600_000,
+    });
+    w.start();
+    for (let e = 500; e < 550; e++) {
+      const r = row(e, 1);
+      w.record(r.attempt, r.message);
+    }
+    expect(await count('webhook_log_attempts')).toBe(0);
+    await w.stop(5_000);
+    expect(await count('webhook_log_attempts')).toBe(50);
+    expect(await value(metrics.logDropped)).toBe(0);
+  });
+
   it('DELIVERY_LOG=failures records only attempts without a 2xx, and their events', async () => {
     const metrics = freshMetrics();
     const log = createDeliveryLog({
@@ -367,7 +409,7 @@ describe('delivery log partitions', () => {
   it('keeps yesterday to today+2 and drops days older than the retention, both tables', async () => {
     const now = Date.now();
     await check.query('select webhook_log_ensure_partitions($1::date, 3)', [utcDay(now - 30 * DAY)]);
-    await check.query('select webhook_log_ensure_partitions($1::date, 1)', [utcDay(now - 14 * DAY)]);
+    await check.query('select webhook_log_ensure_partitions($1::date, 2)', [utcDay(now - 15 * DAY)]);
     await check.query(`insert into webhook_log_attempts (attempted_at, webhook_id, message_key, subscription_id,
         id_project, event_name, target, attempt, trigger, result, duration_ms, instance)
       values (now() - interval '29 days', 'msg_old', 'k', 's', 'P', 'e', 't', 1, 'scheduled', 'delivered', 1, 'i')`);
@@ -381,10 +423,10 @@ describe('delivery log partitions', () => {
     });
     await p.runOnce();
     const names = await partitionsOf();
-    for (const d of [-30, -29, -28]) expect(names).not.toContain(name(now + d * DAY));
+    for (const d of [-30, -29, -28, -15]) expect(names).not.toContain(name(now + d * DAY));
     // 14 days back is kept (at least 14 days of log), as are yesterday..today+2.
     for (const d of [-14, -1, 0, 1, 2]) expect(names).toContain(name(now + d * DAY));
-    expect(dropped).toEqual([6]);
+    expect(dropped).toEqual([8]);
     expect(await count('webhook_log_attempts')).toBe(0);
   });
 

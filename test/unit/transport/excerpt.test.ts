@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { excerptModeFor } from '../../../src/transport/create-transport.js';
 import { discardBody, Excerpt, wantsExcerpt } from '../../../src/transport/response.js';
 import { EXCERPT_MAX_BYTES } from '../../../src/transport/types.js';
 
@@ -26,6 +27,10 @@ describe('response excerpt', () => {
     expect([200, 503].map((s) => wantsExcerpt('all', s))).toEqual([true, true]);
     expect([200, 299, 302, 503].map((s) => wantsExcerpt('failures', s))).toEqual([false, false, true, true]);
     expect([wantsExcerpt('off', 500), wantsExcerpt(undefined, 500)]).toEqual([false, false]);
+  });
+
+  it('follows DELIVERY_LOG: all → every answer, failures → non-2xx, off → none', () => {
+    expect(['all', 'failures', 'off'].map(excerptModeFor)).toEqual(['all', 'failures', 'off']);
   });
 
   it('discardBody reads on past the excerpt up to its cap (keep-alive), excerpt intact', async () => {
