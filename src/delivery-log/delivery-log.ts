@@ -65,8 +65,8 @@ export function createDeliveryLog(d: {
       writer.start();
     },
     async stop(budgetMs) {
+      partitions.stop();
       await writer.stop(budgetMs);
-      await partitions.stop();
     },
   };
 }
