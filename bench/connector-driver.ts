@@ -14,7 +14,7 @@ import { createRegistryDecoderFromConfig } from '../src/events/registry-from-con
 import { createKafka } from '../src/kafka/create-kafka.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics/metrics.js';
-import { createPgPool } from '../src/subscriptions/pool.js';
+import { createDeliveryLogPool, createPgPool } from '../src/subscriptions/pool.js';
 import { createTransportFromConfig } from '../src/transport/create-transport.js';
 
 const importedAt = performance.now();
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const registry = new Registry();
   const metrics = createMetrics(registry);
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
+  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
   const app = createApp({
     config,
     logger,
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     random: Math.random,
     kafka: createKafka(config, logger),
     pool,
+    deliveryLogPool,
     transport: createTransportFromConfig(config),
     registry,
     metrics,
@@ -101,6 +103,11 @@ async function main(): Promise<void> {
         out[key] = (out[key] ?? 0) + v.value;
       }
     }
+    // The delivery log's rows written and attempts dropped (group `log`).
+    for (const v of (await metrics.logRows.get()).values) {
+      out[`log.${String(v.labels.table)}`] = v.value;
+    }
+    out['log.dropped'] = (await metrics.logDropped.get()).values[0]?.value ?? 0;
     return out;
   };
 
@@ -121,7 +128,7 @@ async function main(): Promise<void> {
       })
       .catch(() => undefined)
       .then(() => app.stop())
-      .then(() => pool.end())
+      .then(() => Promise.all([pool.end(), deliveryLogPool.end()]))
       .finally(() => process.exit(0));
   };
   process.on('message', (m: { cmd?: string }) => {

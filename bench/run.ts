@@ -6,7 +6,7 @@
  *   npm run bench                    full run (~5 min on 2 cores; +35 s the first time: peer install)
  *   BENCH_QUICK=1 npm run bench      smaller data and shorter caps, for development (~4 min)
  *   BENCH_PROFILE=1 npm run bench    adds a --cpu-prof run of the throughput scenario and its top self times
- *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, got, join, heap, latency, naive,
+ *   BENCH_ONLY=ceilings,throughput   only these groups (ceilings, throughput, log, got, join, heap, latency, naive,
  *                                    isolation, peer, outage, profile); ratios need their ceilings in the same run
  *
  * Why one long file: the scenarios run in a fixed order and read each other's results (the latency runs
@@ -63,6 +63,7 @@ import {
   type OutageContext,
   type OutageDetail,
 } from './scenarios/outage.js';
+import { LOG_RUNS, logComparisons, logRunEnv, truncateLog } from './scenarios/delivery-log.js';
 
 // ------------------------------------------------------------------------------------------ settings
 
@@ -850,6 +851,18 @@ async function main(): Promise<void> {
       latencyAt('latency.quarter', topics.latencyQuarter, 0.25),
     );
   }
+  // The delivery log's cost (bench/scenarios/delivery-log.ts): fan-out 1 with the log off, on, off.
+  if (wants('log')) {
+    for (const name of LOG_RUNS) {
+      await scenario(
+        `delivery log: fan-out 1 (undici) with DELIVERY_LOG=${logRunEnv(name).DELIVERY_LOG}`,
+        async () => {
+          await truncateLog(db.fo1);
+          return ours(name, { env: logRunEnv(name) });
+        },
+      );
+    }
+  }
   if (wants('throughput')) {
     await scenario('throughput fan-out 3 (undici)', () =>
       ours('throughput.fo3.undici', {
@@ -1210,7 +1223,11 @@ function comparisons(): {
     },
   ];
   const outage = outageComparisons(find);
-  return { ratios: [...ratios, ...outage.ratios], targets: [...targets, ...outage.targets] };
+  const dlog = logComparisons(find);
+  return {
+    ratios: [...ratios, ...dlog.ratios, ...outage.ratios],
+    targets: [...targets, ...dlog.targets, ...outage.targets],
+  };
 }
 
 const fmt = (v: number | null | undefined, digits = 0): string =>

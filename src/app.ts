@@ -17,6 +17,7 @@ import { OutageProbe } from './consumer/outage-probe.js';
 import { Outages } from './consumer/outages.js';
 import { processRecord, type PipelineDeps } from './consumer/process-record.js';
 import { createDeadLetterProducer } from './dead-letter/dead-letter-producer.js';
+import { createDeliveryLog } from './delivery-log/delivery-log.js';
 import type { DeliverDeps } from './delivery/deliver.js';
 import { deliverDepsFromConfig } from './delivery/deliver-deps.js';
 import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   readonly random: () => number;
   readonly kafka: Kafka;
   readonly pool: Pool;
+  /** The delivery log's own pool (createDeliveryLogPool: synchronous_commit off); default `pool`. */
+  readonly deliveryLogPool?: Pool;
   readonly transport: WebhookTransport;
   readonly registry: Registry;
   readonly metrics: Metrics;
@@ -64,6 +67,9 @@ export interface App {
 
 /** How often a declared schema-registry outage is checked (one GET /schemas/types). */
 export const REGISTRY_PROBE_INTERVAL_MS = 1_000;
+
+/** At shutdown, how long the delivery log may take to write what it still holds. */
+export const DELIVERY_LOG_STOP_BUDGET_MS = 5_000;
 
 export function createApp(d: AppDeps): App {
   const { config: c, logger, metrics } = d;
@@ -131,11 +137,22 @@ export function createApp(d: AppDeps): App {
       } else if (to === 'closed') logger.info({ subscriptionId: id }, 'circuit closed');
     },
   });
+  // This instance's name: the parked runner's lease owner and the delivery log's `instance`.
+  const instance = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const deliveryLog = createDeliveryLog({
+    config: c,
+    pool: d.deliveryLogPool ?? d.pool,
+    instance,
+    clock: d.clock,
+    logger,
+    metrics,
+  });
+  const logAttempt = deliveryLog?.observe;
   const fromConfig = deliverDepsFromConfig(c, {
     transport: d.transport,
     clock: d.clock,
     random: d.random,
-    onAttempt: (outcome, result, _attempt, sub) => {
+    onAttempt: (outcome, result, attempt, sub, context) => {
       health.record(
         sub.id,
         outcome.kind === 'delivered',
@@ -148,6 +165,7 @@ export function createApp(d: AppDeps): App {
       });
       metrics.attemptDuration.observe({ status_class: sc }, result.durationMs / 1000);
       if (outcome.kind !== 'delivered' && outcome.reason === 'ssrf') metrics.ssrfRefusals.inc();
+      if (logAttempt !== undefined) logAttempt(outcome, result, attempt, sub, context);
     },
   });
   const deliverDeps: DeliverDeps = { ...fromConfig, breakers };
@@ -167,7 +185,7 @@ export function createApp(d: AppDeps): App {
   });
   const runner = new ParkedRunner({
     store: deliveryStore,
-    owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    owner: instance,
     deliverDeps,
     settle: { deadLetters, metrics, logger: logger.child({ component: 'parked-runner' }) },
     subscription: (id) => (subscriptions.isUsable() ? subscriptions.index.get(id) : undefined),
@@ -306,6 +324,11 @@ export function createApp(d: AppDeps): App {
       started.push(() => deadLetters.stop());
       health.start();
       started.push(() => health.stop());
+      if (deliveryLog !== undefined) {
+        // Stopped after the runner and the consumer (reverse order): their last attempts are written.
+        await deliveryLog.start();
+        started.push(() => deliveryLog.stop(DELIVERY_LOG_STOP_BUDGET_MS));
+      }
       // Stopped after the consumer (reverse order): parks of the consumer's drain still reach the store.
       runner.start();
       started.push(() => runner.stop());

@@ -259,6 +259,34 @@ export const configSpec = {
     min: 0,
     doc: 'Delivered and dead rows of parked deliveries are kept this long, then deleted (with events no delivery refers to).',
   },
+  // Delivery log
+  DELIVERY_LOG: {
+    type: 'string',
+    default: 'all',
+    oneOf: ['all', 'failures', 'off'],
+    doc: 'What the delivery log (README "Delivery log") records: `all` attempts, only `failures` (attempts without a 2xx answer), or `off`.',
+  },
+  DELIVERY_LOG_RETENTION_DAYS: {
+    type: 'int',
+    default: 14,
+    min: 1,
+    max: 3_650,
+    doc: 'Days of delivery log kept; older daily partitions are dropped whole (checked hourly).',
+  },
+  DELIVERY_LOG_MAX_PENDING: {
+    type: 'int',
+    default: 50_000,
+    min: 100,
+    max: 10_000_000,
+    doc: 'Attempts waiting in memory to be written to the delivery log; past it new ones are dropped and counted (deliveries never wait for the log).',
+  },
+  DELIVERY_LOG_BATCH: {
+    type: 'int',
+    default: 1_000,
+    min: 1,
+    max: 10_000,
+    doc: 'Attempts written to the delivery log per statement (a batch is written when full or every 200 ms).',
+  },
   // Operations
   OPS_HOST: {
     type: 'string',

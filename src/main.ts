@@ -27,7 +27,7 @@ import { createDeliveryAdmin } from './parking/pg-delivery-admin.js';
 import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
 import { migrate } from './subscriptions/migrate.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
-import { createPgPool } from './subscriptions/pool.js';
+import { createDeliveryLogPool, createPgPool } from './subscriptions/pool.js';
 import { createTransportFromConfig } from './transport/create-transport.js';
 
 export const USAGE = `usage: webhook-connector <command> [options]
@@ -136,6 +136,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
+  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
   let onFatal = (_err: unknown): void => undefined;
   const app = createApp({
     config,
@@ -144,6 +145,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     random: Math.random,
     kafka,
     pool,
+    deliveryLogPool,
     transport: createTransportFromConfig(config),
     registry,
     metrics,
@@ -160,7 +162,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     logger.info({ signal }, 'draining before exit (send the signal again to exit at once)');
     app
       .stop()
-      .then(() => pool.end())
+      .then(() => Promise.all([pool.end(), deliveryLogPool.end()]))
       .then(
         () => process.exit(exitCode),
         (err: unknown) => {
@@ -181,6 +183,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     await app.stop().catch(() => undefined);
     await pool.end().catch(() => undefined);
+    await deliveryLogPool.end().catch(() => undefined);
     throw err;
   }
 }

@@ -262,7 +262,8 @@ async function deliverOne(
   d: PipelineDeps,
   signal: AbortSignal,
 ): Promise<RecordResult> {
-  let start: DeliverStart = { attempt: 1 };
+  const origin = { record: rec, trigger: 'scheduled' } as const;
+  let start: DeliverStart = { attempt: 1, origin };
   for (;;) {
     if (signal.aborted) return 'aborted';
     d.metrics.inFlightDeliveries.inc();
@@ -300,6 +301,7 @@ async function deliverOne(
       firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
       lastStatus: outcome.lastStatus,
       lastError: outcome.lastError,
+      origin,
     };
   }
 }

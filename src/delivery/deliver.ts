@@ -11,6 +11,7 @@
  * committed.
  */
 import type { Clock } from '../clock.js';
+import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
 import type { TiledeskEvent } from '../events/event.js';
 import type { Subscription } from '../subscriptions/types.js';
 import type { TransportResult, WebhookTransport } from '../transport/types.js';
@@ -76,6 +77,23 @@ export interface DeliverStart {
   readonly lastError?: string;
   /** One attempt at most, never a sleep: a failure with attempts left is `park` (the parked runner). */
   readonly single?: boolean;
+  /** Where the delivery comes from, handed to `onAttempt` (the delivery log); not used by the delivery. */
+  readonly origin?: DeliveryOrigin;
+}
+
+/** The record a delivery is of, and why this run attempts it (`manual`: a resend through the API or CLI). */
+export interface DeliveryOrigin {
+  readonly record: InboundRecord;
+  readonly trigger: 'scheduled' | 'manual';
+}
+
+/** What `onAttempt` gets besides the outcome: the delivery the attempt belongs to. */
+export interface AttemptContext {
+  readonly event: TiledeskEvent;
+  readonly webhookId: string;
+  /** Epoch ms when the attempt was sent (after its slots were held). */
+  readonly sentAt: number;
+  readonly origin: DeliveryOrigin | undefined;
 }
 
 export interface DeliverDeps {
@@ -97,6 +115,7 @@ export interface DeliverDeps {
     result: TransportResult,
     attempt: number,
     sub: Subscription,
+    context: AttemptContext,
   ) => void;
 }
 
@@ -197,6 +216,7 @@ export async function deliver(
       probe = gate.probe;
     }
     let result: TransportResult;
+    let sentAt = 0;
     try {
       if (body === undefined || hub === undefined) {
         // Bytes built once: the HMACs and the socket use the same buffer on every attempt.
@@ -210,7 +230,7 @@ export async function deliver(
         body,
         hub,
         attempt,
-        sentAtMs: d.clock.now(),
+        sentAtMs: (sentAt = d.clock.now()),
         userAgent: d.userAgent,
         legacySecretHeader: d.legacySecretHeader,
       });
@@ -232,7 +252,7 @@ export async function deliver(
     // The breaker counts an endpoint that answers as up: only retryable failures (5xx, 429, timeouts,
     // network errors) count against it, a permanent 4xx does not.
     d.breakers?.record(sub.id, outcome.kind !== 'retryable', probe);
-    d.onAttempt?.(outcome, result, attempt, sub);
+    d.onAttempt?.(outcome, result, attempt, sub, { event, webhookId: msgId, sentAt, origin: start.origin });
     const report = (): DeliveryReport => ({
       webhookId: msgId,
       attempts: attempt,

@@ -166,6 +166,31 @@ export const metricDocs = {
     labels: 'reason',
     help: 'Subscriptions disabled automatically: gone (the receiver answered 410), failing (no 2xx for SUBSCRIPTION_DISABLE_AFTER_MS).',
   },
+  [`${P}delivery_log_rows_total`]: {
+    type: 'counter',
+    labels: 'table',
+    help: 'Rows written to the delivery log: table attempts or messages (one per event per instance and day).',
+  },
+  [`${P}delivery_log_dropped_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Attempts not written to the delivery log: its queue was full (DELIVERY_LOG_MAX_PENDING), Postgres refused the batch, or still queued at shutdown.',
+  },
+  [`${P}delivery_log_pending`]: {
+    type: 'gauge',
+    labels: '',
+    help: 'Attempts queued in memory for the delivery log.',
+  },
+  [`${P}delivery_log_write_seconds`]: {
+    type: 'histogram',
+    labels: '',
+    help: 'Duration of one delivery log batch write (one statement), failed ones included.',
+  },
+  [`${P}delivery_log_partitions_dropped_total`]: {
+    type: 'counter',
+    labels: '',
+    help: 'Daily delivery log partitions dropped by retention (DELIVERY_LOG_RETENTION_DAYS), both tables counted.',
+  },
   [`${P}ready`]: {
     type: 'gauge',
     labels: '',
@@ -387,6 +412,33 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       registers,
     }),
     ready: new Gauge({ name: `${P}ready`, help: help(`${P}ready`), registers }),
+    logRows: new Counter({
+      name: `${P}delivery_log_rows_total`,
+      help: help(`${P}delivery_log_rows_total`),
+      labelNames: ['table'],
+      registers,
+    }),
+    logDropped: new Counter({
+      name: `${P}delivery_log_dropped_total`,
+      help: help(`${P}delivery_log_dropped_total`),
+      registers,
+    }),
+    logPending: new Gauge({
+      name: `${P}delivery_log_pending`,
+      help: help(`${P}delivery_log_pending`),
+      registers,
+    }),
+    logWriteSeconds: new Histogram({
+      name: `${P}delivery_log_write_seconds`,
+      help: help(`${P}delivery_log_write_seconds`),
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    logPartitionsDropped: new Counter({
+      name: `${P}delivery_log_partitions_dropped_total`,
+      help: help(`${P}delivery_log_partitions_dropped_total`),
+      registers,
+    }),
   };
   // Known label values start at 0, so rate()/increase() see the first event of each series.
   for (const outcome of ['delivered', 'dead_lettered']) {
@@ -406,6 +458,9 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
   m.leaseExpiries.inc(0);
   m.deadLetterPublishFailures.inc(0);
   m.ssrfRefusals.inc(0);
+  for (const table of ['attempts', 'messages']) m.logRows.inc({ table }, 0);
+  m.logDropped.inc(0);
+  m.logPartitionsDropped.inc(0);
   return m;
 }
 

@@ -240,6 +240,7 @@ export class ParkedRunner {
       lastStatus: c.lastStatus ?? undefined,
       lastError: c.lastError ?? undefined,
       single: true,
+      origin: { record: c.record, trigger: c.parkedReason === 'manual' ? 'manual' : 'scheduled' },
     });
     switch (outcome.kind) {
       case 'aborted':

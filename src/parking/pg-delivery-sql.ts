@@ -69,7 +69,7 @@ export const CLAIM = `with picked as (
       p.subscription_disabled
   )
   select c.id::text, c.claim_count as claim, c.subscription_id, c.webhook_id, c.lane, c.attempts,
-    ${ms('c.due_at')} as due_at,
+    ${ms('c.due_at')} as due_at, c.parked_reason,
     c.lease_expired, c.subscription_deleted, c.subscription_disabled, ${ms('c.first_attempt_at')} as first_attempt_at,
     c.last_status, c.last_error, e.event_id, e.event_name, e.id_project, e.event_ts,
     e.encoding, e.payload, e.topic, e.partition, e.record_offset::text, e.record_ts, e.record_key,

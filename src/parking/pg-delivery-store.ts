@@ -52,7 +52,8 @@ export interface PgDeliveryStoreOptions {
 
 type Headers = Record<string, string[]>;
 
-function encodeHeaders(headers: InboundRecord['headers']): string {
+/** Record headers as stored in webhook_events and webhook_log_messages: name → base64 values. */
+export function encodeHeaders(headers: InboundRecord['headers']): string {
   const out: Headers = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -200,6 +201,7 @@ interface ClaimRow {
   attempts: number;
   due_at: number;
   lease_expired: boolean;
+  parked_reason: ParkedReason;
   subscription_deleted: boolean;
   subscription_disabled: string | null;
   first_attempt_at: number | null;
@@ -230,6 +232,7 @@ function toClaimed(r: ClaimRow): ClaimedDelivery {
     attempts: r.attempts,
     dueAt: r.due_at,
     leaseExpired: r.lease_expired,
+    parkedReason: r.parked_reason,
     subscriptionDeleted: r.subscription_deleted,
     subscriptionDisabled: r.subscription_disabled,
     firstAttemptAt: r.first_attempt_at,

@@ -8,7 +8,8 @@
 import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
 import type { TiledeskEvent } from '../events/event.js';
 
-export type ParkedReason = 'retry' | 'behind' | 'spill' | 'circuit';
+/** `manual`: parked by a person (resend, recover, test through the API or the CLI): its next attempt is theirs. */
+export type ParkedReason = 'retry' | 'behind' | 'spill' | 'circuit' | 'manual';
 export type DeliveryState = 'parked' | 'delivered' | 'dead';
 
 export interface ParkRequest {
@@ -41,6 +42,8 @@ export interface ClaimedDelivery {
   readonly dueAt: number;
   /** The previous claim's lease ran out without a result (its instance died or hung). */
   readonly leaseExpired: boolean;
+  /** Why it is parked: `manual` makes its attempt a manual one in the delivery log. */
+  readonly parkedReason: ParkedReason;
   /** The subscription row no longer exists. */
   readonly subscriptionDeleted: boolean;
   /** Why its subscription was disabled by its endpoint health (`gone`, `failing`); null when enabled. */

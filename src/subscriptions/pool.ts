@@ -8,6 +8,8 @@ export interface PgPoolOptions {
   readonly logger: Logger;
   readonly max?: number;
   readonly applicationName?: string;
+  /** Session settings sent at connect (libpq `options`, e.g. `-c synchronous_commit=off`). */
+  readonly sessionOptions?: string;
 }
 
 /**
@@ -23,6 +25,7 @@ export function createPgPool(options: PgPoolOptions): pg.Pool {
     query_timeout: 60_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    ...(options.sessionOptions !== undefined && { options: options.sessionOptions }),
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (err) =>
@@ -38,4 +41,19 @@ export function createPgPool(options: PgPoolOptions): pg.Pool {
     ),
   );
   return pool;
+}
+
+/**
+ * The delivery log's own pool: two connections (one writes batches, one maintains partitions), sessions
+ * with `synchronous_commit = off`. The log is observability: a commit need not wait for the WAL flush, and
+ * a Postgres crash may lose the log's last instants, never a delivery (the parked-delivery store and the
+ * subscriptions use the main pool, with the server's setting).
+ */
+export function createDeliveryLogPool(options: Omit<PgPoolOptions, 'max' | 'sessionOptions'>): pg.Pool {
+  return createPgPool({
+    ...options,
+    max: 2,
+    applicationName: `${options.applicationName ?? 'tiledesk-webhook-connector'}:delivery-log`,
+    sessionOptions: '-c synchronous_commit=off',
+  });
 }

@@ -1,6 +1,6 @@
 /** The one entry point app.ts needs: pick the transport named by HTTP_CLIENT. */
 import type { Config } from '../config.js';
-import type { TransportOptions, WebhookTransport } from './types.js';
+import type { ResponseExcerpt, TransportOptions, WebhookTransport } from './types.js';
 import { createUndiciTransport } from './undici-transport.js';
 import { createGotTransport } from './got-transport.js';
 
@@ -25,6 +25,7 @@ export function createTransportFromConfig(
     | 'HTTP_CONNECTIONS_PER_ORIGIN'
     | 'RESPONSE_BODY_MAX_BYTES'
     | 'TARGET_ALLOW_CIDRS'
+    | 'DELIVERY_LOG'
   >,
 ): WebhookTransport {
   return createTransport(c.HTTP_CLIENT as TransportName, {
@@ -32,5 +33,11 @@ export function createTransportFromConfig(
     connectionsPerOrigin: c.HTTP_CONNECTIONS_PER_ORIGIN,
     maxResponseBytes: c.RESPONSE_BODY_MAX_BYTES,
     allowCidrs: c.TARGET_ALLOW_CIDRS,
+    responseExcerpt: excerptModeFor(c.DELIVERY_LOG),
   });
+}
+
+/** The delivery log stores the excerpts; `failures` logs only non-2xx attempts, so only theirs are kept. */
+export function excerptModeFor(deliveryLog: string): ResponseExcerpt {
+  return deliveryLog === 'all' ? 'all' : deliveryLog === 'failures' ? 'failures' : 'off';
 }

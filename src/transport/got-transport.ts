@@ -16,7 +16,7 @@ import got, { type PlainResponse, type Request as GotRequest } from 'got';
 import type { TransportOptions, TransportResult, WebhookRequest, WebhookTransport } from './types.js';
 import { memoCheckUrl, parseAllowList, type AllowList } from './target-guard.js';
 import { checkLiteralHost, createGuardedLookup, defaultLookup } from './guarded-lookup.js';
-import { discardBody, flattenHeaders } from './response.js';
+import { discardBody, Excerpt, flattenHeaders, wantsExcerpt } from './response.js';
 import { trustedCa } from './trusted-ca.js';
 import { errorResult, failureResult, refusalResult } from './transport-error.js';
 
@@ -87,12 +87,14 @@ export function createGotTransport(options: TransportOptions): WebhookTransport 
       stream = client.stream.post(target.url, { headers: { ...request.headers }, body: request.body });
       streams.add(stream);
       const response = await responseOf(stream);
-      await discardBody(stream, maxResponseBytes);
+      const excerpt = wantsExcerpt(options.responseExcerpt, response.statusCode) ? new Excerpt() : undefined;
+      await discardBody(stream, maxResponseBytes, excerpt);
       return {
         kind: 'response',
         status: response.statusCode,
         headers: flattenHeaders(response.headers),
         durationMs: elapsed(),
+        ...(excerpt && { excerpt: excerpt.bytes() }),
       };
     } catch (err) {
       stream?.destroy();

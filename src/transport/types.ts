@@ -19,6 +19,11 @@ export type TransportResult =
        */
       readonly headers: Readonly<Record<string, string | undefined>>;
       readonly durationMs: number;
+      /**
+       * The body's first bytes (at most EXCERPT_MAX_BYTES), only when `responseExcerpt` asks for this
+       * answer's (the delivery log); absent otherwise.
+       */
+      readonly excerpt?: Buffer;
     }
   | {
       readonly kind: 'error';
@@ -53,7 +58,17 @@ export interface TransportOptions {
    * (on-premise), and tests. When set, certificates added by NODE_EXTRA_CA_CERTS are not used.
    */
   readonly extraCaCerts?: readonly string[];
+  /**
+   * Keep the first EXCERPT_MAX_BYTES of response bodies (`excerpt`): of every answer (`all`), of non-2xx
+   * answers only (`failures`), or none (`off`, the default: nothing is copied).
+   */
+  readonly responseExcerpt?: ResponseExcerpt;
 }
+
+export type ResponseExcerpt = 'off' | 'all' | 'failures';
+
+/** The most of a response body a transport keeps (4 KiB, what the delivery log stores). */
+export const EXCERPT_MAX_BYTES = 4_096;
 
 export type LookupFn = (
   hostname: string,

@@ -10,7 +10,8 @@
  * response like any other.
  *
  * Requests go through undici's dispatch API with a small handler (AttemptHandler) rather than
- * `request()`: the status decides, the body is only counted and dropped, so there is no response stream,
+ * `request()`: the status decides, the body is only counted and dropped (its first 4 KiB copied when the
+ * delivery log asks for an excerpt), so there is no response stream,
  * no AbortController and no timer per attempt (a shared FIFO of deadlines, see deadlines.ts), and response
  * headers are decoded only when something may read them (non-2xx: Retry-After).
  */
@@ -19,7 +20,7 @@ import type { TransportOptions, TransportResult, WebhookRequest, WebhookTranspor
 import { parseAllowList, memoCheckUrl } from './target-guard.js';
 import { checkLiteralHost, createGuardedLookup, defaultLookup } from './guarded-lookup.js';
 import { Deadlines, type DeadlineEntry } from './deadlines.js';
-import { rawHeadersToObject } from './response.js';
+import { Excerpt, rawHeadersToObject, wantsExcerpt } from './response.js';
 import { trustedCa } from './trusted-ca.js';
 import { AttemptTimeoutError, failureResult, refusalResult } from './transport-error.js';
 
@@ -112,6 +113,7 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
   private status = 0;
   private rawHeaders: Buffer[] | null = null;
   private received = 0;
+  private excerpt: Excerpt | null = null;
 
   constructor(
     private readonly request: WebhookRequest,
@@ -133,10 +135,12 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.status = statusCode;
     if (statusCode < 200 || statusCode > 299) this.rawHeaders = rawHeaders;
+    if (wantsExcerpt(this.options.responseExcerpt, statusCode)) this.excerpt = new Excerpt();
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    this.excerpt?.add(chunk);
     this.received += chunk.length;
     if (this.received > this.maxResponseBytes && !this.settled) {
       // Enough of an endless or huge body: report the status, drop this one socket.
@@ -170,6 +174,7 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
       status: this.status,
       headers: this.rawHeaders === null ? EMPTY_HEADERS : rawHeadersToObject(this.rawHeaders),
       durationMs: this.elapsed(),
+      ...(this.excerpt && { excerpt: this.excerpt.bytes() }),
     });
   }
 

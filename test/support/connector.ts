@@ -12,7 +12,7 @@ import type { RegistryDecoder } from '../../src/events/decode-record.js';
 import { createKafka } from '../../src/kafka/create-kafka.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { createPgPool } from '../../src/subscriptions/pool.js';
+import { createDeliveryLogPool, createPgPool } from '../../src/subscriptions/pool.js';
 import { createTransportFromConfig } from '../../src/transport/create-transport.js';
 import { KAFKA_BROKERS } from './env.js';
 
@@ -68,6 +68,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
   const registry = new Registry();
   const metrics = createMetrics(registry, { defaultMetrics: false });
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 3 });
+  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
   const app = createApp({
     config,
     logger,
@@ -75,6 +76,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     random: Math.random,
     kafka: createKafka(config, logger, metrics),
     pool,
+    deliveryLogPool,
     transport: createTransportFromConfig(config),
     registry,
     metrics,
@@ -103,6 +105,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
       stopped = true;
       await app.stop();
       await pool.end();
+      await deliveryLogPool.end();
     },
   };
 }

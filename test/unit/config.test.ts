@@ -33,6 +33,28 @@ describe('loadConfig', () => {
     expect(c.TARGET_ALLOW_CIDRS).toEqual([]);
   });
 
+  it('reads the delivery log settings and rejects bad ones with CONFIG_INVALID', () => {
+    const c = loadConfig({});
+    expect([c.DELIVERY_LOG, c.DELIVERY_LOG_RETENTION_DAYS]).toEqual(['all', 14]);
+    expect(loadConfig({ DELIVERY_LOG: 'failures', DELIVERY_LOG_BATCH: '50' })).toMatchObject({
+      DELIVERY_LOG: 'failures',
+      DELIVERY_LOG_BATCH: 50,
+    });
+    const problems = problemsOf({
+      DELIVERY_LOG: 'some',
+      DELIVERY_LOG_RETENTION_DAYS: '0',
+      DELIVERY_LOG_MAX_PENDING: 'lots',
+      DELIVERY_LOG_BATCH: '0',
+    });
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toMatch(/^DELIVERY_LOG: must be one of "all", "failures", "off"/);
+    expect(problems.slice(1).map((p) => p.split(':')[0])).toEqual([
+      'DELIVERY_LOG_RETENTION_DAYS',
+      'DELIVERY_LOG_MAX_PENDING',
+      'DELIVERY_LOG_BATCH',
+    ]);
+  });
+
   it('defaults the dead-letter topic to <first topic>.dlq', () => {
     expect(loadConfig({}).DLQ_TOPIC).toBe('tiledesk.events.dlq');
     expect(loadConfig({ KAFKA_TOPICS: 'a, b' }).DLQ_TOPIC).toBe('a.dlq');

@@ -43,6 +43,7 @@ function claimed(over: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
     attempts: 2,
     dueAt: Date.now(),
     leaseExpired: false,
+    parkedReason: 'retry',
     subscriptionDeleted: false,
     subscriptionDisabled: null,
     firstAttemptAt: Date.now() - 10_000,

@@ -1,0 +1,171 @@
+/**
+ * The delivery log writer: attempts are queued in memory by `record` (synchronous, O(1), never throws) and
+ * written in batches by one background loop, one statement per batch, on the writer's own small pool whose
+ * sessions run with `synchronous_commit = off` (the log is observability: a Postgres crash may lose its
+ * last few hundred milliseconds of rows, never a delivery, and the commit does not wait for the WAL flush).
+ *
+ * States: idle (queue empty) → writing (a batch in flight; the next one follows at once while a full batch
+ * waits, else after FLUSH_INTERVAL_MS) → backing off (the write failed: the queue keeps its entries, the
+ * next try waits 0.2 s doubling to 10 s). The guarantee is the bound, not completeness: past
+ * DELIVERY_LOG_MAX_PENDING queued attempts, new ones are dropped and counted
+ * (delivery_log_dropped_total), so a slow or unreachable Postgres costs log rows, never delivery speed or
+ * unbounded memory. A batch Postgres refuses as data (SQLSTATE 22/23) is dropped and counted, except a
+ * missing day partition, which is created before the batch is tried once more.
+ */
+import type { Pool } from 'pg';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { batchStatement, isDataError, isMissingPartition } from './log-sql.js';
+import type { LogPartitions } from './partitions.js';
+import { PendingAttempts } from './pending.js';
+import type { AttemptRow, MessageRow, PendingAttempt } from './rows.js';
+
+export const FLUSH_INTERVAL_MS = 200;
+const BACKOFF_MIN_MS = 200;
+const BACKOFF_MAX_MS = 10_000;
+/** Message keys remembered (an event retried within this many events is not logged twice). */
+const MESSAGE_LRU_SIZE = 100_000;
+
+export type LogMetrics = Pick<Metrics, 'logRows' | 'logDropped' | 'logPending' | 'logWriteSeconds'>;
+
+export interface DeliveryLogWriterOptions {
+  /** The writer's own pool (see createDeliveryLogPool). */
+  readonly pool: Pool;
+  readonly partitions: Pick<LogPartitions, 'ensureDays'>;
+  readonly instance: string;
+  readonly maxPending: number;
+  readonly batch: number;
+  readonly metrics: LogMetrics;
+  readonly logger: Logger;
+  readonly flushIntervalMs?: number;
+  readonly messageLruSize?: number;
+}
+
+export class DeliveryLogWriter {
+  private readonly pending: PendingAttempts;
+  private readonly flushIntervalMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private backoffMs = 0;
+  private stopped = false;
+  private dropsLogged = 0;
+
+  constructor(private readonly o: DeliveryLogWriterOptions) {
+    this.pending = new PendingAttempts(o.maxPending, o.messageLruSize ?? MESSAGE_LRU_SIZE);
+    this.flushIntervalMs = o.flushIntervalMs ?? FLUSH_INTERVAL_MS;
+  }
+
+  /** Attempts waiting to be written. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Queues one attempt (and its event's row when new); drops it when the queue is full. Never throws. */
+  record(attempt: AttemptRow, message: () => MessageRow): void {
+    if (!this.pending.offer(attempt, message)) {
+      this.o.metrics.logDropped.inc();
+      // One line per burst of drops, not one per attempt.
+      if (this.dropsLogged++ === 0) {
+        this.o.logger.warn(
+          { maxPending: this.o.maxPending },
+          'delivery log: queue full, attempts are dropped from the log (deliveries go on)',
+        );
+      }
+      return;
+    }
+    if (this.pending.size >= this.o.batch && this.backoffMs === 0) this.kick();
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Writes what is queued, for at most `budgetMs` (the shutdown drain); what is left is dropped and
+   * counted. Resolves, never rejects.
+   */
+  async stop(budgetMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const deadline = Date.now() + budgetMs;
+    this.backoffMs = 0;
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      this.kick();
+      const current = this.loop;
+      let timeout: NodeJS.Timeout | undefined;
+      const expired = new Promise<'late'>((resolve) => {
+        timeout = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+      });
+      const r = await Promise.race([current, expired]);
+      clearTimeout(timeout);
+      if (r === 'late') break;
+      if (this.backoffMs > 0 && this.pending.size > 0) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(this.backoffMs, deadline - Date.now())));
+      }
+    }
+    this.stopped = true;
+    const left = this.pending.size;
+    if (left > 0) {
+      this.o.metrics.logDropped.inc(left);
+      this.pending.remove(left);
+      this.o.logger.warn({ left }, 'delivery log: not written before shutdown, dropped');
+    }
+    this.o.metrics.logPending.set(0);
+  }
+
+  /** Starts the write loop unless it runs (or waits out a backoff). */
+  private kick(): void {
+    if (this.loop !== undefined || this.stopped) return;
+    this.loop = this.writeAll().finally(() => (this.loop = undefined));
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.pending.size > 0 && !this.stopped) {
+      const batch = this.pending.peek(this.o.batch);
+      const ok = await this.write(batch);
+      if (!ok) {
+        this.backoffMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.backoffMs * 2));
+        this.o.metrics.logPending.set(this.pending.size);
+        await new Promise((resolve) => setTimeout(resolve, this.backoffMs).unref());
+        continue;
+      }
+      this.backoffMs = 0;
+      this.pending.remove(batch.length);
+      this.o.metrics.logPending.set(this.pending.size);
+      // Below a full batch, wait for the timer: fewer, larger statements.
+      if (this.pending.size < this.o.batch) break;
+    }
+    this.dropsLogged = 0;
+  }
+
+  /** True when the batch is done with (written, or dropped as bad data); false to retry it later. */
+  private async write(batch: readonly PendingAttempt[]): Promise<boolean> {
+    const st = batchStatement(batch, this.o.instance);
+    const end = this.o.metrics.logWriteSeconds.startTimer();
+    try {
+      try {
+        await this.o.pool.query(st.text, st.values);
+      } catch (err) {
+        if (!isMissingPartition(err)) throw err;
+        await this.o.partitions.ensureDays(batch.map((p) => p.attempt.attemptedAt));
+        await this.o.pool.query(st.text, st.values);
+      }
+      end();
+      this.o.metrics.logRows.inc({ table: 'attempts' }, batch.length);
+      if (st.messages > 0) this.o.metrics.logRows.inc({ table: 'messages' }, st.messages);
+      return true;
+    } catch (err) {
+      end();
+      if (isDataError(err) && !isMissingPartition(err)) {
+        this.o.metrics.logDropped.inc(batch.length);
+        this.o.logger.warn({ err, rows: batch.length }, 'delivery log: batch refused by Postgres, dropped');
+        return true;
+      }
+      if (this.backoffMs === 0) {
+        this.o.logger.warn({ err }, 'delivery log: write failed; retrying with backoff (deliveries go on)');
+      }
+      return false;
+    }
+  }
+}
