@@ -57,6 +57,8 @@ create table webhook_log_attempts (
   subscription_id text not null,
   -- The subscription's project (what a project caller may read), its event name and target at the time.
   id_project text not null,
+  -- A global subscription's attempts (every project's events) are the platform's: no project caller reads them.
+  subscription_global boolean not null default false,
   event_name text not null,
   target text not null,
   -- 1-based attempt number of the delivery.

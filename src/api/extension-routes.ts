@@ -117,8 +117,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     tag: 'Extensions',
     params: deliveryParams,
     responses: { '200': 'The delivery with `attempts`, oldest first.' },
-    async handler({ params }, d) {
-      const found = await d.log.delivery(params.projectid!, params.deliveryId!);
+    async handler({ caller, params }, d) {
+      const found = await d.log.delivery(params.projectid!, params.deliveryId!, caller.kind === 'platform');
       if (found === undefined) throw deliveryNotFound(params.projectid!, params.deliveryId!);
       return { ...deliveryJson(found.delivery), attempts: found.attempts.map(attemptJson) };
     },
@@ -133,8 +133,8 @@ export const extensionRoutes: readonly ApiRoute[] = [
     body: emptyBody,
     bodyRequired: false,
     responses: { '202': '`{id, status: "queued"}`.' },
-    async handler({ params, reply }, d) {
-      const r = await d.resends.resend(params.projectid!, params.deliveryId!);
+    async handler({ caller, params, reply }, d) {
+      const r = await d.resends.resend(params.projectid!, params.deliveryId!, caller.kind === 'platform');
       if (r === 'not_found') throw deliveryNotFound(params.projectid!, params.deliveryId!);
       reply.code(202);
       return { id: params.deliveryId, status: 'queued' };
@@ -148,7 +148,7 @@ export const extensionRoutes: readonly ApiRoute[] = [
     async ({ caller, params, body, reply }, d) => {
       const s = await projectSubscription(d, caller, params.projectid!, params.id!);
       const since = parseTime('since', body.since)!;
-      const queued = await d.resends.recover(s.idProject, s.id, since);
+      const queued = await d.resends.recover(s.idProject, s.id, since, caller.kind === 'platform');
       reply.code(202);
       return { queued };
     },
@@ -216,7 +216,7 @@ export const extensionRoutes: readonly ApiRoute[] = [
     { '202': '`{id}`: the webhook-id of the test delivery.' },
     async ({ caller, params, reply }, d) => {
       const s = await projectSubscription(d, caller, params.projectid!, params.id!);
-      const id = await d.resends.sendTest(s.idProject, s.id);
+      const id = await d.resends.sendTest(s.idProject, s.id, caller.kind === 'platform');
       reply.code(202);
       return { id, status: 'queued' };
     },

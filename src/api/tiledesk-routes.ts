@@ -133,8 +133,8 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
       },
     },
     responses: { '200': 'An array of SubscriptionLog rows.' },
-    async handler({ params, query }, d) {
-      return d.log.history(params.projectid!, query.page as number);
+    async handler({ caller, params, query }, d) {
+      return d.log.history(params.projectid!, query.page as number, caller.kind === 'platform');
     },
   },
   {

@@ -14,13 +14,13 @@ import type { PendingAttempt } from './rows.js';
 
 // Column names = AttemptRow's properties (json_to_recordset matches them by name).
 const ATTEMPTS = `insert into webhook_log_attempts (attempted_at, webhook_id, message_key, subscription_id,
-    id_project, event_name, target, attempt, trigger, result, reason, status_code, duration_ms, error,
+    id_project, subscription_global, event_name, target, attempt, trigger, result, reason, status_code, duration_ms, error,
     response_excerpt, instance)
   select to_timestamp(u."attemptedAt" / 1000.0), u."webhookId", u."messageKey", u."subscriptionId",
-    u."idProject", u."eventName", u.target, u.attempt, u.trigger, u.result, u.reason, u."statusCode",
+    u."idProject", u."subscriptionGlobal", u."eventName", u.target, u.attempt, u.trigger, u.result, u.reason, u."statusCode",
     u."durationMs", u.error, u."responseExcerpt", $2::text
   from json_to_recordset($1::json) as u("attemptedAt" float8, "webhookId" text, "messageKey" text,
-    "subscriptionId" text, "idProject" text, "eventName" text, target text, attempt int, trigger text,
+    "subscriptionId" text, "idProject" text, "subscriptionGlobal" boolean, "eventName" text, target text, attempt int, trigger text,
     result text, reason text, "statusCode" int, "durationMs" float8, error text, "responseExcerpt" text)`;
 
 export const INSERT_ATTEMPTS = ATTEMPTS;

@@ -21,6 +21,7 @@ export interface AttemptRow {
   readonly messageKey: string;
   readonly subscriptionId: string;
   readonly idProject: string;
+  readonly subscriptionGlobal: boolean;
   readonly eventName: string;
   readonly target: string;
   readonly attempt: number;
@@ -75,6 +76,7 @@ export function attemptRow(
     messageKey: messageKey(context.origin.record, context.event),
     subscriptionId: sub.id,
     idProject: sub.idProject,
+    subscriptionGlobal: sub.global,
     eventName: context.event.event,
     target: sub.target,
     attempt,

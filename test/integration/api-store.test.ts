@@ -412,6 +412,37 @@ describe('project isolation', () => {
   });
 });
 
+describe("a global subscription's log (every project's events) is the platform's", () => {
+  it('no project caller reads or re-sends it, even under its own project; a platform caller does', async () => {
+    const g = await createSubscriptionStore(pool).add({
+      idProject: 'G',
+      event: 'request.create',
+      target: 'http://127.0.0.1:9/global',
+      createdBy: 't',
+      global: true,
+    });
+    // Project X's event, delivered to the platform's global subscription (stored under project G).
+    const m = await message('X', 'g1');
+    const [id] = await logAttempts(pool, [
+      { message: m, subscriptionId: g.id, idProject: 'G', global: true, attemptedAt: t(0), statusCode: 400 },
+    ]);
+    const before = await counts();
+    expect(await reader.history('G', 0)).toEqual([]);
+    expect(await reader.delivery('G', id!)).toBeUndefined();
+    expect(await resends.resend('G', id!)).toBe('not_found');
+    const err = await resends.recover('G', g.id, t(-100)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isConnectorError(err, ErrorCode.SUBSCRIPTION_NOT_FOUND)).toBe(true);
+    expect(await counts()).toEqual(before);
+
+    expect((await reader.history('G', 0, true)).map((r) => r.webhook_id)).toEqual([id]);
+    expect((await reader.delivery('G', id!, true))?.delivery.status).toBe('failed');
+    expect(await resends.resend('G', id!, true)).toBe('queued');
+  });
+});
+
 describe('resend', () => {
   it('parks one manual row with the same webhook-id and the logged event bytes', async () => {
     const sub = await subscription('P1');

@@ -87,6 +87,7 @@ function row(offset: number, n: number, at = Date.now()): { attempt: AttemptRow;
     messageKey: key,
     subscriptionId: 'sub-1',
     idProject: 'P1',
+    subscriptionGlobal: false,
     eventName: ev.event,
     target: 'https://example.com/h',
     attempt: n,
@@ -304,7 +305,12 @@ describe('delivery log writer', () => {
     })!;
     await log.start();
     ends.push(() => log.stop(1_000));
-    const sub = { id: 'sub-f', idProject: 'P1', target: 'https://example.com/f' } as Subscription;
+    const sub = {
+      id: 'sub-f',
+      idProject: 'P1',
+      global: false,
+      target: 'https://example.com/f',
+    } as Subscription;
     const ok: AttemptOutcome = { kind: 'delivered', status: 204 };
     const bad: AttemptOutcome = { kind: 'permanent', reason: 'http_4xx', status: 404 };
     const res = (status: number): TransportResult => ({

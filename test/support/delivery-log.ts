@@ -102,6 +102,8 @@ export interface AttemptInput {
   readonly subscriptionId: string;
   /** The subscription's project (default the message's). */
   readonly idProject?: string;
+  /** The subscription is global (default false). */
+  readonly global?: boolean;
   readonly attemptedAt: Date;
   /** Default 1. */
   readonly attempt?: number;
@@ -151,15 +153,16 @@ export async function logAttempts(pool: pg.Pool, attempts: readonly AttemptInput
       durationMs: a.durationMs ?? 12.5,
       error: a.error === undefined ? (status === null ? 'ECONNREFUSED' : null) : a.error,
       excerpt: a.responseExcerpt === undefined ? (status === null ? null : '{"ok":true}') : a.responseExcerpt,
+      global: a.global ?? false,
     };
   });
   await pool.query(
     `insert into webhook_log_attempts (attempted_at, webhook_id, message_key, subscription_id, id_project,
         event_name, target, attempt, trigger, result, reason, status_code, duration_ms, error, response_excerpt,
-        instance)
+        subscription_global, instance)
       select u.*, 'test-host:1:abc' from unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
         $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::int[], $13::float8[],
-        $14::text[], $15::text[]) as u`,
+        $14::text[], $15::text[], $16::boolean[]) as u`,
     [
       rows.map((r) => r.at),
       rows.map((r) => r.webhookId),
@@ -176,6 +179,7 @@ export async function logAttempts(pool: pg.Pool, attempts: readonly AttemptInput
       rows.map((r) => r.durationMs),
       rows.map((r) => r.error),
       rows.map((r) => r.excerpt),
+      rows.map((r) => r.global),
     ],
   );
   return rows.map((r) => r.webhookId);

@@ -196,7 +196,7 @@ function toHistoryRow(r: HistorySqlRow): HistoryRow & HistoryExtensions {
 
 export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
   return {
-    async history(idProject, page) {
+    async history(idProject, page, platform = false) {
       // Served by webhook_log_attempts_project_idx (id_project, attempted_at desc). OFFSET paging as
       // Tiledesk's `?page=N`: a deep page reads the pages before it.
       const result = await pool.query<HistorySqlRow>(
@@ -206,7 +206,7 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
             a.status_code, a.duration_ms, a.error, a.response_excerpt,
             (select m.payload from webhook_log_messages m where m.message_key = a.message_key limit 1) as payload
           from (select * from webhook_log_attempts
-                where id_project = $1
+                where id_project = $1 and (not subscription_global or $4)
                 order by attempted_at desc, webhook_id collate "C" desc, attempt desc
                 limit $2 offset $3) a
           order by a.attempted_at desc, a.webhook_id collate "C" desc, a.attempt desc`,
@@ -214,6 +214,7 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
           idProject,
           HISTORY_PAGE_SIZE,
           (Number.isSafeInteger(page) && page > 0 ? page : 0) * HISTORY_PAGE_SIZE,
+          platform,
         ],
       );
       return result.rows.map(toHistoryRow);
@@ -264,23 +265,23 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
       return { items: rows.map(toDeliveryView), next };
     },
 
-    async delivery(idProject, webhookId) {
+    async delivery(idProject, webhookId, platform = false) {
       const attempts = await pool.query<AttemptRow>(
         `select attempted_at, attempt, trigger, result, reason, status_code, duration_ms, error,
             response_excerpt, instance, target
           from webhook_log_attempts
-          where webhook_id = $1 and id_project = $2
+          where webhook_id = $1 and id_project = $2 and (not subscription_global or $3)
           order by attempted_at, attempt`,
-        [webhookId, idProject],
+        [webhookId, idProject, platform],
       );
       if (attempts.rows.length === 0) return undefined;
       const latest = await pool.query<DeliveryRow>(
         `select ${DELIVERY_COLUMNS}
           from webhook_log_attempts a ${DELIVERY_ROWS}
-          where a.webhook_id = $1 and a.id_project = $2 and ${IS_LATEST}
+          where a.webhook_id = $1 and a.id_project = $2 and (not a.subscription_global or $3) and ${IS_LATEST}
           order by a.attempted_at desc, a.attempt desc
           limit 1`,
-        [webhookId, idProject],
+        [webhookId, idProject, platform],
       );
       const row = latest.rows[0];
       if (row === undefined) return undefined; // its partitions were dropped between the two reads

@@ -73,15 +73,19 @@ function messageKeyOf(e: EventSource): string {
 const keyOf = (e: EventSource): string =>
   eventKey(e.topic, e.partition, e.record_offset, e.event_id, md5(e.payload));
 
-/** The subscription's event name when it exists and is of the project. */
+/**
+ * The subscription's event name when it exists and is of the project; a global one (every project's events)
+ * only for a platform caller.
+ */
 async function subscriptionEvent(
   client: Pool | PoolClient,
   idProject: string,
   subscriptionId: string,
+  platform = false,
 ): Promise<string | undefined> {
   const r = await client.query<{ event: string }>(
-    'select event from webhook_subscriptions where id = $1 and id_project = $2',
-    [subscriptionId, idProject],
+    'select event from webhook_subscriptions where id = $1 and id_project = $2 and (not global or $3)',
+    [subscriptionId, idProject, platform],
   );
   return r.rows[0]?.event;
 }
@@ -191,7 +195,7 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
   const uuid = options.randomUUID ?? randomUUID;
 
   return {
-    async resend(idProject, id) {
+    async resend(idProject, id, platform = false) {
       return inTransaction(pool, async (client) => {
         // The delivery: its latest logged attempt of this project, else a parked or dead row of one of the
         // project's subscriptions (its attempts' partitions may be gone while the row is kept).
@@ -212,7 +216,9 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
         const row = kept.rows[0];
         const subscriptionId = attempt?.subscription_id ?? row?.subscription_id;
         if (subscriptionId === undefined) return 'not_found';
-        if ((await subscriptionEvent(client, idProject, subscriptionId)) === undefined) return 'not_found';
+        if ((await subscriptionEvent(client, idProject, subscriptionId, platform)) === undefined) {
+          return 'not_found';
+        }
         if ((await makeDue(client, [id])).size > 0) return 'queued';
         let message: EventSource | null = null;
         if (row === undefined && attempt !== undefined) {
@@ -232,9 +238,9 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
       });
     },
 
-    async recover(idProject, subscriptionId, since) {
+    async recover(idProject, subscriptionId, since, platform = false) {
       return inTransaction(pool, async (client) => {
-        if ((await subscriptionEvent(client, idProject, subscriptionId)) === undefined) {
+        if ((await subscriptionEvent(client, idProject, subscriptionId, platform)) === undefined) {
           throw new ConnectorError(
             ErrorCode.SUBSCRIPTION_NOT_FOUND,
             `no subscription ${subscriptionId} in project ${idProject}`,
@@ -298,9 +304,9 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
       });
     },
 
-    async sendTest(idProject, subscriptionId) {
+    async sendTest(idProject, subscriptionId, platform = false) {
       return inTransaction(pool, async (client) => {
-        const eventName = await subscriptionEvent(client, idProject, subscriptionId);
+        const eventName = await subscriptionEvent(client, idProject, subscriptionId, platform);
         if (eventName === undefined) {
           throw new ConnectorError(
             ErrorCode.SUBSCRIPTION_NOT_FOUND,

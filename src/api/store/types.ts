@@ -50,21 +50,25 @@ export interface HistoryRow {
   // extensions, additive: webhook_id, attempt, status_code, duration_ms, subscription_id
 }
 export interface DeliveryLogReader {
-  /** Newest first, 40 per page, page 0-based like Tiledesk (`?page=N`). Rows of subscriptions of idProject. */
-  history(idProject: string, page: number): Promise<HistoryRow[]>;
+  /**
+   * Newest first, 40 per page, page 0-based like Tiledesk (`?page=N`). Rows of subscriptions of idProject;
+   * those of global subscriptions (every project's events) only for a platform caller (`platform`).
+   */
+  history(idProject: string, page: number, platform?: boolean): Promise<HistoryRow[]>;
   deliveries(f: DeliveryFilter): Promise<{ items: DeliveryView[]; next: string | null }>;
   /** undefined when the delivery is not of that project (never reveal other projects' deliveries). */
   delivery(
     idProject: string,
     webhookId: string,
+    platform?: boolean,
   ): Promise<{ delivery: DeliveryView; attempts: AttemptView[] } | undefined>;
 }
 export interface ManualResends {
   /** Parks the delivery (due now, parked_reason 'manual', same webhook-id) so the connector's parked runner sends it.
    *  'not_found' when not of that project or its message is no longer kept; an already parked one is made due now. */
-  resend(idProject: string, webhookId: string): Promise<'queued' | 'not_found'>;
+  resend(idProject: string, webhookId: string, platform?: boolean): Promise<'queued' | 'not_found'>;
   /** Re-sends the subscription's deliveries whose latest state is failed since `since`; returns how many were queued. */
-  recover(idProject: string, subscriptionId: string, since: Date): Promise<number>;
+  recover(idProject: string, subscriptionId: string, since: Date, platform?: boolean): Promise<number>;
   /** An example event for the subscription (event name = the subscription's, payload a small example with id_project), queued like a resend; returns its webhook-id. */
-  sendTest(idProject: string, subscriptionId: string): Promise<string>;
+  sendTest(idProject: string, subscriptionId: string, platform?: boolean): Promise<string>;
 }

@@ -12,6 +12,7 @@ function attempt(key: string, at = T0, n = 1): AttemptRow {
     messageKey: key,
     subscriptionId: 's1',
     idProject: 'P1',
+    subscriptionGlobal: false,
     eventName: 'request.create',
     target: 'https://example.com/',
     attempt: n,

@@ -9,6 +9,7 @@ const sub = {
   idProject: 'P1',
   event: 'request.create',
   target: 'https://crm.example.com/hooks',
+  global: false,
 } as Subscription;
 const record = {
   topic: 't',
@@ -63,6 +64,7 @@ describe('delivery log rows', () => {
       webhookId: 'msg_abc',
       messageKey: messageKey(record, event),
       subscriptionId: 'sub-1',
+      subscriptionGlobal: false,
       idProject: 'P1',
       eventName: 'request.create',
       target: 'https://crm.example.com/hooks',
