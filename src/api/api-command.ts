@@ -1,11 +1,15 @@
 /**
  * `webhook-connector api`: the management API process. Serves the API on API_HOST:API_PORT and, like the
  * connector, /metrics, /healthz and /readyz on OPS_HOST:OPS_PORT. Ready = listening and Postgres answered
- * the last check (every 5 s; it also proves the API's tables are migrated).
+ * the last check (every 5 s; it also proves the API's tables are migrated). It keeps the delivery log's
+ * daily partitions like the connector does (at start and hourly: ahead of time, and dropped past
+ * DELIVERY_LOG_RETENTION_DAYS), so the log's retention holds while no connector runs.
  */
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
+import { systemClock } from '../clock.js';
 import type { Config } from '../config.js';
+import { LogPartitions } from '../delivery-log/partitions.js';
 import { createOpsServer } from '../http/ops-server.js';
 import type { Logger } from '../logger.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
@@ -59,6 +63,13 @@ export async function startApiServer(o: {
       },
     );
   await check();
+  const partitions = new LogPartitions({
+    pool,
+    retentionDays: config.DELIVERY_LOG_RETENTION_DAYS,
+    clock: systemClock,
+    logger: o.logger,
+  });
+  await partitions.start();
   const timer = setInterval(() => void check(), CHECK_INTERVAL_MS);
   timer.unref();
   const ops = createOpsServer({
@@ -81,12 +92,14 @@ export async function startApiServer(o: {
       async stop() {
         listening = false;
         clearInterval(timer);
+        partitions.stop();
         await app.close();
         await ops.close();
       },
     };
   } catch (err) {
     clearInterval(timer);
+    partitions.stop();
     await app.close().catch(() => undefined);
     await ops.close().catch(() => undefined);
     throw err;

@@ -65,6 +65,11 @@ export function createMemoryDeliveryLog(): MemoryDeliveryLog {
     createdAt: d.lastAttemptAt.toISOString(),
     updatedAt: d.lastAttemptAt.toISOString(),
     __v: 0,
+    webhook_id: d.id,
+    attempt: d.attempts,
+    status_code: d.lastStatusCode,
+    duration_ms: 12.5,
+    subscription_id: d.subscriptionId,
   });
   return {
     calls,

@@ -47,7 +47,12 @@ export interface HistoryRow {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly __v: 0;
-  // extensions, additive: webhook_id, attempt, status_code, duration_ms, subscription_id
+  // Extensions, additive (a Tiledesk client ignores them):
+  readonly webhook_id: string;
+  readonly attempt: number;
+  readonly status_code: number | null;
+  readonly duration_ms: number;
+  readonly subscription_id: string;
 }
 export interface DeliveryLogReader {
   /**

@@ -76,6 +76,28 @@ describe('api-keys and api', () => {
     expect(await ready.json()).toEqual({ ready: true, listening: true, database: 'ok' });
   });
 
+  it("keeps the delivery log's daily partitions: ahead of time, and dropped past the retention", async () => {
+    // The migration makes yesterday..tomorrow; the api process's maintenance goes to the day after
+    // tomorrow and drops days older than DELIVERY_LOG_RETENTION_DAYS (14).
+    const day = (offsetDays: number): string =>
+      new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+    await pool.query("select webhook_log_ensure_partitions((now() at time zone 'UTC')::date - 30, 1)");
+    const other = await spawnApi({ DATABASE_URL: db.url, LOG_LEVEL: 'warn' });
+    try {
+      const names = async (): Promise<string[]> =>
+        (
+          await pool.query<{ relname: string }>(
+            "select relname from pg_class where relname ~ '^webhook_log_attempts_p[0-9]{8}$' order by 1",
+          )
+        ).rows.map((r) => r.relname);
+      const all = await names();
+      expect(all).toContain(`webhook_log_attempts_p${day(2)}`);
+      expect(all).not.toContain(`webhook_log_attempts_p${day(-30)}`);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('refuses a bad configuration before starting', async () => {
     const r = await runCli(['api'], { DATABASE_URL: db.url, API_PORT: 'x', API_JWT_SECRET: 'short' }, 30_000);
     expect(r.code).toBe(1);
