@@ -82,7 +82,8 @@ export function attemptRow(
     attempt,
     trigger: context.origin.trigger,
     result: outcome.kind,
-    reason: outcome.kind === 'delivered' ? null : outcome.reason,
+    // The last attempt of a delivery whose retries ran out says so: the log's reader counts it as failed.
+    reason: outcome.kind === 'delivered' ? null : context.exhausted ? 'retries_exhausted' : outcome.reason,
     statusCode: result.kind === 'response' ? result.status : null,
     durationMs: result.durationMs,
     error: error === undefined ? null : error.replaceAll('\u0000', '\ufffd'),

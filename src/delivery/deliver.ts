@@ -19,7 +19,7 @@ import { classifyAttempt, type AttemptOutcome, type FailureReason } from './clas
 import { buildEnvelope } from './envelope.js';
 import { buildAttemptHeaders } from './headers.js';
 import type { PreparedSubscription, PreparedSubscriptions } from './prepared-subscription.js';
-import { decideNext, type RetryPolicy } from './retry-policy.js';
+import { decideNext, maxAttempts, type RetryPolicy } from './retry-policy.js';
 import type { OriginSlots } from './origin-slots.js';
 import type { Semaphore } from './semaphore.js';
 import { signHub, type HubSignatures } from './signing.js';
@@ -94,6 +94,8 @@ export interface AttemptContext {
   /** Epoch ms when the attempt was sent (after its slots were held). */
   readonly sentAt: number;
   readonly origin: DeliveryOrigin | undefined;
+  /** A retryable failure with no attempt left: the delivery ends as `retries_exhausted`. */
+  readonly exhausted: boolean;
 }
 
 export interface DeliverDeps {
@@ -252,7 +254,13 @@ export async function deliver(
     // The breaker counts an endpoint that answers as up: only retryable failures (5xx, 429, timeouts,
     // network errors) count against it, a permanent 4xx does not.
     d.breakers?.record(sub.id, outcome.kind !== 'retryable', probe);
-    d.onAttempt?.(outcome, result, attempt, sub, { event, webhookId: msgId, sentAt, origin: start.origin });
+    d.onAttempt?.(outcome, result, attempt, sub, {
+      event,
+      webhookId: msgId,
+      sentAt,
+      origin: start.origin,
+      exhausted: outcome.kind === 'retryable' && attempt >= maxAttempts(d.policy),
+    });
     const report = (): DeliveryReport => ({
       webhookId: msgId,
       attempts: attempt,

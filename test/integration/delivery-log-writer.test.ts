@@ -325,6 +325,7 @@ describe('delivery log writer', () => {
         webhookId: `msg_${e}`,
         sentAt: Date.now(),
         origin: { record: record(e), trigger: 'manual' as const },
+        exhausted: false,
       };
       // Even events fail, odd ones are delivered.
       if (e % 2 === 0) log.observe(bad, res(404), 1, sub, context);

@@ -33,6 +33,7 @@ const context: AttemptContext = {
   webhookId: 'msg_abc',
   sentAt: 1_700_000_000_000,
   origin: { record, trigger: 'manual' },
+  exhausted: false,
 };
 
 describe('delivery log rows', () => {
@@ -95,6 +96,17 @@ describe('delivery log rows', () => {
       error: 'ECONNREFUSED',
     });
     expect(attemptRow(outcome, result, 1, sub, { ...context, origin: undefined }, 'i')).toBeUndefined();
+  });
+
+  it('the last attempt of a delivery whose retries ran out has reason retries_exhausted', () => {
+    const outcome = { kind: 'retryable', reason: 'http_5xx', status: 503 } as const;
+    const result = { kind: 'response', status: 503, headers: {}, durationMs: 1 } as const;
+    expect(attemptRow(outcome, result, 6, sub, { ...context, exhausted: true }, 'i')).toMatchObject({
+      result: 'retryable',
+      reason: 'retries_exhausted',
+      statusCode: 503,
+    });
+    expect(attemptRow(outcome, result, 5, sub, context, 'i')).toMatchObject({ reason: 'http_5xx' });
   });
 
   it('replaces invalid UTF-8 and NUL in texts', () => {
