@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { createApiKeyStore, type ApiKeyStore } from '../../src/api/api-keys.js';
+import { createApiStores } from '../../src/api/api-stores.js';
 import { createAuthenticator, type JwtConfig } from '../../src/api/auth.js';
 import { createApiApp, type ApiApp } from '../../src/api/create-api-app.js';
 import type { DeliveryLogReader, ManualResends } from '../../src/api/store/types.js';
@@ -85,6 +86,8 @@ export async function startTestApi(
     jwt?: Partial<JwtConfig>;
     bodyLimitBytes?: number;
     log?: DeliveryLogReader & ManualResends;
+    /** The real Postgres log reader and re-sends (src/api/api-stores.ts) instead of the in-memory log. */
+    pgStores?: boolean;
   } = {},
 ): Promise<TestApi> {
   const { db, pool } = await createMigratedDatabase(prefix);
@@ -92,14 +95,15 @@ export async function startTestApi(
   const subscriptions = createSubscriptionStore(pool);
   const memoryLog = createMemoryDeliveryLog();
   const log = o.log ?? memoryLog;
+  const stores = o.pgStores === true ? createApiStores(pool) : { log, resends: log };
   const registry = new Registry();
   const defaults = loadConfig({});
   const api = await createApiApp({
     logger: createLogger(process.env.TEST_API_LOG_LEVEL ?? 'silent'),
     authenticate: await createAuthenticator({ keys, jwt: { ...defaults, ...o.jwt } }),
     subscriptions,
-    log,
-    resends: log,
+    log: stores.log,
+    resends: stores.resends,
     bodyLimitBytes: o.bodyLimitBytes ?? defaults.API_BODY_LIMIT_BYTES,
     metrics: createApiMetrics(registry),
   });
