@@ -30,13 +30,16 @@ const reply = (status: number, code: ErrorCode, msg: string): ApiErrorReply => (
   body: { success: false, code, msg },
 });
 
-/** Postgres errors (node-postgres's DatabaseError carries a severity; a failed connection a system code). */
-function isPostgresFailure(err: Error & { severity?: unknown; code?: unknown }): boolean {
-  return (
-    typeof err.severity === 'string' ||
-    (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) ||
-    /^Connection terminated/.test(err.message)
-  );
+/**
+ * Postgres unavailable, not refusing a query: a failed connection (a system code such as ECONNREFUSED, or
+ * node-postgres's "Connection terminated"), or an error of SQLSTATE class 08 (connection), 53
+ * (insufficient resources), 57 (operator intervention: shutdown, cancel, statement timeout) or 58
+ * (system error). Another Postgres error is a query this service got wrong: a bug, not an outage.
+ */
+function isPostgresUnavailable(err: Error & { severity?: unknown; code?: unknown }): boolean {
+  if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return true;
+  if (/^Connection terminated/.test(err.message)) return true;
+  return typeof err.severity === 'string' && typeof err.code === 'string' && /^(08|53|57|58)/.test(err.code);
 }
 
 /** The reply for `err`; `internal` is true when it is a bug (logged with its stack by the caller). */
@@ -61,7 +64,7 @@ export function apiErrorReply(err: unknown): ApiErrorReply & { internal: boolean
     // fastify's: not JSON, empty JSON body, unsupported media type (415), bad URL, bad content length.
     return { ...reply(status, ErrorCode.API_BAD_REQUEST, e.message), internal: false };
   }
-  if (err instanceof Error && isPostgresFailure(e)) {
+  if (err instanceof Error && isPostgresUnavailable(e)) {
     return {
       ...reply(503, ErrorCode.SUBSCRIPTIONS_UNAVAILABLE, 'Postgres is unavailable; try again'),
       internal: false,

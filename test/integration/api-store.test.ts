@@ -315,7 +315,17 @@ describe('deliveries and their state', () => {
       expect(seen).toEqual(all.map((d) => d.id));
       expect(pages).toBe(Math.ceil(11 / limit));
     }
-    for (const bad of ['x', Buffer.from('["1", 2]').toString('base64url'), '']) {
+    const cursor = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const bad of [
+      'x',
+      cursor(['1', 2]),
+      '',
+      // Past Postgres's range, or text Postgres refuses: the caller's mistake, never a database error.
+      cursor(['9999999999999999999', 'msg_x']),
+      cursor(['-1', 'msg_x']),
+      cursor(['1', 'msg_\u0000']),
+      cursor(['1', 'x'.repeat(129)]),
+    ]) {
       await expect(
         reader.deliveries({ idProject: 'P1', subscriptionId: sub, limit: 5, before: bad }),
       ).rejects.toThrow(InvalidCursorError);

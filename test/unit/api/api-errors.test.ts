@@ -59,6 +59,15 @@ describe('apiErrorReply', () => {
       body: { code: ErrorCode.SUBSCRIPTIONS_UNAVAILABLE },
       internal: false,
     });
+    const pgError = (code: string): Error =>
+      Object.assign(new Error(`pg ${code}`), { severity: 'ERROR', code });
+    for (const code of ['08006', '53300', '57P01', '57014', '58030']) {
+      expect(apiErrorReply(pgError(code))).toMatchObject({ status: 503, internal: false });
+    }
+    // A query Postgres refuses for its values (bigint out of range, NUL in text) is not an outage.
+    for (const code of ['22003', '22021', '42601']) {
+      expect(apiErrorReply(pgError(code))).toMatchObject({ status: 500, internal: true });
+    }
     expect(apiErrorReply(new TypeError('x is undefined'))).toEqual({
       status: 500,
       body: { success: false, msg: 'internal error' },
