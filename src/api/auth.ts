@@ -74,9 +74,10 @@ export async function createAuthenticator(o: {
     }
     const role = payload[o.jwt.API_JWT_ROLE_CLAIM];
     const project = payload[o.jwt.API_JWT_PROJECT_CLAIM];
+    // Tiledesk's createdBy is the user id. Tiledesk's own tokens carry it as `_id` (their `sub` is the
+    // principal type: user, bot, subscription); a token of the platform's own may name it as `sub`.
     const subject =
-      typeof payload.sub === 'string' ? payload.sub : typeof payload._id === 'string' ? payload._id : '';
-    // Tiledesk's createdBy is the user id: the token's subject, when it names one.
+      typeof payload._id === 'string' ? payload._id : typeof payload.sub === 'string' ? payload.sub : '';
     const who = (subject === '' ? 'jwt' : subject).slice(0, 256);
     if (role === 'platform') return { kind: 'platform', who };
     if (typeof role !== 'string' || !PROJECT_ROLES.has(role)) {

@@ -19,7 +19,7 @@ import type { DeliveryFilter } from './store/types.js';
 const HOUR_MS = 3_600_000;
 const DEFAULT_OVERLAP_HOURS = 24;
 
-/** ISO 8601 date or date-time (UTC or with an offset). */
+/** ISO 8601 date or date-time (UTC or with an offset; a date-time without one is UTC, like a date). */
 const TIME_PATTERN = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
 const time = (description: string): JsonSchema => ({
   type: 'string',
@@ -28,10 +28,14 @@ const time = (description: string): JsonSchema => ({
   description: `${description} (ISO 8601, e.g. 2026-01-02T03:04:05Z).`,
 });
 
-/** A time within what Postgres and a person mean (years 1970 to 9999); BAD_REQUEST otherwise. */
+/**
+ * A time within what Postgres and a person mean (years 1970 to 9999); BAD_REQUEST otherwise. A date-time
+ * without an offset is UTC (JavaScript would read it in the server's time zone).
+ */
 function parseTime(name: string, value: unknown): Date | undefined {
   if (value === undefined) return undefined;
-  const d = new Date(value as string);
+  const text = value as string;
+  const d = new Date(text.includes('T') && !/(Z|[+-]\d{2}:\d{2})$/.test(text) ? `${text}Z` : text);
   const ms = d.getTime();
   if (!Number.isFinite(ms) || ms < 0 || ms >= Date.UTC(10_000, 0, 1)) {
     throw new ConnectorError(

@@ -129,7 +129,15 @@ export const tiledeskRoutes: readonly ApiRoute[] = [
     querystring: {
       type: 'object',
       properties: {
-        page: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0, description: '0-based page.' },
+        // 1,000 pages (40,000 attempts) deep at most: each page reads the ones before it (OFFSET paging, as
+        // Tiledesk's); deeper, the deliveries route pages by cursor.
+        page: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 1_000,
+          default: 0,
+          description: '0-based page (≤ 1000).',
+        },
       },
     },
     responses: { '200': 'An array of SubscriptionLog rows.' },

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
 import { createPgDeliveryLogReader, InvalidCursorError } from '../../src/api/store/pg-delivery-log-reader.js';
-import { createPgManualResends } from '../../src/api/store/pg-manual-resends.js';
+import { createPgManualResends, RECOVER_MAX } from '../../src/api/store/pg-manual-resends.js';
 import type { DeliveryLogReader, DeliveryView, ManualResends } from '../../src/api/store/types.js';
 import { webhookId } from '../../src/delivery/webhook-id.js';
 import { isConnectorError, ErrorCode } from '../../src/errors.js';
@@ -569,6 +569,25 @@ describe('recover', () => {
     // The older failure is in for an earlier T.
     expect(await resends.recover('P1', sub, t(0))).toBe(1);
     expect(await parkedRows()).toHaveLength(5);
+  });
+});
+
+describe('recover past its bound', () => {
+  it(`queues at most ${RECOVER_MAX} a call, oldest first; the next call queues the rest`, async () => {
+    const sub = await subscription('P1');
+    const total = RECOVER_MAX + 5;
+    const messages: LoggedMessage[] = [];
+    for (let i = 0; i < total; i++) messages.push(await message('P1', `many-${i}`));
+    const ids = await logAttempts(
+      pool,
+      messages.map((m, i) => ({ message: m, subscriptionId: sub, attemptedAt: t(i / 100), statusCode: 400 })),
+    );
+    expect(await resends.recover('P1', sub, t(-1))).toBe(RECOVER_MAX);
+    const first = (await parkedRows()).map((r) => r.webhook_id);
+    expect(new Set(first)).toEqual(new Set(ids.slice(0, RECOVER_MAX)));
+    expect(await resends.recover('P1', sub, t(-1))).toBe(5);
+    expect(await resends.recover('P1', sub, t(-1))).toBe(0);
+    expect(new Set((await parkedRows()).map((r) => r.webhook_id))).toEqual(new Set(ids));
   });
 });
 

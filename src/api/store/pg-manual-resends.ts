@@ -54,6 +54,13 @@ interface Queued {
   readonly message: EventSource | null;
 }
 
+/**
+ * Most deliveries one recover call queues (the oldest failed ones first): a subscription that failed for
+ * days must not turn one request into a transaction over a million rows and a burst at its receiver. A
+ * call that answers this many is called again; the ones it queued are pending, not failed, by then.
+ */
+export const RECOVER_MAX = 1_000;
+
 const MESSAGE_COLUMNS = `m.message_key, m.event_id, m.event_name, m.id_project, m.event_ts, m.encoding, m.payload,
   m.topic, m.partition, m.record_offset::text, m.record_ts, m.record_key, m.record_value, m.record_headers`;
 
@@ -257,8 +264,10 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
           `select a.webhook_id, a.message_key, w.event_ref, w.seq
             from webhook_log_attempts a ${DELIVERY_ROWS}
             where a.subscription_id = $1 and a.id_project = $2 and a.attempted_at >= $3 and ${IS_LATEST}
-              and ${STATUS} = 'failed'`,
-          [subscriptionId, idProject, since],
+              and ${STATUS} = 'failed'
+            order by a.attempted_at, a.webhook_id
+            limit $4`,
+          [subscriptionId, idProject, since, RECOVER_MAX],
         );
         // Dead rows failed at or after `since` (their last attempt, or their end when never attempted: a
         // disabled subscription's rows), unless already parked again or delivered since per the log.
@@ -271,8 +280,9 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
                               where p.webhook_id = d.webhook_id and p.state = 'parked')
               and (select l.result from webhook_log_attempts l where l.webhook_id = d.webhook_id
                    order by l.attempted_at desc, l.attempt desc limit 1) is distinct from 'delivered'
-            order by d.webhook_id, d.id desc`,
-          [subscriptionId, since],
+            order by d.webhook_id, d.id desc
+            limit $3`,
+          [subscriptionId, since, RECOVER_MAX],
         );
         const items = new Map<string, Queued>();
         for (const r of fromRows.rows) {
@@ -299,8 +309,9 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
             message,
           });
         }
-        await park(client, [...items.values()]);
-        return items.size;
+        const queued = [...items.values()].slice(0, RECOVER_MAX);
+        await park(client, queued);
+        return queued.length;
       });
     },
 

@@ -105,6 +105,16 @@ describe('JWTs', () => {
       body: { event: 'request.create', target: 'https://jwt.example/' },
     });
     expect(created.json).toMatchObject({ createdBy: 'u2' });
+    // A token shaped like Tiledesk's own: `sub` is the principal type, `_id` the user.
+    const tiledeskShaped = await hsToken(
+      { id_project: P, role: 'owner', sub: 'user', _id: '5e1f2a3b4c5d6e7f8a9b0c1d' },
+      { exp: '5m' },
+    );
+    const created2 = await hs.call('POST', `/${P}/subscriptions`, {
+      headers: { authorization: `JWT ${tiledeskShaped}` },
+      body: { event: 'request.close', target: 'https://jwt.example/' },
+    });
+    expect(created2.json).toMatchObject({ createdBy: '5e1f2a3b4c5d6e7f8a9b0c1d' });
     const platform = await hsToken({ role: 'platform' }, { exp: '5m' });
     expect((await list(hs, `JWT ${platform}`, 'any-project')).status).toBe(200);
   });

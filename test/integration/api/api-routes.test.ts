@@ -228,6 +228,11 @@ describe('extension routes', () => {
         before: 'abc',
       },
     ]);
+    // A date-time without an offset is UTC, whatever the server's time zone.
+    await api.call('GET', `/${P}/subscriptions/${id}/deliveries?since=2026-01-01T05:00`, { key });
+    expect(api.memoryLog.calls.filter((c) => c[0] === 'deliveries').at(-1)?.[1]).toMatchObject({
+      since: new Date('2026-01-01T05:00:00Z'),
+    });
     for (const q of [
       'status=lost',
       'limit=0',
