@@ -22,6 +22,18 @@ import type { SubscriptionStore } from '../../src/subscriptions/types.js';
 import { createMemoryDeliveryLog, type MemoryDeliveryLog } from './memory-delivery-log.js';
 import { createMigratedDatabase, type TestDatabase } from './pg.js';
 
+/** The fields of a subscription in Tiledesk's answers (its Mongoose document: models/subscription.js). */
+export const TILEDESK_SUBSCRIPTION_FIELDS = [
+  '_id',
+  'event',
+  'target',
+  'id_project',
+  'createdBy',
+  'createdAt',
+  'updatedAt',
+  '__v',
+] as const;
+
 export interface ApiResponse {
   readonly status: number;
   readonly headers: Headers;

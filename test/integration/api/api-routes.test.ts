@@ -4,7 +4,7 @@
  * The delivery log behind history/deliveries/resend is the in-memory one: the routes are under test here.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startTestApi, type TestApi } from '../../support/api-server.js';
+import { startTestApi, TILEDESK_SUBSCRIPTION_FIELDS, type TestApi } from '../../support/api-server.js';
 import { attemptView, deliveryView } from '../../support/memory-delivery-log.js';
 
 let api: TestApi;
@@ -16,17 +16,6 @@ beforeAll(async () => {
   key = await api.projectKey(P);
 });
 afterAll(() => api.stop());
-
-const TILEDESK_FIELDS = [
-  '_id',
-  'event',
-  'target',
-  'id_project',
-  'createdBy',
-  'createdAt',
-  'updatedAt',
-  '__v',
-];
 
 async function rowCount(): Promise<number> {
   return Number((await api.pool.query('select count(*) from webhook_subscriptions')).rows[0].count);
@@ -40,7 +29,7 @@ describe('Tiledesk routes', () => {
     });
     expect(r.status).toBe(200);
     const s = r.json as Record<string, unknown>;
-    for (const f of TILEDESK_FIELDS) expect(s).toHaveProperty(f);
+    for (const f of TILEDESK_SUBSCRIPTION_FIELDS) expect(s).toHaveProperty(f);
     expect(s).toMatchObject({
       event: 'request.create',
       target: 'https://example.com/a',
@@ -85,7 +74,7 @@ describe('Tiledesk routes', () => {
       expect(s.id_project).toBe(P);
       expect(s).not.toHaveProperty('secret');
       expect(s).not.toHaveProperty('global');
-      for (const f of TILEDESK_FIELDS) expect(s).toHaveProperty(f);
+      for (const f of TILEDESK_SUBSCRIPTION_FIELDS) expect(s).toHaveProperty(f);
     }
   });
 

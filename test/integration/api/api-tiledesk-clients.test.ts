@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { startTestApi, type TestApi } from '../../support/api-server.js';
+import { startTestApi, TILEDESK_SUBSCRIPTION_FIELDS, type TestApi } from '../../support/api-server.js';
 
 const JWT_SECRET = 'tiledesk-clients-hs256-secret-0123456789';
 const PROJECT = '65a1b2c3d4e5f60718293a4b';
@@ -46,17 +46,6 @@ async function send(
   return { status: res.status, headers: res.headers, data: text === '' ? undefined : JSON.parse(text) };
 }
 
-const SUBSCRIPTION_KEYS = [
-  '_id',
-  'event',
-  'target',
-  'id_project',
-  'createdBy',
-  'createdAt',
-  'updatedAt',
-  '__v',
-];
-
 it('the telegram connector subscribes and unsubscribes (TiledeskSubscriptionClient)', async () => {
   // subscribe(): axios POST, `json: subscription_info` sent as `data`, Content-Type and Authorization.
   const subscriptionInfo = {
@@ -78,7 +67,7 @@ it('the telegram connector subscribes and unsubscribes (TiledeskSubscriptionClie
   expect(typeof saved.secret).toBe('string');
   expect(subscribed.headers.get('x-hook-secret')).toBe(saved.secret);
   expect(saved).toMatchObject({ ...subscriptionInfo, id_project: PROJECT, createdBy: USER, __v: 0 });
-  for (const k of SUBSCRIPTION_KEYS) expect(saved).toHaveProperty(k);
+  for (const k of TILEDESK_SUBSCRIPTION_FIELDS) expect(saved).toHaveProperty(k);
 
   // Configuring twice (the page reloaded) returns the same subscription, secret in the header again.
   const again = await send(
