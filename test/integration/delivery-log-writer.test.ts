@@ -199,7 +199,7 @@ describe('delivery log writer', () => {
     ]);
   });
 
-  it('keeps null and empty byte fields apart (one binary parameter cut in SQL)', async () => {
+  it('keeps null and empty byte fields apart (binary COPY: length -1 is null)', async () => {
     const w = writer(logPool(), freshMetrics());
     const shapes: [number, Partial<InboundRecord>, Partial<TiledeskEvent>][] = [
       [40, { key: null, value: null }, { idProject: null }],
@@ -244,6 +244,19 @@ describe('delivery log writer', () => {
         record_value: Buffer.from('{"n":42}'),
       },
     ]);
+  });
+
+  it('compresses event rows with lz4 (004), on every partition and on ones created later', async () => {
+    await check.query(`select webhook_log_ensure_partitions(current_date + 20, 1)`);
+    const { rows } = await check.query<{ relname: string; methods: string }>(
+      `select c.relname, string_agg(a.attcompression::text, '' order by a.attname) as methods
+         from pg_class c join pg_attribute a on a.attrelid = c.oid
+        where c.relname like 'webhook_log_messages%' and c.relkind in ('r', 'p')
+          and a.attname in ('payload', 'record_key', 'record_value')
+        group by c.relname`,
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const r of rows) expect(r).toEqual({ relname: r.relname, methods: 'lll' });
   });
 
   it('runs its sessions with synchronous_commit off', async () => {
