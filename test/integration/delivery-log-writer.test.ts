@@ -263,7 +263,7 @@ describe('delivery log writer', () => {
     expect((await logPool().query('show synchronous_commit')).rows[0].synchronous_commit).toBe('off');
   });
 
-  it('drops and counts a batch Postgres refuses as data, then goes on', async () => {
+  it('drops and counts a batch Postgres refuses as data, whole (its event rows too), then goes on', async () => {
     const metrics = freshMetrics();
     const w = writer(logPool(), metrics);
     const bad = row(600, 1);
@@ -273,6 +273,9 @@ describe('delivery log writer', () => {
     const good = row(601, 1);
     w.record(good.attempt, good.message);
     await waitFor(async () => (await count('webhook_log_attempts')) === 1, { message: 'the next row' });
+    // Whole or nothing: the refused batch's event row (copied before its attempts) was rolled back too.
+    const messages = await check.query('select record_offset::int as o from webhook_log_messages');
+    expect(messages.rows).toEqual([{ o: 601 }]);
   });
 
   it('stop writes what is still queued (the shutdown drain)', async () => {
