@@ -39,6 +39,7 @@ import {
 } from './lib/data.js';
 import { configSpec } from '../src/config.js';
 import { ensurePeer, startPeer } from './lib/peer.js';
+import { PgBackendMonitor, type PgShare } from './lib/pg-backends.js';
 import { loadAverage, MachineMonitor, machineDescription, ProcMonitor } from './lib/proc.js';
 import { selfTimeByArea, topSelfTime, type SelfTime } from './lib/profile.js';
 import {
@@ -63,7 +64,7 @@ import {
   type OutageContext,
   type OutageDetail,
 } from './scenarios/outage.js';
-import { LOG_RUNS, logComparisons, logRunEnv, truncateLog } from './scenarios/delivery-log.js';
+import { logComparisons, logRunEnv, logRuns, truncateLog } from './scenarios/delivery-log.js';
 
 // ------------------------------------------------------------------------------------------ settings
 
@@ -121,6 +122,8 @@ const HEAP_GROWTH = Number(process.env.BENCH_HEAP_GROWTH ?? configSpec.HEAP_GROW
 
 /** Records per partition taken and not yet done (the connector's default unless BENCH_WINDOW says otherwise). */
 const WINDOW = Number(process.env.BENCH_WINDOW ?? configSpec.PARTITION_MAX_IN_FLIGHT.default);
+/** Rounds of the log group (off, all) before its last off run (bench/scenarios/delivery-log.ts). */
+const LOG_ROUNDS = Math.max(1, Number(process.env.BENCH_LOG_ROUNDS ?? 3));
 const ISOLATION_TIMEOUT_MS = 5_000;
 /** Isolation rates are taken over a fixed window that starts this long after the first delivery/ready. */
 const ISOLATION_WARMUP_MS = 2_000;
@@ -171,6 +174,8 @@ export interface RunResult {
   readonly loadBefore: Load;
   readonly loadAfter: Load;
   readonly startup?: Record<string, number | null>;
+  /** CPU µs per delivery of the Postgres processes serving the run (group `log`): see bench/lib/pg-backends.ts. */
+  readonly postgresCpuMicrosPerDelivery?: Record<PgShare, number | null>;
   /** Our connector's own view: peak heap / external / arrayBuffers / RSS (MB). */
   readonly memory?: Record<string, number>;
   /** Our connector's metrics at the end: attempts by result, deliveries by outcome. */
@@ -260,6 +265,8 @@ interface Measured {
   readonly receiverCpuPercent: number | null;
   /** The whole machine's busy CPU in the window, % of one core (200 = both cores saturated). */
   readonly machineCpuPercent: number | null;
+  /** The measured window (wall clock) and the deliveries in it. */
+  readonly window: { from: number; to: number; count: number } | null;
 }
 
 /** Rate towards `expected` on `ports` (bench/lib/stats.ts steadyRateToTarget) and the CPU spent in that window. */
@@ -288,6 +295,7 @@ async function measure(
     cpuPercent: cpuMs !== null && t.from !== null && t.to !== null ? cpuPercent(cpuMs, t.to - t.from) : null,
     cpuMicrosPerDelivery: cpuMicrosPerItem(cpuMs, t.count),
     peakRssMb: mon.peakRssMb,
+    window: t.from !== null && t.to !== null ? { from: t.from, to: t.to, count: t.count } : null,
   };
 }
 
@@ -310,6 +318,8 @@ interface OursOptions {
   readonly nodeFlags?: readonly string[];
   /** Called once the connector is ready (e.g. to start producing); the run then waits for the deliveries. */
   readonly whenReady?: () => Promise<void>;
+  /** Also measure the Postgres processes serving the run (bench/lib/pg-backends.ts). */
+  readonly postgres?: boolean;
 }
 
 function ourEnv(
@@ -346,15 +356,24 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
     echo: process.env.BENCH_ECHO === '1',
   });
   const mon = new ProcMonitor(child.pid);
+  const pgMon = o.postgres ? await PgBackendMonitor.start(o.databaseUrl) : undefined;
   try {
     const started = await child.message<Record<string, number | null>>((m) => m.type === 'started', 90_000);
     const startMs = Date.now();
     if (o.whenReady) await o.whenReady();
     const endMs = await waitDeliveries(o.ports, o.expected, startMs, o.capSeconds, () => child.isAlive());
     if (!child.isAlive()) throw new Error(`connector exited early:\n${child.output().slice(-3000)}`);
-    const m = await measure(o.ports, o.expected, startMs, endMs, mon, o.hi, o.warmupMs);
+    const { window, ...m } = await measure(o.ports, o.expected, startMs, endMs, mon, o.hi, o.warmupMs);
     const startup = Object.fromEntries(Object.entries(started).filter(([k]) => k !== 'type'));
     mon.stop();
+    await pgMon?.stop();
+    const pgMicros = (share: PgShare): number | null =>
+      window && pgMon
+        ? cpuMicrosPerItem(pgMon.cpuBetween(share, window.from, window.to), window.count)
+        : null;
+    const postgres = pgMon
+      ? { log: pgMicros('log'), other: pgMicros('other'), background: pgMicros('background') }
+      : undefined;
     child.process.send({ cmd: 'stop' });
     const final = await child
       .message<{
@@ -379,6 +398,7 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
       loadBefore,
       loadAfter: load(),
       startup,
+      ...(postgres && { postgresCpuMicrosPerDelivery: postgres }),
       memory: final?.peak,
       outcomes: final?.outcomes,
       eventLoopDelayMs: final?.eventLoopDelayMs,
@@ -386,6 +406,7 @@ async function runOurs(o: OursOptions): Promise<RunResult> {
     };
   } finally {
     mon.stop();
+    await pgMon?.stop();
     if (child.isAlive()) child.process.send?.({ cmd: 'stop' });
     await Promise.race([child.exited, sleep(10_000)]);
     await child.kill();
@@ -851,16 +872,18 @@ async function main(): Promise<void> {
       latencyAt('latency.quarter', topics.latencyQuarter, 0.25),
     );
   }
-  // The delivery log's cost (bench/scenarios/delivery-log.ts): fan-out 1 with the log off, on, off.
+  // The delivery log's cost (bench/scenarios/delivery-log.ts): fan-out 1 with the log off and on, interleaved.
   if (wants('log')) {
-    for (const name of LOG_RUNS) {
-      await scenario(
-        `delivery log: fan-out 1 (undici) with DELIVERY_LOG=${logRunEnv(name).DELIVERY_LOG}`,
-        async () => {
-          await truncateLog(db.fo1);
-          return ours(name, { env: logRunEnv(name) });
-        },
-      );
+    for (const name of logRuns(LOG_ROUNDS)) {
+      await scenario(`delivery log: fan-out 1 (undici), ${name}`, async () => {
+        await truncateLog(db.fo1);
+        const r = await ours(name, { env: logRunEnv(name), postgres: true });
+        const p = r.postgresCpuMicrosPerDelivery;
+        log(
+          `${name}: CPU µs/delivery connector ${r.cpuMicrosPerDelivery?.toFixed(1) ?? '?'}, Postgres log ${p?.log?.toFixed(1) ?? '?'} other ${p?.other?.toFixed(1) ?? '?'} background ${p?.background?.toFixed(1) ?? '?'}; machine ${r.machineCpuPercent?.toFixed(0) ?? '?'} %, load ${r.loadBefore.one.toFixed(2)} → ${r.loadAfter.one.toFixed(2)}`,
+        );
+        return r;
+      });
     }
   }
   if (wants('throughput')) {
@@ -1223,7 +1246,7 @@ function comparisons(): {
     },
   ];
   const outage = outageComparisons(find);
-  const dlog = logComparisons(find);
+  const dlog = logComparisons(find, LOG_ROUNDS);
   return {
     ratios: [...ratios, ...dlog.ratios, ...outage.ratios],
     targets: [...targets, ...dlog.targets, ...outage.targets],

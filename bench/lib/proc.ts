@@ -24,7 +24,7 @@ interface StatLine {
   readonly cpuMs: number;
 }
 
-function readStat(pid: number): StatLine | null {
+export function readStat(pid: number): StatLine | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name is in parentheses and may contain spaces: split after the last ')'.

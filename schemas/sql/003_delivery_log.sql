@@ -28,7 +28,8 @@ create table webhook_api_keys (
 -- the decoded fields (payload bytes exactly as sent) and the original record for a dead letter.
 create table webhook_log_messages (
   logged_at timestamptz not null,
-  -- md5 hex of topic, partition, offset, event id and payload (webhook_events' unique key): the join key.
+  -- md5 hex of topic, partition, offset, record timestamp and event id (src/delivery-log/message-key.ts):
+  -- the join key.
   message_key text not null,
   event_id text not null,
   event_name text not null,

@@ -1,6 +1,7 @@
 /**
  * The delivery log writer: attempts are queued in memory by `record` (synchronous, O(1), never throws) and
- * written in batches by one background loop, one statement per batch, on the writer's own small pool whose
+ * written in batches by one background loop, one transaction of two binary COPYs per batch (log-sql.ts), on
+ * the writer's own small pool whose
  * sessions run with `synchronous_commit = off` (the log is observability: a Postgres crash may lose its
  * last few hundred milliseconds of rows, never a delivery, and the commit does not wait for the WAL flush).
  *
@@ -12,10 +13,19 @@
  * unbounded memory. A batch Postgres refuses as data (SQLSTATE 22/23) is dropped and counted, except a
  * missing day partition, which is created before the batch is tried once more.
  */
-import type { Pool } from 'pg';
+import { finished } from 'node:stream/promises';
+import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { batchStatement, isDataError, isMissingPartition } from './log-sql.js';
+import {
+  COPY_ATTEMPTS,
+  COPY_MESSAGES,
+  encodeBatch,
+  isDataError,
+  isMissingPartition,
+  type EncodedBatch,
+} from './log-sql.js';
 import type { LogPartitions } from './partitions.js';
 import { PendingAttempts } from './pending.js';
 import type { AttemptRow, MessageRow, PendingAttempt } from './rows.js';
@@ -141,19 +151,19 @@ export class DeliveryLogWriter {
 
   /** True when the batch is done with (written, or dropped as bad data); false to retry it later. */
   private async write(batch: readonly PendingAttempt[]): Promise<boolean> {
-    const st = batchStatement(batch, this.o.instance);
+    const encoded = encodeBatch(batch, this.o.instance);
     const end = this.o.metrics.logWriteSeconds.startTimer();
     try {
       try {
-        await this.o.pool.query(st.text, st.values);
+        await this.copy(encoded);
       } catch (err) {
         if (!isMissingPartition(err)) throw err;
         await this.o.partitions.ensureDays(batch.map((p) => p.attempt.attemptedAt));
-        await this.o.pool.query(st.text, st.values);
+        await this.copy(encoded);
       }
       end();
       this.o.metrics.logRows.inc({ table: 'attempts' }, batch.length);
-      if (st.messages > 0) this.o.metrics.logRows.inc({ table: 'messages' }, st.messages);
+      if (encoded.messageCount > 0) this.o.metrics.logRows.inc({ table: 'messages' }, encoded.messageCount);
       return true;
     } catch (err) {
       end();
@@ -168,4 +178,30 @@ export class DeliveryLogWriter {
       return false;
     }
   }
+
+  /** Both COPYs in one transaction: the batch is in the log whole or not at all. */
+  private async copy(encoded: EncodedBatch): Promise<void> {
+    const client = await this.o.pool.connect();
+    try {
+      await client.query('begin');
+      if (encoded.messages !== null) await copyInto(client, COPY_MESSAGES, encoded.messages);
+      await copyInto(client, COPY_ATTEMPTS, encoded.attempts);
+      await client.query('commit');
+      client.release();
+    } catch (err) {
+      const rollback = await client.query('rollback').then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      // A connection that cannot roll back is not given back to the pool.
+      client.release(rollback);
+      throw err;
+    }
+  }
+}
+
+async function copyInto(client: PoolClient, statement: string, data: Buffer): Promise<void> {
+  const stream = client.query(copyFrom(statement));
+  stream.end(data);
+  await finished(stream);
 }

@@ -199,7 +199,7 @@ describe('delivery log writer', () => {
     ]);
   });
 
-  it('keeps null and empty byte fields apart (one binary parameter cut in SQL)', async () => {
+  it('keeps null and empty byte fields apart (binary COPY: length -1 is null)', async () => {
     const w = writer(logPool(), freshMetrics());
     const shapes: [number, Partial<InboundRecord>, Partial<TiledeskEvent>][] = [
       [40, { key: null, value: null }, { idProject: null }],
@@ -246,11 +246,24 @@ describe('delivery log writer', () => {
     ]);
   });
 
+  it('compresses event rows with lz4 (004), on every partition and on ones created later', async () => {
+    await check.query(`select webhook_log_ensure_partitions(current_date + 20, 1)`);
+    const { rows } = await check.query<{ relname: string; methods: string }>(
+      `select c.relname, string_agg(a.attcompression::text, '' order by a.attname) as methods
+         from pg_class c join pg_attribute a on a.attrelid = c.oid
+        where c.relname like 'webhook_log_messages%' and c.relkind in ('r', 'p')
+          and a.attname in ('payload', 'record_key', 'record_value')
+        group by c.relname`,
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const r of rows) expect(r).toEqual({ relname: r.relname, methods: 'lll' });
+  });
+
   it('runs its sessions with synchronous_commit off', async () => {
     expect((await logPool().query('show synchronous_commit')).rows[0].synchronous_commit).toBe('off');
   });
 
-  it('drops and counts a batch Postgres refuses as data, then goes on', async () => {
+  it('drops and counts a batch Postgres refuses as data, whole (its event rows too), then goes on', async () => {
     const metrics = freshMetrics();
     const w = writer(logPool(), metrics);
     const bad = row(600, 1);
@@ -260,6 +273,9 @@ describe('delivery log writer', () => {
     const good = row(601, 1);
     w.record(good.attempt, good.message);
     await waitFor(async () => (await count('webhook_log_attempts')) === 1, { message: 'the next row' });
+    // Whole or nothing: the refused batch's event row (copied before its attempts) was rolled back too.
+    const messages = await check.query('select record_offset::int as o from webhook_log_messages');
+    expect(messages.rows).toEqual([{ o: 601 }]);
   });
 
   it('stop writes what is still queued (the shutdown drain)', async () => {

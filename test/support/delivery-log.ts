@@ -36,17 +36,16 @@ export interface MessageInput {
   readonly loggedAt?: Date;
 }
 
-/** md5 hex of topic, partition, offset, event id (NUL-separated) and the payload bytes. */
+/** md5 hex of topic, partition, offset, record timestamp and event id (NUL-separated). */
 export function fixtureMessageKey(
   topic: string,
   partition: number,
   offset: string,
+  recordTs: string,
   eventId: string,
-  payload: Buffer,
 ): string {
   return createHash('md5')
-    .update(`${topic}\u0000${partition}\u0000${offset}\u0000${eventId}\u0000`)
-    .update(payload)
+    .update(`${topic}\u0000${partition}\u0000${offset}\u0000${recordTs}\u0000${eventId}`)
     .digest('hex');
 }
 
@@ -61,7 +60,8 @@ export async function logMessage(pool: pg.Pool, m: MessageInput): Promise<Logged
     `{"id":${JSON.stringify(m.eventId)},"event":${JSON.stringify(event)},"id_project":${JSON.stringify(m.idProject)},"timestamp":${loggedAt.getTime()},"payload":${payload.toString('utf8')}}`,
     'utf8',
   );
-  const messageKey = fixtureMessageKey(topic, partition, offset, m.eventId, payload);
+  const recordTs = String(loggedAt.getTime());
+  const messageKey = fixtureMessageKey(topic, partition, offset, recordTs, m.eventId);
   await pool.query(
     `insert into webhook_log_messages (logged_at, message_key, event_id, event_name, id_project, event_ts,
         encoding, payload, topic, partition, record_offset, record_ts, record_key, record_value, record_headers)
@@ -77,7 +77,7 @@ export async function logMessage(pool: pg.Pool, m: MessageInput): Promise<Logged
       topic,
       partition,
       offset,
-      String(loggedAt.getTime()),
+      recordTs,
       Buffer.from(m.idProject, 'utf8'),
       recordValue,
       JSON.stringify({ 'x-trace': [Buffer.from('t1').toString('base64')] }),

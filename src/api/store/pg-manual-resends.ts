@@ -14,6 +14,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { PoolClient, Pool } from 'pg';
+import { messageKeyOf } from '../../delivery-log/message-key.js';
 import { webhookId } from '../../delivery/webhook-id.js';
 import { ConnectorError, ErrorCode } from '../../errors.js';
 import { eventKey, inTransaction } from '../../parking/pg-delivery-store.js';
@@ -65,17 +66,6 @@ const MESSAGE_COLUMNS = `m.message_key, m.event_id, m.event_name, m.id_project, 
   m.topic, m.partition, m.record_offset::text, m.record_ts, m.record_key, m.record_value, m.record_headers`;
 
 const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('hex');
-
-/**
- * The log's message key: md5 hex of topic, partition, offset, event id (NUL-separated) and the payload bytes.
- * The same formula as src/delivery-log/message-key.ts (the log writer's), kept here for the test event only.
- */
-function messageKeyOf(e: EventSource): string {
-  return createHash('md5')
-    .update(`${e.topic}\u0000${e.partition}\u0000${e.record_offset}\u0000${e.event_id}\u0000`)
-    .update(e.payload)
-    .digest('hex');
-}
 
 const keyOf = (e: EventSource): string =>
   eventKey(e.topic, e.partition, e.record_offset, e.event_id, md5(e.payload));
@@ -368,7 +358,13 @@ export function createPgManualResends(pool: Pool, options: ManualResendsOptions 
                 record_value, record_headers)
               values (now(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
             [
-              messageKeyOf(event),
+              messageKeyOf(
+                event.topic,
+                event.partition,
+                event.record_offset,
+                event.record_ts,
+                event.event_id,
+              ),
               event.event_id,
               event.event_name,
               event.id_project,

@@ -1,0 +1,62 @@
+import { describe, expect, it } from '@jest/globals';
+import { logRuns, logSummary, median, postgresMicros } from '../../../bench/scenarios/delivery-log.js';
+
+describe('bench log group arithmetic', () => {
+  it('interleaves off and all, ends with off, then failures', () => {
+    expect(logRuns(2)).toEqual([
+      'log.off.1',
+      'log.all.1',
+      'log.off.2',
+      'log.all.2',
+      'log.off.3',
+      'log.failures',
+    ]);
+  });
+
+  it('median of odd and even counts, ignoring missing values', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, null, 3, 2])).toBe(2.5);
+    expect(median([null, undefined])).toBeNull();
+  });
+
+  it('cost from medians, paired cost per round, CPU medians of connector and Postgres', () => {
+    const runs: Record<string, { rate: number; cpuMicrosPerDelivery: number; pg: number }> = {
+      'log.off.1': { rate: 10_000, cpuMicrosPerDelivery: 100, pg: 0 },
+      'log.all.1': { rate: 8_000, cpuMicrosPerDelivery: 130, pg: 20 },
+      'log.off.2': { rate: 6_000, cpuMicrosPerDelivery: 104, pg: 1 },
+      'log.all.2': { rate: 6_000, cpuMicrosPerDelivery: 120, pg: 24 },
+      'log.off.3': { rate: 12_000, cpuMicrosPerDelivery: 96, pg: 0 },
+    };
+    const s = logSummary((name) => {
+      const r = runs[name];
+      return (
+        r && {
+          rate: r.rate,
+          cpuMicrosPerDelivery: r.cpuMicrosPerDelivery,
+          postgresCpuMicrosPerDelivery: { log: r.pg, other: 0.5, background: null },
+        }
+      );
+    }, 2);
+    expect(s.offRate).toBe(10_000);
+    expect(s.allRate).toBe(7_000);
+    expect(s.cost).toBeCloseTo(0.3, 10);
+    // Round 1: 1 − 8000 ÷ 8000 = 0; round 2: 1 − 6000 ÷ 9000 = 1/3; median 1/6.
+    expect(s.pairedCost).toBeCloseTo(1 / 6, 10);
+    expect(s.connectorOff).toBe(100);
+    expect(s.connectorAll).toBe(125);
+    expect(s.postgresOff).toBe(0.5);
+    expect(s.postgresAll).toBe(22.5);
+    expect(s.postgresLogAll).toBe(22);
+  });
+
+  it('Postgres µs per delivery: the sum of the shares measured', () => {
+    expect(
+      postgresMicros({
+        rate: 1,
+        cpuMicrosPerDelivery: 1,
+        postgresCpuMicrosPerDelivery: { log: 2, other: null, background: 1 },
+      }),
+    ).toBe(3);
+    expect(postgresMicros({ rate: 1, cpuMicrosPerDelivery: 1 })).toBeNull();
+  });
+});
