@@ -32,6 +32,7 @@
  * commit what is done, leave the group) → stopped.
  */
 import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -106,6 +107,10 @@ export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1_000, retr
 /** Delay before a record whose processing rejected runs again: 1 s, doubling, capped at 60 s. */
 export const recordRetryDelayMs = (failures: number): number =>
   Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1));
+
+/** Retries of the final commit at stop, and the pause before each (well inside any drain budget). */
+const STOP_COMMIT_RETRIES = 3;
+const STOP_COMMIT_RETRY_MS = 200;
 
 export class ConsumerLoop {
   private readonly consumer: Consumer;
@@ -229,12 +234,23 @@ export class ConsumerLoop {
       );
       for (const st of this.parts.values()) st.abort.abort();
       await this.commit();
+      // The last commit decides what the next owner redelivers: one the broker refused (a rebalance
+      // starting, the coordinator moving) is tried again, briefly, while the group still has this member.
+      for (let i = 0; i < STOP_COMMIT_RETRIES && this.joined && this.hasCommittable(); i++) {
+        await delay(STOP_COMMIT_RETRY_MS);
+        await this.commit();
+      }
     }
     clearInterval(this.commitTimer);
     await this.consumer.disconnect();
     await this.admin?.disconnect();
     this.state = 'stopped';
     this.joined = false;
+  }
+
+  /** Some owned partition has done work not yet committed. */
+  private hasCommittable(): boolean {
+    return [...this.parts.values()].some((st) => st.offsets.committable() !== null);
   }
 
   /** kafkajs eachBatch: take what fits, start it, return at once. Never throws, never waits on deliveries. */
@@ -465,7 +481,7 @@ export class ConsumerLoop {
     const work = async (): Promise<void> => {
       if (!this.joined) {
         // kafkajs's runner is stopped (crashed, restarting): its commitOffsets would silently do nothing.
-        if ([...this.parts.values()].some((st) => st.offsets.committable() !== null)) {
+        if (this.hasCommittable()) {
           this.o.metrics.offsetCommits.inc({ result: 'skipped' });
         }
         return;

@@ -29,6 +29,8 @@ class FakeConsumer extends EventEmitter {
   readonly paused = new Set<string>();
   /** false: kafkajs's runner is stopped, and commitOffsets resolves without committing (as kafkajs does). */
   running = true;
+  /** How many of the next commits the broker refuses (a rebalance starting, a coordinator moving). */
+  refuseCommits = 0;
   eachBatch!: (p: EachBatchPayload) => Promise<void>;
   override on(event: string, listener: (...args: unknown[]) => void): this {
     return super.on(event, listener);
@@ -48,6 +50,10 @@ class FakeConsumer extends EventEmitter {
   }
   async commitOffsets(offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
     if (!this.running) return;
+    if (this.refuseCommits > 0) {
+      this.refuseCommits--;
+      throw new Error('The coordinator is not aware of this member (REBALANCE_IN_PROGRESS)');
+    }
     this.commits.push(offsets);
     this.emit(EVENTS.COMMIT_OFFSETS, { payload: { topics: offsets } });
   }
@@ -209,6 +215,20 @@ describe('ConsumerLoop', () => {
     // A late batch of the revoked partition is not taken.
     expect(await fake.batch('t', 0, [2])).toEqual([]);
     expect(work.started.filter((r) => r.partition === 0)).toHaveLength(2);
+  });
+
+  it('at stop, a final commit the broker refuses is tried again: the drained work is not redelivered', async () => {
+    const { fake, work, loop } = setup();
+    await loop.start();
+    fake.join('m1', { t: [0] });
+    await fake.batch('t', 0, [0, 1]);
+    work.finish(0, 0);
+    work.finish(0, 1);
+    await tick();
+    fake.refuseCommits = 2;
+    await loop.stop();
+    expect(fake.refuseCommits).toBe(0);
+    expect(lastCommit(fake)).toEqual({ 't/0': '2' });
   });
 
   it('an aborted record (shutdown, revoke) is not done and holds the commit', async () => {
