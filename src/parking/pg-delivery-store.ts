@@ -130,6 +130,61 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
   }
 }
 
+/** One webhook_events row's columns, as INSERT_EVENTS takes them. */
+export interface EventColumns {
+  readonly eventId: string;
+  readonly eventName: string;
+  readonly idProject: Buffer | null;
+  readonly eventTs: number;
+  readonly encoding: string;
+  readonly payload: Buffer;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly recordTs: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  /** JSON text: {"name": ["base64", ...]}. */
+  readonly headers: string;
+}
+
+/**
+ * Inserts the events (or finds them, when already stored) in one statement; returns each one's row id by
+ * its `eventKey`. The caller sorts `rows` by that key: concurrent writers lock shared rows in one order.
+ */
+export async function insertEvents(
+  client: PoolClient,
+  rows: readonly EventColumns[],
+): Promise<Map<string, string>> {
+  const inserted = await client.query<{
+    id: string;
+    topic: string;
+    partition: number;
+    record_offset: string;
+    event_id: string;
+    payload_md5: string;
+  }>(INSERT_EVENTS, [
+    rows.map((r) => r.eventId),
+    rows.map((r) => r.eventName),
+    rows.map((r) => r.idProject),
+    rows.map((r) => r.eventTs),
+    rows.map((r) => r.encoding),
+    rows.map((r) => r.payload),
+    rows.map((r) => r.topic),
+    rows.map((r) => r.partition),
+    rows.map((r) => r.offset),
+    rows.map((r) => r.recordTs),
+    rows.map((r) => r.key),
+    rows.map((r) => r.value),
+    rows.map((r) => r.headers),
+  ]);
+  const ids = new Map<string, string>();
+  for (const row of inserted.rows) {
+    ids.set(eventKey(row.topic, row.partition, row.record_offset, row.event_id, row.payload_md5), row.id);
+  }
+  return ids;
+}
+
 async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise<void> {
   // Sorted, so that two transactions upserting the same rows lock them in the same order (no deadlock).
   const events = new Map<string, ParkRequest>();
@@ -144,32 +199,24 @@ async function writeBatch(pool: Pool, requests: readonly ParkRequest[]): Promise
     a.webhookId < b.webhookId ? -1 : a.webhookId > b.webhookId ? 1 : 0,
   );
   await inTransaction(pool, async (client) => {
-    const inserted = await client.query<{
-      id: string;
-      topic: string;
-      partition: number;
-      record_offset: string;
-      event_id: string;
-      payload_md5: string;
-    }>(INSERT_EVENTS, [
-      eventRows.map((r) => r.event.id),
-      eventRows.map((r) => r.event.event),
-      eventRows.map((r) => projectBytes(r.event.idProject)),
-      eventRows.map((r) => r.event.timestamp),
-      eventRows.map((r) => r.event.encoding),
-      eventRows.map((r) => r.event.payload),
-      eventRows.map((r) => r.record.topic),
-      eventRows.map((r) => r.record.partition),
-      eventRows.map((r) => r.record.offset),
-      eventRows.map((r) => r.record.timestamp),
-      eventRows.map((r) => r.record.key),
-      eventRows.map((r) => r.record.value),
-      eventRows.map((r) => encodeHeaders(r.record.headers)),
-    ]);
-    const ids = new Map<string, string>();
-    for (const row of inserted.rows) {
-      ids.set(eventKey(row.topic, row.partition, row.record_offset, row.event_id, row.payload_md5), row.id);
-    }
+    const ids = await insertEvents(
+      client,
+      eventRows.map((r) => ({
+        eventId: r.event.id,
+        eventName: r.event.event,
+        idProject: projectBytes(r.event.idProject),
+        eventTs: r.event.timestamp,
+        encoding: r.event.encoding,
+        payload: r.event.payload,
+        topic: r.record.topic,
+        partition: r.record.partition,
+        offset: r.record.offset,
+        recordTs: r.record.timestamp,
+        key: r.record.key,
+        value: r.record.value,
+        headers: encodeHeaders(r.record.headers),
+      })),
+    );
     const refOf = (r: ParkRequest): string => {
       const id = ids.get(requestEventKey(r));
       if (id === undefined) throw new Error(`park: no event row returned for ${r.event.id}`);

@@ -17,8 +17,8 @@ import type { PoolClient, Pool } from 'pg';
 import { messageKeyOf } from '../../delivery-log/message-key.js';
 import { webhookId } from '../../delivery/webhook-id.js';
 import { ConnectorError, ErrorCode } from '../../errors.js';
-import { eventKey, inTransaction } from '../../parking/pg-delivery-store.js';
-import { INSERT_DELIVERIES, INSERT_EVENTS } from '../../parking/pg-delivery-sql.js';
+import { eventKey, inTransaction, insertEvents } from '../../parking/pg-delivery-store.js';
+import { INSERT_DELIVERIES } from '../../parking/pg-delivery-sql.js';
 import { DELIVERY_ROWS, IS_LATEST, STATUS } from './log-sql.js';
 import type { ManualResends } from './types.js';
 
@@ -113,63 +113,56 @@ async function park(client: PoolClient, items: readonly Queued[]): Promise<void>
   for (const q of items) {
     if (q.eventRef === null && q.message !== null) toInsert.set(keyOf(q.message), q.message);
   }
-  const refs = new Map<string, string>();
-  if (toInsert.size > 0) {
-    const rows = [...toInsert.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
-    const inserted = await client.query<{
-      id: string;
-      topic: string;
-      partition: number;
-      record_offset: string;
-      event_id: string;
-      payload_md5: string;
-    }>(INSERT_EVENTS, [
-      rows.map((m) => m.event_id),
-      rows.map((m) => m.event_name),
-      rows.map((m) => m.id_project),
-      rows.map((m) => m.event_ts),
-      rows.map((m) => m.encoding),
-      rows.map((m) => m.payload),
-      rows.map((m) => m.topic),
-      rows.map((m) => m.partition),
-      rows.map((m) => m.record_offset),
-      rows.map((m) => m.record_ts),
-      rows.map((m) => m.record_key),
-      rows.map((m) => m.record_value),
-      rows.map((m) => JSON.stringify(m.record_headers ?? {})),
-    ]);
-    for (const r of inserted.rows) {
-      refs.set(eventKey(r.topic, r.partition, r.record_offset, r.event_id, r.payload_md5), r.id);
-    }
-  }
-  const rows = [...items]
+  const rows = [...toInsert.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+  const refs =
+    rows.length === 0
+      ? new Map<string, string>()
+      : await insertEvents(
+          client,
+          rows.map((m) => ({
+            eventId: m.event_id,
+            eventName: m.event_name,
+            idProject: m.id_project,
+            eventTs: m.event_ts,
+            encoding: m.encoding,
+            payload: m.payload,
+            topic: m.topic,
+            partition: m.partition,
+            offset: m.record_offset,
+            recordTs: m.record_ts,
+            key: m.record_key,
+            value: m.record_value,
+            headers: JSON.stringify(m.record_headers ?? {}),
+          })),
+        );
+  const deliveryRows = [...items]
     .map((q) => ({
       q,
       ref: q.eventRef ?? (q.message === null ? undefined : refs.get(keyOf(q.message))),
       seq: q.seq ?? q.message?.record_offset ?? '0',
     }))
     .sort((a, b) => (a.q.webhookId < b.q.webhookId ? -1 : a.q.webhookId > b.q.webhookId ? 1 : 0));
-  for (const r of rows) {
+  for (const r of deliveryRows) {
     if (r.ref === undefined) throw new Error(`resend: no event row for ${r.q.webhookId}`);
   }
   await client.query(INSERT_DELIVERIES, [
-    rows.map((r) => r.ref),
-    rows.map((r) => r.q.subscriptionId),
-    rows.map((r) => r.q.webhookId),
-    rows.map(() => null),
-    rows.map((r) => r.seq),
-    rows.map(() => 'manual'),
-    rows.map(() => 0),
-    rows.map(() => now),
-    rows.map(() => null),
-    rows.map(() => null),
-    rows.map(() => null),
-    rows.map(() => null),
+    deliveryRows.map((r) => r.ref),
+    deliveryRows.map((r) => r.q.subscriptionId),
+    deliveryRows.map((r) => r.q.webhookId),
+    deliveryRows.map(() => null),
+    deliveryRows.map((r) => r.seq),
+    deliveryRows.map(() => 'manual'),
+    deliveryRows.map(() => 0),
+    deliveryRows.map(() => now),
+    deliveryRows.map(() => null),
+    deliveryRows.map(() => null),
+    deliveryRows.map(() => null),
+    deliveryRows.map(() => null),
   ]);
   // A row parked meanwhile by the connector (the insert above left it as it was): due now too.
   await makeDue(
     client,
-    rows.map((r) => r.q.webhookId),
+    deliveryRows.map((r) => r.q.webhookId),
   );
 }
 
