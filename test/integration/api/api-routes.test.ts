@@ -166,6 +166,9 @@ describe('Tiledesk routes', () => {
     ]);
     expect((p1.json as Record<string, unknown>[])[0]).toMatchObject({ id_project: P, __v: 0 });
     expect((await api.call('GET', `/${P}/subscriptions/history?page=-1`, { key })).status).toBe(400);
+    // 1,000 pages deep at most (OFFSET paging reads every page before the one asked for).
+    expect((await api.call('GET', `/${P}/subscriptions/history?page=1000`, { key })).status).toBe(200);
+    expect((await api.call('GET', `/${P}/subscriptions/history?page=1001`, { key })).status).toBe(400);
   });
 });
 
