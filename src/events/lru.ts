@@ -1,10 +1,19 @@
 /**
  * A bounded least-recently-used map. A JS Map iterates in insertion order, so re-inserting on every hit
  * keeps the least recently used key first, and eviction is "delete the first key": O(1) both ways.
+ *
+ * The first key comes from one iterator kept for the cache's life, not from a new `keys().next()` per
+ * eviction: V8 leaves a deleted entry as a hole in the Map's table until it is rebuilt, and a fresh
+ * iterator walks every hole from the start. Past a full 100,000-entry cache that walk cost 9–27 µs per
+ * eviction (the delivery log's message-key cache, one eviction per event); the kept iterator resumes where
+ * it stopped, about 0.2–0.8 µs. It stays right because a Map iterator is live (ECMAScript: entries added
+ * later are visited, deleted ones skipped) and every key behind it was evicted by it or moved to the end
+ * by a hit, so its next key is always the oldest one.
  */
 export class LruCache<K, V> {
   readonly #max: number;
   readonly #map = new Map<K, V>();
+  #oldest: Iterator<K> = this.#map.keys();
 
   constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
@@ -45,8 +54,8 @@ export class LruCache<K, V> {
     this.#map.delete(key);
     this.#map.set(key, value);
     while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value as K;
-      this.#map.delete(oldest);
+      // Never done here: the Map holds more than #max ≥ 1 keys, all of them ahead of the iterator.
+      this.#map.delete(this.#oldest.next().value as K);
     }
     return value;
   }
@@ -57,6 +66,7 @@ export class LruCache<K, V> {
 
   clear(): void {
     this.#map.clear();
+    this.#oldest = this.#map.keys();
   }
 
   /** Keys from least to most recently used (for tests and debugging). */
