@@ -10,6 +10,9 @@
  * started (the row goes back, due now). Postgres unavailable: the runner pauses and tries again with
  * backoff; results not yet written are kept and written when it is back (meanwhile a lease may run out and
  * another instance attempt the delivery again: a duplicate, never a loss).
+ *
+ * About 430 lines: claim, attempt, result batching and the outage backoff share the lease arithmetic and
+ * the pending results; they are only correct together.
  */
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';

@@ -11,7 +11,7 @@
  * leased. Due and lease times are compared with the database clock (`now()`), so instances with skewed
  * clocks agree. Each claim counts up the row's claim_count; a finish applies only to the claim it names.
  *
- * About 360 lines: the writes, the claim and the row mapping of the two tables change together.
+ * About 400 lines: the writes, the claim and the row mapping of the two tables change together.
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';

@@ -6,7 +6,7 @@
  * are stored compactly (`SnapshotSubscription`): times as numbers with Date getters, and the strings that
  * repeat across rows (project, event, target, creator) shared instead of one copy per row.
  *
- * Just past 300 lines: one store, one table; the SQL, the row mapping and the compact snapshot rows
+ * About 390 lines: one store, one table; the SQL, the row mapping and the compact snapshot rows
  * change together.
  */
 import type { Pool } from 'pg';

@@ -11,6 +11,9 @@
  * The row joins no ordered lane (lane null): a re-send is out of order by nature — the other events of its
  * key were delivered long ago, or later ones since — and as the lowest seq of its lane it would hold every
  * newer parked delivery of that key behind a person's re-send and its retries, for hours.
+ *
+ * About 390 lines: re-send, recover and send-test share the event lookup, the insert into webhook_events
+ * and the parking statement; split, each would repeat the rules on which rows may be parked again.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { PoolClient, Pool } from 'pg';
