@@ -11,19 +11,20 @@
  * each run.
  */
 import pg from 'pg';
+import type { Comparison, RunId, TargetRow } from '../lib/result.js';
 
 export const LOG_COST_TARGET = 0.15;
 
 /** The group's runs in order: log.off.1, log.all.1, log.off.2, …, log.all.N, log.off.N+1, log.failures. */
-export function logRuns(rounds: number): string[] {
-  const runs: string[] = [];
+export function logRuns(rounds: number): RunId[] {
+  const runs: RunId[] = [];
   for (let k = 1; k <= rounds; k++) runs.push(`log.off.${k}`, `log.all.${k}`);
   runs.push(`log.off.${rounds + 1}`, 'log.failures');
   return runs;
 }
 
 /** The connector's settings of each run of the group. */
-export function logRunEnv(name: string): Record<string, string> {
+export function logRunEnv(name: RunId): Record<string, string> {
   return {
     DELIVERY_LOG: name.startsWith('log.all') ? 'all' : name === 'log.failures' ? 'failures' : 'off',
   };
@@ -85,7 +86,7 @@ export interface LogSummary {
   readonly postgresLogAll: number | null;
 }
 
-export function logSummary(find: (name: string) => Found | undefined, rounds: number): LogSummary {
+export function logSummary(find: (id: RunId) => Found | undefined, rounds: number): LogSummary {
   const off = Array.from({ length: rounds + 1 }, (_, k) => find(`log.off.${k + 1}`));
   const all = Array.from({ length: rounds }, (_, k) => find(`log.all.${k + 1}`));
   const offRate = median(off.map((r) => r?.rate));
@@ -111,12 +112,9 @@ const f = (v: number | null, digits = 0): string => (v === null ? '?' : v.toFixe
 
 /** The group's comparison lines and its target (`1 − median(all) ÷ median(off)` ≤ 15 %). */
 export function logComparisons(
-  find: (name: string) => Found | undefined,
+  find: (id: RunId) => Found | undefined,
   rounds: number,
-): {
-  ratios: { name: string; value: number | null; detail: string }[];
-  targets: { target: string; met: boolean | null; value: number | null; detail: string }[];
-} {
+): { ratios: Comparison[]; targets: TargetRow[] } {
   const s = logSummary(find, rounds);
   const failures = find('log.failures');
   const written = nums(
@@ -130,16 +128,19 @@ export function logComparisons(
   return {
     ratios: [
       {
+        id: 'log.all.vs.off.rate',
         name: 'delivery log, fan-out 1: median DELIVERY_LOG=all ÷ median off, deliveries/s',
         value: s.cost === null ? null : 1 - s.cost,
         detail: `all ${f(s.allRate)}/s, off ${f(s.offRate)}/s (${rounds} all runs, ${rounds + 1} off runs); paired cost ${s.pairedCost === null ? '?' : (s.pairedCost * 100).toFixed(0)} %; attempt rows written ${written.join(', ') || '?'}, dropped ${dropped.join(', ') || '?'}`,
       },
       {
+        id: 'log.all.minus.off.cpu',
         name: 'delivery log, fan-out 1: CPU µs/delivery connector + Postgres, all − off (median)',
         value: cpuAll !== null && cpuOff !== null ? cpuAll - cpuOff : null,
         detail: `connector ${f(s.connectorOff)} → ${f(s.connectorAll)}, Postgres ${f(s.postgresOff, 1)} → ${f(s.postgresAll, 1)} (log backends ${f(s.postgresLogAll, 1)})`,
       },
       {
+        id: 'log.failures.vs.off.rate',
         name: 'delivery log, fan-out 1: DELIVERY_LOG=failures (all answers 2xx) ÷ median off, deliveries/s',
         value:
           failures?.rate != null && s.offRate !== null && s.offRate > 0 ? failures.rate / s.offRate : null,
@@ -148,6 +149,7 @@ export function logComparisons(
     ],
     targets: [
       {
+        id: 'log.cost',
         target: 'delivery log cost ≤ 15 % of throughput (fan-out 1, every attempt logged)',
         met: s.cost === null ? null : s.cost <= LOG_COST_TARGET,
         value: s.cost,

@@ -11,17 +11,33 @@
  *    200 ms instead, its subscription in each ordering mode.
  *
  * Every run has its own topic, consumer group and database (so parked rows of one run never reach another).
- * Called by bench/run.ts, which owns the receivers and the connector's common environment.
+ * Called by bench/run.ts, which owns the receivers and the connector's common environment; the group's
+ * ratios, targets and tables are in bench/lib/comparisons.ts and bench/lib/report.ts.
+ *
+ * Past 300 lines: one run's phases (warm-up, live load, drain) share the connector's process, its ops
+ * port, a Postgres pool and the CPU monitors, and read as one sequence; apart, they would hand all of
+ * them across files (as `drain` already takes nine arguments).
  */
 import pg from 'pg';
 import { forkBuilt, sleep, type Child } from '../lib/child.js';
+import type { BenchContext } from '../lib/context.js';
 import { createSubscriptionDb, createTopics, EVENT_NAMES, preload, produceAtRate } from '../lib/data.js';
-import type { MachineMonitor } from '../lib/proc.js';
 import { ProcMonitor } from '../lib/proc.js';
+import { url } from '../lib/receivers.js';
 import { promByLabel, promSum } from '../lib/prom.js';
-import { atLeast, atMost, cpuMicrosPerItem, cpuPercent, ratio, type TargetCheck } from '../lib/stats.js';
+import {
+  currentLoad,
+  type DrainDetail,
+  type Load,
+  type OutageDetail,
+  type OutageFailure,
+  type OutageRunId,
+  type RunResult,
+} from '../lib/result.js';
+import { cpuMicrosPerItem, cpuPercent } from '../lib/stats.js';
 import type { PortSummary, ReceiverMode } from '../receiver.js';
 import { configSpec } from '../../src/config.js';
+import { ourEnv } from './ours.js';
 
 /** Live seconds of each of the three outage runs (the issue asks for >= 180; shorter for smoke runs). */
 export const OUTAGE_SECONDS = Number(process.env.BENCH_OUTAGE_SECONDS ?? 180);
@@ -35,8 +51,6 @@ export const OUTAGE_SUBSCRIBERS = 10;
 /** One event name in these topics: each subscriber is exactly one subscription (10 subscriptions in all). */
 const NAMES = 1;
 const SLOW_DELAY_MS = 200;
-/** Deliveries/s the slow origin must sustain in 'concurrent' mode (issue #15). */
-export const SLOW_TARGET_PER_SEC = 300;
 
 /** The schedule's parked steps (attempts 3 and later): a row parked with reason 'retry' is due this long after. */
 const PARKED_STEP_MS = 15_000;
@@ -68,101 +82,6 @@ export const OUTAGE_ENV: Readonly<Record<string, string>> = {
 };
 export const OUTAGE_CONCURRENCY = Number(configSpec.DELIVERY_CONCURRENCY.default);
 
-export type OutageFailure = 'none' | '503' | 'hang' | 'slow';
-
-/** What an outage run adds to bench/run.ts's RunResult (`outage` field). */
-export interface OutageDetail {
-  readonly failure: OutageFailure;
-  /** Ordering of the failing/slow subscriber's subscription. */
-  readonly ordering: 'concurrent' | 'ordered';
-  readonly eventsPerSec: number;
-  readonly deliveriesPerSec: number;
-  readonly liveSeconds: number;
-  readonly produced: number;
-  /** Healthy subscribers' live deliveries that arrived, of `expected`. */
-  readonly healthyArrived: number;
-  readonly healthyExpected: number;
-  readonly healthyLatency: PortSummary['latency'];
-  /** Parks during the live phase, by reason, and per second. */
-  readonly parks: Record<string, number>;
-  readonly parksPerSec: number;
-  readonly pausedPartitionsMax: number;
-  readonly circuitTransitions: Record<string, number>;
-  /** Rows in state 'parked' when the live phase ended (+ the wait for the healthy ones). */
-  readonly parkedAtEnd: number;
-  readonly deadLetters: number;
-  /** Slow runs: deliveries/s that reached the slow subscriber during the live phase, and how many of its live events. */
-  readonly slowOriginRate?: number | null;
-  readonly slowOriginArrived?: number;
-  readonly drain?: DrainDetail;
-}
-
-export interface DrainDetail {
-  readonly parkedAtRecovery: number;
-  readonly delivered: number;
-  /** Deliveries/s at the recovered receiver between 10 % and 90 % of the parked rows. */
-  readonly ratePerSec: number | null;
-  /** Recovery → first delivery at the recovered receiver (the breaker's probe). */
-  readonly firstDeliveryAfterMs: number | null;
-  /** Recovery → no row left parked (or the cap). */
-  readonly seconds: number;
-  readonly leftParked: number;
-  readonly claims: number;
-  readonly cpuPercent: number | null;
-  readonly cpuMicrosPerDelivery: number | null;
-}
-
-/** The minimal RunResult this module fills (bench/run.ts's RunResult is a superset). */
-export interface OutageRunResult {
-  readonly name: string;
-  readonly system: 'ours';
-  readonly transport: string;
-  readonly fanOut: number;
-  readonly concurrency: number;
-  readonly subscriptions: number;
-  readonly expected: number;
-  readonly delivered: number;
-  readonly complete: boolean;
-  readonly rate: number | null;
-  readonly cpuPercent: number | null;
-  readonly cpuMicrosPerDelivery: number | null;
-  readonly peakRssMb: number | null;
-  readonly receiverCpuPercent: number | null;
-  readonly machineCpuPercent: number | null;
-  readonly seconds: number;
-  readonly loadBefore: { one: number; five: number };
-  readonly loadAfter: { one: number; five: number };
-  readonly outage: OutageDetail;
-  /** The connector's attempts by result and deliveries by outcome, over the whole process. */
-  readonly outcomes?: Record<string, number>;
-  readonly eventLoopDelayMs?: Record<string, number>;
-  readonly notes: string[];
-}
-
-export interface OutageContext {
-  readonly receiver: Child;
-  readonly receiverMon: ProcMonitor;
-  readonly machine: MachineMonitor;
-  /** The 10 subscriber ports; the first is the one that fails. */
-  readonly ports: readonly number[];
-  readonly run: string;
-  readonly topicPrefix: string;
-  readonly dbPrefix: string;
-  /** The connector's environment for a run (bench/run.ts's common settings + `env`). */
-  readonly connectorEnv: (
-    name: string,
-    topic: string,
-    databaseUrl: string,
-    env: Record<string, string>,
-  ) => Record<string, string>;
-  readonly nodeFlags: readonly string[];
-  readonly echo: boolean;
-  readonly load: () => { one: number; five: number };
-  readonly log: (line: string) => void;
-}
-
-const url = (port: number): string => `http://127.0.0.1:${port}/hook`;
-
 async function scrape(opsPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`);
   return res.text();
@@ -174,11 +93,6 @@ function delta(a: Record<string, number>, b: Record<string, number>): Record<str
   return out;
 }
 
-async function counts(receiver: Child, ports: readonly number[]): Promise<number> {
-  const c = await receiver.call<Record<string, number>>({ cmd: 'counts' });
-  return ports.reduce((n, p) => n + (c[p] ?? 0), 0);
-}
-
 async function parkedCount(pool: pg.Pool): Promise<{ parked: number; dead: number }> {
   const { rows } = await pool.query<{ state: string; n: string }>(
     'select state, count(*)::text as n from webhook_deliveries group by state',
@@ -188,7 +102,7 @@ async function parkedCount(pool: pg.Pool): Promise<{ parked: number; dead: numbe
 }
 
 export interface OutageRunOptions {
-  readonly name: string;
+  readonly id: OutageRunId;
   readonly failure: OutageFailure;
   readonly ordering?: 'concurrent' | 'ordered';
   /** Live events per second (all subscribers receive each). */
@@ -199,17 +113,18 @@ export interface OutageRunOptions {
 }
 
 /** One run: warm-up, live load with subscriber 0 failing as asked, then (optionally) the drain. */
-export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promise<OutageRunResult[]> {
-  const { receiver } = ctx;
-  const [failPort = 0, ...healthy] = ctx.ports;
+export async function runOutage(ctx: BenchContext, o: OutageRunOptions): Promise<RunResult[]> {
+  const receiver = ctx.receivers.child;
+  const ports = ctx.receivers.isoPorts;
+  const [failPort = 0, ...healthy] = ports;
   const ordering = o.ordering ?? 'concurrent';
-  const topic = `${ctx.topicPrefix}outage.${o.name}.${ctx.run}`;
+  const topic = `${ctx.topicPrefix}outage.${o.id}.${ctx.run}`;
   await createTopics([topic]);
-  await preload([topic], `${ctx.run}${o.name}`, WARMUP_EVENTS, 0, 1_000, NAMES);
-  const dbName = `${ctx.dbPrefix}${o.name.replace(/[^a-z0-9]/g, '_')}`;
+  await preload([topic], `${ctx.run}${o.id}`, WARMUP_EVENTS, 0, 1_000, NAMES);
+  const dbName = `${ctx.dbPrefix}${o.id.replace(/[^a-z0-9]/g, '_')}`;
   const databaseUrl = await createSubscriptionDb(
     dbName,
-    ctx.ports.map((p) => ({ idProject: 'P-global', event: EVENT_NAMES[0]!, target: url(p), global: true })),
+    ports.map((p) => ({ idProject: 'P-global', event: EVENT_NAMES[0]!, target: url(p), global: true })),
   );
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   if (ordering === 'ordered') {
@@ -217,14 +132,21 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
       url(failPort),
     ]);
   }
-  for (const p of ctx.ports) await receiver.call({ cmd: 'mode', port: p, mode: { kind: 'ok' } });
+  for (const p of ports) await receiver.call({ cmd: 'mode', port: p, mode: { kind: 'ok' } });
   await receiver.call({ cmd: 'reset', latency: true });
-  const loadBefore = ctx.load();
+  const loadBefore = currentLoad();
   const began = Date.now();
-  const child = forkBuilt(`connector ${o.name}`, 'bench/connector-driver.ts', {
-    env: ctx.connectorEnv(o.name, topic, databaseUrl, { ...OUTAGE_ENV }),
-    nodeFlags: ctx.nodeFlags,
-    echo: ctx.echo,
+  const child = forkBuilt(`connector ${o.id}`, 'bench/connector-driver.ts', {
+    env: ourEnv(ctx, {
+      id: o.id,
+      topic,
+      databaseUrl,
+      transport: 'undici',
+      concurrency: OUTAGE_CONCURRENCY,
+      env: { ...OUTAGE_ENV },
+    }),
+    nodeFlags: ctx.connector.nodeFlags,
+    echo: ctx.connector.echo,
   });
   const mon = new ProcMonitor(child.pid);
   let poller: NodeJS.Timeout | undefined;
@@ -232,7 +154,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
     const started = await child.message<{ opsPort: number }>((m) => m.type === 'started', 90_000);
     const opsPort = started.opsPort;
     const warmBegan = Date.now();
-    while ((await counts(receiver, ctx.ports)) < WARMUP_EVENTS * ctx.ports.length) {
+    while ((await ctx.receivers.counted(ports)) < WARMUP_EVENTS * ports.length) {
       if (!child.isAlive()) throw new Error(`connector exited:\n${child.output().slice(-3000)}`);
       if (Date.now() - warmBegan > 60_000) throw new Error('warm-up backlog not delivered within 60 s');
       await sleep(50);
@@ -246,7 +168,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
             ? { kind: 'delay', delayMs: SLOW_DELAY_MS }
             : { kind: 'ok' };
     await receiver.call({ cmd: 'mode', port: failPort, mode: failMode });
-    const slowBefore = await counts(receiver, [failPort]);
+    const slowBefore = await ctx.receivers.counted([failPort]);
 
     // Live phase: paused partitions polled every second, counters read at both ends.
     let pausedMax = 0;
@@ -259,7 +181,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
     const liveStart = Date.now();
     const produced = await produceAtRate(
       topic,
-      `${ctx.run}${o.name}`,
+      `${ctx.run}${o.id}`,
       o.eventsPerSec,
       o.seconds,
       WARMUP_EVENTS,
@@ -267,10 +189,10 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
     );
     const liveEnd = Date.now();
     const m1 = await scrape(opsPort);
-    const slowArrivedLive = (await counts(receiver, [failPort])) - slowBefore;
+    const slowArrivedLive = (await ctx.receivers.counted([failPort])) - slowBefore;
     const healthyExpected = produced.produced * healthy.length;
     const healthyTotal = (WARMUP_EVENTS + produced.produced) * healthy.length;
-    while ((await counts(receiver, healthy)) < healthyTotal && Date.now() - liveEnd < 30_000) {
+    while ((await ctx.receivers.counted(healthy)) < healthyTotal && Date.now() - liveEnd < 30_000) {
       await sleep(200);
     }
     await poll();
@@ -299,7 +221,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
     const parksTotal = Object.values(parks).reduce((n, v) => n + v, 0);
     const liveSeconds = (liveEnd - liveStart) / 1000;
     const cpuMs = mon.cpuBetween(liveStart, liveEnd);
-    const receiverCpuMs = ctx.receiverMon.cpuBetween(liveStart, liveEnd);
+    const receiverCpuMs = ctx.receivers.monitor.cpuBetween(liveStart, liveEnd);
     const atEnd = await parkedCount(pool);
     const m2 = await scrape(opsPort);
     const deliveredLive = live.latency?.count ?? 0;
@@ -307,7 +229,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
       failure: o.failure,
       ordering,
       eventsPerSec: o.eventsPerSec,
-      deliveriesPerSec: o.eventsPerSec * ctx.ports.length,
+      deliveriesPerSec: o.eventsPerSec * ports.length,
       liveSeconds,
       produced: produced.produced,
       healthyArrived: deliveredLive,
@@ -321,13 +243,13 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
       deadLetters: promSum(m2, 'webhook_connector_dead_letters_total'),
       ...(slow ? { slowOriginRate: slow.windowRate, slowOriginArrived: slowArrivedLive } : {}),
     };
-    const main: OutageRunResult = {
-      name: o.name,
+    const main: RunResult = {
+      id: o.id,
       system: 'ours',
       transport: 'undici',
-      fanOut: ctx.ports.length,
+      fanOut: ports.length,
       concurrency: OUTAGE_CONCURRENCY,
-      subscriptions: ctx.ports.length,
+      subscriptions: ports.length,
       expected: healthyExpected,
       delivered: deliveredLive,
       complete: deliveredLive >= healthyExpected,
@@ -336,17 +258,17 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
       cpuMicrosPerDelivery: cpuMicrosPerItem(cpuMs, (live.windowRate ?? 0) * liveSeconds),
       peakRssMb: mon.peakRssMb,
       receiverCpuPercent: receiverCpuMs !== null ? cpuPercent(receiverCpuMs, liveEnd - liveStart) : null,
-      machineCpuPercent: ctx.machine.busyPercentBetween(liveStart, liveEnd),
+      machineCpuPercent: ctx.receivers.machine.busyPercentBetween(liveStart, liveEnd),
       seconds: (Date.now() - began) / 1000,
       loadBefore,
-      loadAfter: ctx.load(),
+      loadAfter: currentLoad(),
       outage: detail,
       notes: [
-        `${o.eventsPerSec} events/s × ${ctx.ports.length} subscribers for ${liveSeconds.toFixed(0)} s; subscriber 0: ${o.failure}${ordering === 'ordered' ? ' (ordered)' : ''}`,
+        `${o.eventsPerSec} events/s × ${ports.length} subscribers for ${liveSeconds.toFixed(0)} s; subscriber 0: ${o.failure}${ordering === 'ordered' ? ' (ordered)' : ''}`,
         `rate and CPU µs/delivery: the healthy nine over the live window`,
       ],
     };
-    const out: OutageRunResult[] = [main];
+    const out: RunResult[] = [main];
     if (o.drain) out.push(await drain(ctx, o, child, mon, pool, opsPort, failPort, detail, loadBefore));
     // The driver's own view at the end (event-loop delay, attempts by result): asked before it stops.
     child.process.send({ cmd: 'stop' });
@@ -372,7 +294,7 @@ export async function runOutage(ctx: OutageContext, o: OutageRunOptions): Promis
 
 /** The failing endpoint recovers (production stopped): parked rows → delivered per second. */
 async function drain(
-  ctx: OutageContext,
+  ctx: BenchContext,
   o: OutageRunOptions,
   child: Child,
   mon: ProcMonitor,
@@ -380,9 +302,9 @@ async function drain(
   opsPort: number,
   failPort: number,
   live: OutageDetail,
-  loadBefore: { one: number; five: number },
-): Promise<OutageRunResult> {
-  const { receiver } = ctx;
+  loadBefore: Load,
+): Promise<RunResult> {
+  const receiver = ctx.receivers.child;
   // Deliveries still retried in process settle first, and every row parked with reason 'retry' becomes
   // due (the last ones were parked up to one schedule step ago): the drain then measures the runner, not
   // the schedule's spread of due times. Rows parked by the open breaker are due within a cool-down.
@@ -390,7 +312,7 @@ async function drain(
   await receiver.call({ cmd: 'reset', latency: false });
   const before = await parkedCount(pool);
   const c0 = promSum(await scrape(opsPort), 'webhook_connector_parked_claims_total');
-  ctx.log(`outage: ${before.parked} parked rows; ${o.name}'s endpoint answers 200 again`);
+  ctx.log(`outage: ${before.parked} parked rows; ${o.id}'s endpoint answers 200 again`);
   await receiver.call({ cmd: 'mode', port: failPort, mode: { kind: 'ok' } });
   const recovered = Date.now();
   let left = before.parked;
@@ -421,12 +343,12 @@ async function drain(
     cpuMicrosPerDelivery: t ? cpuMicrosPerItem(cpuMs, t.count) : null,
   };
   return {
-    name: 'outage.drain',
+    id: 'outage.drain',
     system: 'ours',
     transport: 'undici',
     fanOut: 1,
     concurrency: OUTAGE_CONCURRENCY,
-    subscriptions: ctx.ports.length,
+    subscriptions: ctx.receivers.isoPorts.length,
     expected: before.parked,
     delivered: s.count,
     complete: left === 0,
@@ -436,133 +358,43 @@ async function drain(
     peakRssMb: mon.peakRssMb,
     receiverCpuPercent: null,
     machineCpuPercent:
-      t && t.from !== null && t.to !== null ? ctx.machine.busyPercentBetween(t.from, t.to) : null,
+      t && t.from !== null && t.to !== null ? ctx.receivers.machine.busyPercentBetween(t.from, t.to) : null,
     seconds: d.seconds,
     loadBefore,
-    loadAfter: ctx.load(),
+    loadAfter: currentLoad(),
     outage: { ...live, drain: d },
-    notes: [`after ${o.name}: ${before.parked} parked rows, endpoint answers 200 again, no live load`],
+    notes: [`after ${o.id}: ${before.parked} parked rows, endpoint answers 200 again, no live load`],
   };
 }
 
-// ------------------------------------------------------------------------------------------- report
-
-export const OUTAGE_P99_RATIO = 'outage: healthy p99 ÷ all-healthy p99';
-export const OUTAGE_HUNG_P99_RATIO = 'outage (hung): healthy p99 ÷ all-healthy p99';
-
-type Find = (name: string) => { rate: number | null; outage?: OutageDetail } | undefined;
-
-export interface OutageComparison {
-  readonly name: string;
-  readonly value: number | null;
-  readonly detail: string;
-}
-
-/** The group's ratios (names fixed by issue #15) and targets, from the runs found by name. */
-export function outageComparisons(find: Find): {
-  ratios: OutageComparison[];
-  targets: (TargetCheck & { target: string; detail: string })[];
-} {
-  const p99 = (n: string): number | null => find(n)?.outage?.healthyLatency?.p99 ?? null;
-  const ratio503 = ratio(p99('outage.503'), p99('outage.healthy'));
-  const ratioHung = ratio(p99('outage.hung'), p99('outage.healthy'));
-  const ratios: OutageComparison[] = [
-    { name: OUTAGE_P99_RATIO, value: ratio503, detail: 'target ≤ 1.5 (one subscriber answering 503)' },
-    { name: OUTAGE_HUNG_P99_RATIO, value: ratioHung, detail: 'target ≤ 1.5 (one subscriber hung)' },
-  ];
-  const pausedMax = [
-    'outage.healthy',
-    'outage.503',
-    'outage.hung',
-    'outage.slow.concurrent',
-    'outage.slow.ordered',
-  ]
-    .map((n) => find(n)?.outage?.pausedPartitionsMax)
-    .filter((v): v is number => v !== undefined);
-  const targets = [
-    { target: `${OUTAGE_P99_RATIO} ≤ 1.5`, ...atMost(ratio503, 1.5), detail: '' },
-    { target: `${OUTAGE_HUNG_P99_RATIO} ≤ 1.5`, ...atMost(ratioHung, 1.5), detail: '' },
-    {
-      target: 'outage: drain of parked deliveries ≥ 1,000/s per instance',
-      ...atLeast(find('outage.drain')?.rate, 1_000),
-      detail: 'deliveries/s',
-    },
-    slowTarget(find('outage.slow.concurrent')?.outage),
-    {
-      target: 'outage: paused partitions stay 0 (max over the group)',
-      ...(pausedMax.length === 0 ? { met: null, value: null } : atMost(Math.max(...pausedMax), 0)),
-      detail: '',
-    },
-  ];
-  return { ratios, targets };
-}
-
 /**
- * ≥ 300 deliveries/s to the slow origin in 'concurrent' mode; not measured when the load offered it less
- * (the same load as the other runs: half the maximum over 10 subscribers, on a slow or busy machine).
+ * The group in its order: live load at half the fan-out-1 maximum `max` (in deliveries/s over the 10
+ * subscribers) with subscriber 0 healthy, answering 503 (then the drain of its parked deliveries), hung;
+ * then 200-ms answers in each ordering mode. `scenario` is bench/run.ts's: it logs and collects results.
  */
-function slowTarget(o: OutageDetail | undefined): TargetCheck & { target: string; detail: string } {
-  const target = `outage: slow receiver (200 ms), concurrent, ≥ ${SLOW_TARGET_PER_SEC} deliveries/s to its origin`;
-  if (o === undefined) return { target, met: null, value: null, detail: 'deliveries/s' };
-  const offered = `deliveries/s (offered ${o.eventsPerSec}/s)`;
-  if (o.eventsPerSec < SLOW_TARGET_PER_SEC) {
-    return {
-      target,
-      met: null,
-      value: o.slowOriginRate ?? null,
-      detail: `${offered}: load below the target`,
-    };
-  }
-  return { target, ...atLeast(o.slowOriginRate, SLOW_TARGET_PER_SEC), detail: offered };
-}
-
-/** Markdown: healthy subscribers' latency side by side, parks, drain, slow receiver. */
-export function outageMarkdown(find: Find): string[] {
-  const runs = [
-    'outage.healthy',
-    'outage.503',
-    'outage.hung',
-    'outage.slow.concurrent',
-    'outage.slow.ordered',
-  ]
-    .map((n) => [n, find(n)] as const)
-    .filter(([, r]) => r?.outage !== undefined);
-  if (runs.length === 0) return [];
-  const f = (v: number | null | undefined, digits = 0): string =>
-    v === null || v === undefined || !Number.isFinite(v)
-      ? '—'
-      : v.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const first = runs[0]![1]!.outage!;
-  const lines = [
-    '',
-    `Outage group: ${f(first.eventsPerSec)} events/s × 10 subscribers = ${f(first.deliveriesPerSec)} deliveries/s (half the fan-out-1 maximum), subscriber 0 failing as named; healthy = the other nine, end-to-end = receiver clock − event timestamp, live events only.`,
-    '',
-    '| run | live s | healthy arrived | healthy p50 ms | p95 ms | p99 ms | max ms | parks/s (by reason) | paused partitions max | parked at end | circuit transitions | slow origin /s |',
-    '| --- | --: | --: | --: | --: | --: | --: | --- | --: | --: | --- | --: |',
-  ];
-  for (const [n, r] of runs) {
-    const o = r!.outage!;
-    const reasons = Object.entries(o.parks)
-      .filter(([, v]) => v > 0)
-      .map(([k, v]) => `${k} ${f(v)}`)
-      .join(', ');
-    const trans = Object.entries(o.circuitTransitions)
-      .filter(([, v]) => v > 0)
-      .map(([k, v]) => `${k} ${f(v)}`)
-      .join(', ');
-    lines.push(
-      `| ${n} | ${f(o.liveSeconds)} | ${f(o.healthyArrived)}/${f(o.healthyExpected)} | ${f(o.healthyLatency?.p50)} | ${f(o.healthyLatency?.p95)} | ${f(o.healthyLatency?.p99)} | ${f(o.healthyLatency?.max)} | ${f(o.parksPerSec, 1)}${reasons ? ` (${reasons})` : ''} | ${f(o.pausedPartitionsMax)} | ${f(o.parkedAtEnd)} | ${trans} | ${o.slowOriginRate !== undefined ? f(o.slowOriginRate) : ''} |`,
-    );
-  }
-  const { ratios } = outageComparisons(find);
-  lines.push('', '| outage ratio | value | target |', '| --- | --: | --- |');
-  for (const c of ratios) lines.push(`| ${c.name} | ${f(c.value, 2)} | ${c.detail} |`);
-  const d = find('outage.drain')?.outage?.drain;
-  if (d) {
-    lines.push(
-      '',
-      `Drain after the 503 run: ${f(d.parkedAtRecovery)} parked rows, ${f(d.delivered)} delivered in ${f(d.seconds, 1)} s (first ${f(d.firstDeliveryAfterMs)} ms after the recovery), **${f(d.ratePerSec)} deliveries/s** (10–90 %; target ≥ 1,000), ${f(d.claims)} claims, ${f(d.leftParked)} left parked, connector CPU ${f(d.cpuPercent)} % (${f(d.cpuMicrosPerDelivery)} µs/delivery).`,
-    );
-  }
-  return lines;
+export async function runOutageGroup(
+  ctx: BenchContext,
+  scenario: (label: string, fn: () => Promise<RunResult[]>) => Promise<void>,
+  max: number,
+): Promise<void> {
+  const n = ctx.isolation.subscribers;
+  const eventsPerSec = Math.max(1, Math.round(max / 2 / n));
+  ctx.log(`outage: ${eventsPerSec} events/s × ${n} subscribers (half of ${Math.round(max)}/s)`);
+  const live = { eventsPerSec, seconds: OUTAGE_SECONDS };
+  await scenario('outage: all healthy', () =>
+    runOutage(ctx, { id: 'outage.healthy', failure: 'none', ...live }),
+  );
+  await scenario('outage: one subscriber answers 503, then recovers (drain)', () =>
+    runOutage(ctx, { id: 'outage.503', failure: '503', drain: true, ...live }),
+  );
+  await scenario('outage: one subscriber hangs', () =>
+    runOutage(ctx, { id: 'outage.hung', failure: 'hang', ...live }),
+  );
+  const slow = { eventsPerSec, seconds: SLOW_SECONDS };
+  await scenario('outage: one subscriber answers in 200 ms (concurrent)', () =>
+    runOutage(ctx, { id: 'outage.slow.concurrent', failure: 'slow', ordering: 'concurrent', ...slow }),
+  );
+  await scenario('outage: one subscriber answers in 200 ms (ordered)', () =>
+    runOutage(ctx, { id: 'outage.slow.ordered', failure: 'slow', ordering: 'ordered', ...slow }),
+  );
 }
