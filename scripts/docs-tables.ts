@@ -2,12 +2,12 @@
  * Renders README's reference tables from the code (config spec, metrics, error codes, dead-letter
  * headers and reasons, webhook headers). `npm run docs` rewrites them in place; a unit test fails when README differs.
  */
-import { configSpec } from './config.js';
-import { dlqHeaders } from './dead-letter/dead-letter-record.js';
-import { deadLetterReasonDocs } from './dead-letter/dead-letter-reasons.js';
-import { errorDocs } from './errors.js';
-import { apiMetricDocs } from './metrics/api-metrics.js';
-import { metricDocs } from './metrics/metrics.js';
+import { configSpec } from '../src/config.js';
+import { dlqHeaders } from '../src/dead-letter/dead-letter-record.js';
+import { deadLetterReasonDocs } from '../src/dead-letter/dead-letter-reasons.js';
+import { errorDocs } from '../src/errors.js';
+import { apiMetricDocs } from '../src/metrics/api-metrics.js';
+import { metricDocs } from '../src/metrics/metrics.js';
 
 const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
 
