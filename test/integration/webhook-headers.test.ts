@@ -12,13 +12,12 @@ import { deliver } from '../../src/delivery/deliver.js';
 import { deliverDepsFromConfig } from '../../src/delivery/deliver-deps.js';
 import { webhookHeaderSpec, type WebhookHeaderSpec } from '../../src/delivery/headers.js';
 import type { TiledeskEvent } from '../../src/events/event.js';
-import type { Subscription } from '../../src/subscriptions/types.js';
 import { createTransportFromConfig } from '../../src/transport/create-transport.js';
 import type { WebhookTransport } from '../../src/transport/types.js';
 import { USER_AGENT } from '../../src/version.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from '../support/receiver.js';
+import { subscription } from '../support/subscription.js';
 
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const PREVIOUS = 'whsec_c2VjcmV0LWZyb20tYmVmb3JlLXRoZS1yb3RhdGlvbg==';
 
 const receivers: Receiver[] = [];
@@ -36,26 +35,6 @@ function jumpingClock(): Clock {
     sleep: async (ms) => {
       skipped += ms;
     },
-  };
-}
-
-function subscription(target: string, rotating: boolean): Subscription {
-  return {
-    id: 'sub-headers',
-    idProject: 'P1',
-    event: 'request.create',
-    target,
-    secret: SECRET,
-    previousSecret: rotating ? PREVIOUS : null,
-    previousSecretExpiresAt: rotating ? new Date(Date.now() + 3_600_000) : null,
-    global: false,
-    enabled: true,
-    ordering: 'concurrent',
-    disabledReason: null,
-    disabledAt: null,
-    createdBy: 'u1',
-    createdAt: new Date('2026-01-01T00:00:00Z'),
-    updatedAt: new Date('2026-01-01T00:00:00Z'),
   };
 }
 
@@ -86,7 +65,14 @@ async function send(
   const transport = createTransportFromConfig(config);
   transports.push(transport);
   const deps = deliverDepsFromConfig(config, { transport, clock: jumpingClock(), random: () => 0.5 });
-  const outcome = await deliver(event, subscription(`${receiver.url}/hooks`, opts.rotating ?? false), deps);
+  const sub = subscription({
+    id: 'sub-headers',
+    target: `${receiver.url}/hooks`,
+    ...(opts.rotating
+      ? { previousSecret: PREVIOUS, previousSecretExpiresAt: new Date(Date.now() + 3_600_000) }
+      : {}),
+  });
+  const outcome = await deliver(event, sub, deps);
   expect(outcome).toMatchObject({ kind: 'delivered', attempts: statuses.length + 1 });
   return receiver.requests;
 }
@@ -115,7 +101,7 @@ describe.each(['undici', 'got'])('the webhook headers %s sends', (client) => {
   it('add x-hook-secret, and nothing else, with LEGACY_SECRET_HEADER=true', async () => {
     const [q] = await send(client, { LEGACY_SECRET_HEADER: 'true' });
     expect(Object.keys(q!.headers).sort()).toEqual(documented(true));
-    expect(q!.headers['x-hook-secret']).toBe(SECRET);
+    expect(q!.headers['x-hook-secret']).toBe(subscription().secret);
   });
 
   it('are the same set during a secret rotation, with two Standard Webhooks signatures', async () => {

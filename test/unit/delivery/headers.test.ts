@@ -2,26 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { buildAttemptHeaders, webhookHeaderSpec } from '../../../src/delivery/headers.js';
 import { prepareSubscription } from '../../../src/delivery/prepared-subscription.js';
 import { signHub } from '../../../src/delivery/signing.js';
-import type { Subscription } from '../../../src/subscriptions/types.js';
+import { subscription } from '../../support/subscription.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
-const sub: Subscription = {
-  id: 'sub-1',
-  idProject: 'P1',
-  event: 'request.create',
-  target: 'https://crm.example.com/hooks',
-  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-  previousSecret: null,
-  previousSecretExpiresAt: null,
-  global: false,
-  enabled: true,
-  ordering: 'concurrent',
-  disabledReason: null,
-  disabledAt: null,
-  createdBy: 'u1',
-  createdAt: new Date('2026-01-01T00:00:00Z'),
-  updatedAt: new Date('2026-01-01T00:00:00Z'),
-};
+const sub = subscription();
 
 function headersOf(legacySecretHeader: boolean): Record<string, string> {
   const prepared = prepareSubscription(sub, NOW);
