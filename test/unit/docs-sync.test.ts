@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { configSpec, loadConfig } from '../../src/config.js';
 import { retryPolicyFromConfig } from '../../src/delivery/deliver-deps.js';
 import { maxAttempts, retrySchedule } from '../../src/delivery/retry-policy.js';
-import { renderTables } from '../../src/docs-tables.js';
+import { renderTables } from '../../scripts/docs-tables.js';
 import { VERSION } from '../../src/version.js';
 
 describe('README reference tables', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry, register as globalRegistry } from 'prom-client';
+import { apiMetricDocs, createApiMetrics } from '../../../src/metrics/api-metrics.js';
 import {
   CIRCUIT_STATE_MAX_SERIES,
   createMetrics,
@@ -62,22 +63,28 @@ describe('statusClass', () => {
   });
 });
 
+/** Every metric of `registry` has the type, help and labels of its README row, and there is one per row. */
+async function expectRegistryAsDocumented(
+  registry: Registry,
+  docs: Readonly<Record<string, { type: string; labels: string; help: string }>>,
+): Promise<void> {
+  for (const [name, doc] of Object.entries(docs)) {
+    const metric = registry.getSingleMetric(name);
+    expect(metric).toBeDefined();
+    const snapshot = await metric!.get();
+    expect(snapshot.type).toBe(doc.type);
+    expect(snapshot.help).toBe(doc.help);
+    const labels = (metric as unknown as { labelNames: string[] }).labelNames;
+    expect(labels.join(', ')).toBe(doc.labels);
+  }
+  expect((await registry.getMetricsAsJSON()).map((x) => x.name).sort()).toEqual(Object.keys(docs).sort());
+}
+
 describe('createMetrics', () => {
   it('registers every documented metric on the registry it is given, with the documented type and labels', async () => {
     const registry = new Registry();
     const m = createMetrics(registry, { defaultMetrics: false });
-    for (const [name, doc] of Object.entries(metricDocs)) {
-      const metric = registry.getSingleMetric(name);
-      expect(metric).toBeDefined();
-      const snapshot = await metric!.get();
-      expect(snapshot.type).toBe(doc.type);
-      expect(snapshot.help).toBe(doc.help);
-      const labels = (metric as unknown as { labelNames: string[] }).labelNames;
-      expect(labels.join(', ')).toBe(doc.labels);
-    }
-    expect((await registry.getMetricsAsJSON()).map((x) => x.name).sort()).toEqual(
-      Object.keys(metricDocs).sort(),
-    );
+    await expectRegistryAsDocumented(registry, metricDocs);
     m.deliveries.inc({ outcome: 'delivered', status_class: statusClass(204) });
     expect(await registry.metrics()).toContain(
       'webhook_connector_deliveries_total{outcome="delivered",status_class="2xx"} 1',
@@ -103,6 +110,22 @@ describe('createMetrics', () => {
     const without = new Registry();
     createMetrics(without, { defaultMetrics: false });
     expect((await without.getMetricsAsJSON()).map((x) => x.name)).not.toContain('process_cpu_seconds_total');
+  });
+});
+
+describe('createApiMetrics', () => {
+  it('registers the documented API metrics, and observe() counts by route, method and status', async () => {
+    const registry = new Registry();
+    const m = createApiMetrics(registry);
+    await expectRegistryAsDocumented(registry, apiMetricDocs);
+    m.observe('/:projectid/subscriptions', 'GET', 200, 0.02);
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'webhook_connector_api_requests_total{route="/:projectid/subscriptions",method="GET",status_code="200"} 1',
+    );
+    expect(text).toContain(
+      'webhook_connector_api_request_duration_seconds_bucket{le="0.025",route="/:projectid/subscriptions",method="GET"} 1',
+    );
   });
 });
 

@@ -2,12 +2,13 @@
  * Renders README's reference tables from the code (config spec, metrics, error codes, dead-letter
  * headers and reasons, webhook headers). `npm run docs` rewrites them in place; a unit test fails when README differs.
  */
-import { configSpec } from './config.js';
-import { dlqHeaders } from './dead-letter/dead-letter-record.js';
-import { deadLetterReasonDocs } from './dead-letter/dead-letter-reasons.js';
-import { errorDocs } from './errors.js';
-import { apiMetricDocs } from './metrics/api-metrics.js';
-import { metricDocs } from './metrics/metrics.js';
+import { configSpec } from '../src/config.js';
+import { dlqHeaders } from '../src/dead-letter/dead-letter-record.js';
+import { deadLetterReasonDocs } from '../src/dead-letter/dead-letter-reasons.js';
+import { webhookHeaderSpec, type WebhookHeaderSpec } from '../src/delivery/headers.js';
+import { errorDocs } from '../src/errors.js';
+import { apiMetricDocs } from '../src/metrics/api-metrics.js';
+import { metricDocs } from '../src/metrics/metrics.js';
 
 const cell = (v: unknown): string => String(v).replace(/\|/g, '\\|');
 
@@ -17,22 +18,9 @@ function show(v: unknown): string {
   return `\`${String(v)}\``;
 }
 
-export const webhookHeaderDocs: Record<string, string> = {
-  'Content-Type': '`application/json`',
-  'User-Agent': '`tiledesk-webhooks (tiledesk-webhook-connector/<version>)`',
-  'X-Hub-Signature':
-    '`sha1=` + hex HMAC-SHA1(secret, raw body); during a secret rotation the previous secret until the overlap ends',
-  'X-Hub-Signature-256':
-    '`sha256=` + hex HMAC-SHA256(secret, raw body); verifiable with GitHub tooling; during a secret rotation the previous secret until the overlap ends',
-  'webhook-id':
-    'Idempotency key, stable per (event id, subscription id) across attempts, restarts, rebalances and replays',
-  'webhook-timestamp': 'Send time of this attempt, epoch seconds',
-  'webhook-signature':
-    'Standard Webhooks v1: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`; two space-separated signatures (new and previous secret) during a secret rotation',
-  'X-Tiledesk-Event': 'The event name',
-  'X-Webhook-Attempt': 'Attempt number, 1, 2, ...',
-  'x-hook-secret':
-    'The plain secret (the previous one during a rotation overlap), only with `LEGACY_SECRET_HEADER=true` (Tiledesk compatibility; insecure)',
+const SENT: Readonly<Record<WebhookHeaderSpec['sent'], string>> = {
+  always: 'always',
+  'legacy-secret-header': 'with `LEGACY_SECRET_HEADER=true`',
 };
 
 export const tables: Record<string, () => string> = {
@@ -74,9 +62,13 @@ export const tables: Record<string, () => string> = {
     ].join('\n'),
   'webhook-headers': () =>
     [
-      '| header | value |',
-      '| --- | --- |',
-      ...Object.entries(webhookHeaderDocs).map(([k, d]) => `| \`${k}\` | ${cell(d)} |`),
+      '| header | sent | on a retry | value |',
+      '| --- | --- | --- | --- |',
+      ...webhookHeaderSpec.map(
+        (h) =>
+          `| \`${h.name}\` | ${SENT[h.sent]}${h.setBy === 'http-client' ? ', by the HTTP client' : ''} | ` +
+          `${h.changes === 'attempt' ? 'new' : 'same'} | ${cell(h.value)} |`,
+      ),
     ].join('\n'),
 };
 
