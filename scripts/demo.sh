@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The whole pipeline on this machine, no Docker: starts a local Kafka broker (and schema registry) with
-# test/infra/infra.sh, uses the local Postgres, migrates, adds a demo subscription, starts a demo receiver
-# that verifies every signature, starts the connector, produces sample Tiledesk events and shows the
-# verified deliveries. Everything it starts is stopped by PID at the end (the broker stays up; stop it
-# with `bash test/infra/infra.sh down`). `--keep` keeps connector and receiver running until Ctrl-C.
+# The whole pipeline on this machine, no Docker, on Node 24 (scripts/ensure-node.sh fetches it when the
+# machine's node is another): starts a local Kafka broker (and schema registry) with test/infra/infra.sh,
+# uses the local Postgres, migrates, adds a demo subscription, starts a demo receiver that verifies every
+# signature, starts the connector, produces sample Tiledesk events and shows the verified deliveries.
+# Everything it starts is stopped by PID at the end (the broker stays up; stop it with
+# `bash test/infra/infra.sh down`). `--keep` keeps connector and receiver running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEEP=${1:-}
 WORK=.infra/demo
 mkdir -p "$WORK"
 
+PATH="$(bash scripts/ensure-node.sh):$PATH" # the image's runtime, for npm ci and every command below
 bash scripts/npm-deps.sh # npm ci unless node_modules is complete and matches package.json
 bash test/infra/infra.sh up
 

