@@ -36,12 +36,12 @@ export default tseslint.config(
       'src/main.ts',
       'src/cli.ts',
       'src/kafka/**',
-      'src/demo/**',
+      'src/commands/demo/**',
     ],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: [only('kafkajs', 'src/consumer, src/dead-letter, src/kafka, src/demo')] },
+        { paths: [only('kafkajs', 'src/consumer, src/dead-letter, src/kafka, src/commands/demo')] },
       ],
     },
   },

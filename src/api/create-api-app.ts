@@ -1,6 +1,6 @@
 /**
  * The management API as a fastify app, from injected dependencies (no process.env, no listen): the
- * command (api-command.ts) and the tests build it the same way.
+ * command (src/commands/api.ts) and the tests build it the same way.
  *
  * Per request: route matched → caller authenticated from the Authorization header and its access to the
  * path's project checked (before the body is read: a caller of another project gets 403 whatever it

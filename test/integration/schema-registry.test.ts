@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
-import { sampleEvent, type SampleEvent } from '../../src/demo/sample-events.js';
+import { sampleEvent, type SampleEvent } from '../../src/commands/demo/sample-events.js';
 import {
   eventAvroSchema,
   encodeAvroEvents,
@@ -25,7 +25,7 @@ import {
   subjectForTopic,
   toAvroEventValue,
   type AvroSchemaJson,
-} from '../../src/events/avro-producer.js';
+} from '../../src/commands/demo/avro-producer.js';
 import {
   createRegistryDecoderFromConfig,
   createSchemaRegistryClient,
