@@ -1,7 +1,7 @@
 /**
  * Builds the whole service from injected dependencies (Kafka client, pg pool, HTTP transport, clock,
- * randomness, metrics registry) and owns start/stop order. `main.ts` builds the real dependencies; tests
- * build the same app against the real broker, Postgres and receivers with their own settings.
+ * randomness, metrics registry) and owns start/stop order. `productionDeps` in `main.ts` builds the real
+ * dependencies, for the service, the tests and the benchmark alike (their settings differ, not the wiring).
  * Past 300 lines because it is the one place the parts are wired to each other (each block is one part's
  * options); splitting it would scatter the start/stop order this file exists to keep in one view.
  */
