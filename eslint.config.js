@@ -70,6 +70,19 @@ export default tseslint.config(
       curly: ['error', 'multi-line'],
     },
   },
+  {
+    // Type-aware rules, on the TypeScript files only: one program from tsconfig.json (src, test, bench,
+    // scripts), measured faster than `projectService` here (15 s of CPU against 19 s for the whole lint).
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // A promise nobody awaits loses its rejection (an unhandled rejection ends the process) and its
+      // ordering; fire-and-forget is written `void p`, for a promise whose errors are handled where it is made.
+      '@typescript-eslint/no-floating-promises': 'error',
+    },
+  },
   boundary(['src/**/*.ts'], 'src'),
   ...places.map((place) => boundary([globOf(place)], place)),
 );

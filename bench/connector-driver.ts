@@ -109,6 +109,9 @@ async function main(): Promise<void> {
       .catch(() => undefined)
       .then(() => app.stop())
       .then(() => deps.endPools())
+      .catch((err: unknown) => {
+        process.stderr.write(`connector-driver: stop: ${(err as Error).stack ?? String(err)}\n`);
+      })
       .finally(() => process.exit(0));
   };
   process.on('message', (m: { cmd?: string }) => {

@@ -71,7 +71,9 @@ export async function createApiApp(deps: ApiAppDeps): Promise<ApiApp> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined);
-    else json(request, body as string, done);
+    // Called with `done`, fastify's parser answers through it and returns nothing; the promise in its type
+    // is the other (async) form of a body parser.
+    else void json(request, body as string, done);
   });
 
   const registered: RegisteredRoute[] = [];
