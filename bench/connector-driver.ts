@@ -1,21 +1,15 @@
 /**
- * Our connector under test, in its own process: the same composition as `src/main.ts` runService
- * (config from the environment, real pg pool, kafkajs, HTTP transport, metrics) through `createApp`, plus
+ * Our connector under test, in its own process: built by `productionDeps` of `src/main.ts`, the wiring
+ * `run` uses (config from the environment, real pg pools, kafkajs, HTTP transport, metrics), plus
  * an IPC line to bench/run.ts: start-up phases (subscription load, ready) and a clean exit on request, so
  * `--cpu-prof` profiles get written. CPU and RSS are measured from outside (/proc), like every other process.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Registry } from 'prom-client';
 import { createApp } from '../src/app.js';
 import { applyHeapPolicy } from '../src/heap-policy.js';
-import { systemClock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
-import { createRegistryDecoderFromConfig } from '../src/events/registry-from-config.js';
-import { createKafka } from '../src/kafka/create-kafka.js';
 import { createLogger } from '../src/logger.js';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { createDeliveryLogPool, createPgPool } from '../src/subscriptions/pool.js';
-import { createTransportFromConfig } from '../src/transport/create-transport.js';
+import { productionDeps } from '../src/main.js';
 
 const importedAt = performance.now();
 const send = (m: Record<string, unknown>): void => void process.send?.(m);
@@ -24,23 +18,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   applyHeapPolicy(config.HEAP_GROWTH_PERCENT); // as runService does
   const logger = createLogger(config.LOG_LEVEL);
-  const registry = new Registry();
-  const metrics = createMetrics(registry);
-  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
-  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
-  const app = createApp({
-    config,
-    logger,
-    clock: systemClock,
-    random: Math.random,
-    kafka: createKafka(config, logger),
-    pool,
-    deliveryLogPool,
-    transport: createTransportFromConfig(config),
-    registry,
-    metrics,
-    registryDecoder: createRegistryDecoderFromConfig(config, logger),
-  });
+  const deps = productionDeps(config, logger);
+  const { metrics } = deps;
+  const app = createApp(deps);
 
   // The subscription snapshot is the first thing start() loads; watch for it without touching the app.
   const startAt = performance.now();
@@ -128,7 +108,10 @@ async function main(): Promise<void> {
       })
       .catch(() => undefined)
       .then(() => app.stop())
-      .then(() => Promise.all([pool.end(), deliveryLogPool.end()]))
+      .then(() => deps.endPools())
+      .catch((err: unknown) => {
+        process.stderr.write(`connector-driver: stop: ${(err as Error).stack ?? String(err)}\n`);
+      })
       .finally(() => process.exit(0));
   };
   process.on('message', (m: { cmd?: string }) => {

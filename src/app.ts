@@ -1,7 +1,9 @@
 /**
  * Builds the whole service from injected dependencies (Kafka client, pg pool, HTTP transport, clock,
- * randomness, metrics registry) and owns start/stop order. `main.ts` builds the real dependencies; tests
- * build the same app against the real broker, Postgres and receivers with their own settings.
+ * randomness, metrics registry) and owns start/stop order. `productionDeps` in `main.ts` builds the real
+ * dependencies, for the service, the tests and the benchmark alike (their settings differ, not the wiring).
+ * Past 300 lines because it is the one place the parts are wired to each other (each block is one part's
+ * options); splitting it would scatter the start/stop order this file exists to keep in one view.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -24,6 +26,7 @@ import { decodeRecord, type RegistryDecoder } from './events/decode-record.js';
 import { createOpsServer, type OpsServer } from './http/ops-server.js';
 import { readinessOf, type Readiness } from './http/readiness.js';
 import { createLagMonitor } from './kafka/lag-monitor.js';
+import { prepareTopics } from './kafka/topics.js';
 import type { Logger } from './logger.js';
 import { setCircuitStates, statusClass, type Metrics } from './metrics/metrics.js';
 import { CircuitBreakers } from './parking/circuit-breaker.js';
@@ -261,38 +264,6 @@ export function createApp(d: AppDeps): App {
   let opsPort = 0;
   const started: (() => Promise<void>)[] = [];
 
-  /**
-   * The consumed topics must exist before kafkajs subscribes (it fails on unknown topics); wait for them,
-   * not ready meanwhile, instead of crash-looping. The dead-letter topic is created when missing.
-   */
-  const prepareTopics = async (): Promise<void> => {
-    const admin = d.kafka.admin();
-    await admin.connect();
-    try {
-      for (let waited = 0; ; waited++) {
-        const existing = new Set(await admin.listTopics());
-        const missing = c.KAFKA_TOPICS.filter((t) => !existing.has(t));
-        if (missing.length === 0) {
-          if (!existing.has(c.DLQ_TOPIC)) {
-            await admin
-              .createTopics({ topics: [{ topic: c.DLQ_TOPIC }], waitForLeaders: true })
-              .catch((err: unknown) => {
-                logger.warn(
-                  { err, topic: c.DLQ_TOPIC },
-                  'could not create the dead-letter topic; relying on auto-creation',
-                );
-              });
-          }
-          return;
-        }
-        if (waited % 15 === 0) logger.warn({ missing }, 'waiting for the consumed topics to exist');
-        if (stopRequested) throw new Error('stopped while waiting for topics');
-        await d.clock.sleep(2_000);
-      }
-    } finally {
-      await admin.disconnect();
-    }
-  };
   let stopRequested = false;
 
   return {
@@ -319,7 +290,13 @@ export function createApp(d: AppDeps): App {
       }
       await subscriptions.start();
       started.push(() => subscriptions.stop());
-      await prepareTopics();
+      await prepareTopics(d.kafka, {
+        topics: c.KAFKA_TOPICS,
+        deadLetterTopic: c.DLQ_TOPIC,
+        clock: d.clock,
+        logger,
+        stopRequested: () => stopRequested,
+      });
       await deadLetters.start();
       started.push(() => deadLetters.stop());
       health.start();

@@ -1,77 +1,29 @@
 /**
- * Composition root: the only module that reads process.env, builds real clients and installs signal
- * handlers. Dispatches the CLI commands: run (default), migrate, subscriptions, deliveries, replay,
- * api, api-keys, produce-sample, demo-receiver.
+ * Composition root: the only module that builds the real clients (Kafka, the Postgres pools, the HTTP
+ * transport, the metrics registry) and installs signal handlers. `productionDeps` is the one wiring of the
+ * connector's dependencies: `runService` (the `run` command), `bench/connector-driver.ts` and
+ * `test/support/connector.ts` all build the app from it, so the benchmark and the tests cannot drift from
+ * production. The command switch, the usage texts and the exit codes are in cli.ts.
  */
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { API_USAGE, startApiServer } from './api/api-command.js';
-import { createApiKeyStore } from './api/api-keys.js';
-import { API_KEYS_USAGE, runApiKeysCommand } from './api/api-keys-cli.js';
 import { createApiStores } from './api/api-stores.js';
-import { applyHeapPolicy } from './heap-policy.js';
-import { createApp } from './app.js';
-import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
+import { createApp, type AppDeps } from './app.js';
 import { systemClock } from './clock.js';
-import { loadConfig, redactConfig, type Config } from './config.js';
-import { REPLAY_USAGE, replayFromConfig, runReplayCommand } from './dead-letter/replay-command.js';
-import { DEMO_RECEIVER_USAGE, runDemoReceiver } from './demo/demo-receiver.js';
-import { PRODUCE_SAMPLE_USAGE, runProduceSample } from './demo/produce-sample.js';
-import { ConnectorError, ErrorCode, errorCodeOf, formatCliError, isConnectorError } from './errors.js';
+import { startApiServer } from './commands/api.js';
+import type { ReplayCommandDeps } from './commands/replay.js';
+import { redactConfig, type Config } from './config.js';
+import { ConnectorError, ErrorCode, errorCodeOf } from './errors.js';
 import { createRegistryDecoderFromConfig } from './events/registry-from-config.js';
+import { applyHeapPolicy } from './heap-policy.js';
 import { createKafka } from './kafka/create-kafka.js';
-import { createLogger, type Logger } from './logger.js';
+import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { DELIVERIES_USAGE, runDeliveriesCommand } from './parking/deliveries-cli.js';
-import { createDeliveryAdmin } from './parking/pg-delivery-admin.js';
-import { runSubscriptionsCommand, SUBSCRIPTIONS_USAGE } from './subscriptions/cli.js';
-import { migrate } from './subscriptions/migrate.js';
+import { createPgDeliveryStore } from './parking/pg-delivery-store.js';
 import { createSubscriptionStore } from './subscriptions/pg-store.js';
-import { createDeliveryLogPool, createPgPool } from './subscriptions/pool.js';
+import { createDeliveryLogPool, createPgPool, type Pool } from './subscriptions/pool.js';
+import type { SubscriptionStore } from './subscriptions/types.js';
 import { createTransportFromConfig } from './transport/create-transport.js';
-
-export const USAGE = `usage: webhook-connector <command> [options]
-
-commands:
-  run                      consume events and deliver webhooks (default)
-  migrate                  create/upgrade the tables (subscriptions, parked deliveries; idempotent)
-  subscriptions <sub>      add | list | remove | enable | disable | set-ordering | rotate-secret
-                           (--help for options)
-  deliveries <sub>         list | retry-now: parked and finished deliveries (--help for options)
-  replay [options]         re-deliver dead-lettered deliveries (--help for options)
-  api                      serve the management API (subscriptions, delivery log, resend)
-  api-keys <sub>           create | list | revoke: keys of the management API (--help for options)
-  produce-sample [options] produce sample Tiledesk events (--help for options)
-  demo-receiver [options]  a local receiver that verifies and prints deliveries (--help for options)
-
-Every command accepts --help (-h). Configuration comes from environment variables; see README.md.`;
-
-const RUN_USAGE = `usage: webhook-connector run
-
-Consumes the events of KAFKA_TOPICS and delivers them to the matching subscriptions until SIGTERM or
-SIGINT (drains, commits, leaves the group; a second signal exits at once). Takes no options: the
-configuration comes from environment variables (see README.md).`;
-
-const MIGRATE_USAGE = `usage: webhook-connector migrate
-
-Creates or upgrades the connector's tables in DATABASE_URL (webhook_subscriptions, and the parked-delivery
-store: webhook_events, webhook_deliveries, webhook_subscription_health), applying schemas/sql/*.sql in order
-(idempotent, safe to run from two processes at once). Run it before starting a new version. Takes no options.`;
-
-/** Each command's usage, printed by `<command> --help` before anything else happens. */
-const COMMAND_USAGE: Readonly<Record<string, string>> = {
-  run: RUN_USAGE,
-  migrate: MIGRATE_USAGE,
-  subscriptions: SUBSCRIPTIONS_USAGE,
-  deliveries: DELIVERIES_USAGE,
-  replay: REPLAY_USAGE,
-  api: API_USAGE,
-  'api-keys': API_KEYS_USAGE,
-  'produce-sample': PRODUCE_SAMPLE_USAGE,
-  'demo-receiver': DEMO_RECEIVER_USAGE,
-};
-
-const isHelpFlag = (arg: string): boolean => arg === '--help' || arg === '-h';
 
 /** Postgres errors (node-postgres's DatabaseError carries a severity; a failed connection a system code). */
 function isPostgresFailure(err: unknown): err is Error {
@@ -84,12 +36,10 @@ function isPostgresFailure(err: unknown): err is Error {
   );
 }
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
-
 const TLS_FILES = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
 
 /** createKafka, with a KAFKA_SSL_* file that cannot be read reported as the configuration problem it is. */
-function kafkaFromConfig(config: Config, logger: Logger, metrics?: Metrics): Kafka {
+export function kafkaFromConfig(config: Config, logger: Logger, metrics?: Metrics): Kafka {
   try {
     return createKafka(config, logger, metrics);
   } catch (err) {
@@ -104,6 +54,61 @@ function kafkaFromConfig(config: Config, logger: Logger, metrics?: Metrics): Kaf
       { cause: err },
     );
   }
+}
+
+/** What the tests and the benchmark may set differently from production; everything else is production's. */
+export interface ProductionOverrides {
+  /**
+   * Node's process metrics (CPU, heap, event loop, GC) on the registry; default true. The tests turn them
+   * off: several connectors run in one jest process, and no test reads them.
+   */
+  readonly defaultMetrics?: boolean;
+  /** The main pool's size; default createPgPool's. The tests keep it small: many connectors share Postgres. */
+  readonly poolMax?: number;
+  /** Consumer-lag poll interval; default the app's (10 s). */
+  readonly lagIntervalMs?: number;
+  /** kafkajs crashed for good (AppDeps.onFatal). */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export interface ProductionDeps extends AppDeps {
+  readonly deliveryLogPool: Pool;
+  /** Ends both pools: after the app has stopped. */
+  endPools(): Promise<void>;
+}
+
+/**
+ * The connector's real dependencies, from the configuration. Throws (before any pool exists) when the Kafka
+ * client cannot be built, e.g. a KAFKA_SSL_* file that cannot be read.
+ */
+export function productionDeps(
+  config: Config,
+  logger: Logger,
+  overrides: ProductionOverrides = {},
+): ProductionDeps {
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { defaultMetrics: overrides.defaultMetrics ?? true });
+  const kafka = kafkaFromConfig(config, logger, metrics);
+  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: overrides.poolMax });
+  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
+  return {
+    config,
+    logger,
+    clock: systemClock,
+    random: Math.random,
+    kafka,
+    pool,
+    deliveryLogPool,
+    transport: createTransportFromConfig(config),
+    registry,
+    metrics,
+    registryDecoder: createRegistryDecoderFromConfig(config, logger),
+    onFatal: overrides.onFatal,
+    lagIntervalMs: overrides.lagIntervalMs,
+    endPools: async () => {
+      await Promise.all([pool.end(), deliveryLogPool.end()]);
+    },
+  };
 }
 
 /** A start failure as an operator reads it: an ops server address that cannot be bound is configuration. */
@@ -123,35 +128,19 @@ function startError(err: unknown, config: Config): unknown {
   );
 }
 
-async function runService(config: Config, logger: Logger): Promise<void> {
+/** `webhook-connector run`: the connector until SIGTERM or SIGINT (or kafkajs gives up). */
+export async function runService(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting');
   applyHeapPolicy(config.HEAP_GROWTH_PERCENT);
-  const registry = new Registry();
-  const metrics = createMetrics(registry);
-  let kafka: Kafka;
+  let onFatal = (_err: unknown): void => undefined;
+  let deps: ProductionDeps;
   try {
-    kafka = kafkaFromConfig(config, logger, metrics);
+    deps = productionDeps(config, logger, { onFatal: (err) => onFatal(err) });
   } catch (err) {
     logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     throw err;
   }
-  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger });
-  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
-  let onFatal = (_err: unknown): void => undefined;
-  const app = createApp({
-    config,
-    logger,
-    clock: systemClock,
-    random: Math.random,
-    kafka,
-    pool,
-    deliveryLogPool,
-    transport: createTransportFromConfig(config),
-    registry,
-    metrics,
-    registryDecoder: createRegistryDecoderFromConfig(config, logger),
-    onFatal: (err) => onFatal(err),
-  });
+  const app = createApp(deps);
   let stopping = false;
   const shutdown = (signal: string, exitCode = 0): void => {
     if (stopping) {
@@ -162,7 +151,7 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     logger.info({ signal }, 'draining before exit (send the signal again to exit at once)');
     app
       .stop()
-      .then(() => Promise.all([pool.end(), deliveryLogPool.end()]))
+      .then(() => deps.endPools())
       .then(
         () => process.exit(exitCode),
         (err: unknown) => {
@@ -182,14 +171,13 @@ async function runService(config: Config, logger: Logger): Promise<void> {
     const err = startError(failure, config);
     logger.fatal({ err, code: errorCodeOf(err) }, 'start failed');
     await app.stop().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-    await deliveryLogPool.end().catch(() => undefined);
+    await deps.endPools().catch(() => undefined);
     throw err;
   }
 }
 
 /** `webhook-connector api`: the management API until SIGTERM or SIGINT. */
-async function runApi(config: Config, logger: Logger): Promise<void> {
+export async function runApi(config: Config, logger: Logger): Promise<void> {
   logger.info({ config: redactConfig(config) }, 'starting management API');
   const pool = createPgPool({
     connectionString: config.DATABASE_URL,
@@ -233,11 +221,11 @@ async function runApi(config: Config, logger: Logger): Promise<void> {
 }
 
 /** A small pool for one CLI command, its connections named after it (`tiledesk-webhook-connector:migrate`). */
-async function withPool<T>(
+export async function withPool<T>(
   config: Config,
   logger: Logger,
   command: string,
-  fn: (pool: ReturnType<typeof createPgPool>) => Promise<T>,
+  fn: (pool: Pool) => Promise<T>,
 ): Promise<T> {
   const applicationName = `tiledesk-webhook-connector:${command}`;
   const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 2, applicationName });
@@ -256,122 +244,32 @@ async function withPool<T>(
   }
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command = 'run', ...args] = argv;
-  if (command === 'help' || isHelpFlag(command)) {
-    out(USAGE);
-    return 0;
-  }
-  const usage = COMMAND_USAGE[command];
-  if (usage === undefined) {
-    throw new ConnectorError(ErrorCode.USAGE, `unknown command "${command}"\n\n${USAGE}`);
-  }
-  // Before the configuration is read: `--help` works with any environment, and never runs the command.
-  if (args.some(isHelpFlag)) {
-    out(usage);
-    return 0;
-  }
-  if ((command === 'run' || command === 'migrate' || command === 'api') && args.length > 0) {
-    throw new ConnectorError(ErrorCode.USAGE, `unexpected argument "${args[0]}"\n\n${usage}`);
-  }
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    // The service's logs are JSON lines on stdout: the refusal to start is one of them, with its code.
-    if ((command === 'run' || command === 'api') && isConnectorError(err, ErrorCode.CONFIG_INVALID)) {
-      createLogger('info').fatal({ code: err.code, problems: err.details.problems }, 'invalid configuration');
-    }
-    throw err;
-  }
-  // CLI commands log to stderr so their stdout stays machine-readable.
-  const service = command === 'run' || command === 'api';
-  const logger = createLogger(config.LOG_LEVEL, service ? undefined : process.stderr);
-  switch (command) {
-    case 'run':
-      await runService(config, logger);
-      return -1; // keeps running until a signal
-    case 'migrate':
-      return withPool(config, logger, 'migrate', async (pool) => {
-        const applied = await migrate(pool);
-        out(applied.length === 0 ? 'migrations: up to date' : `migrations applied: ${applied.join(', ')}`);
-        return 0;
-      });
-    case 'subscriptions':
-      return withPool(config, logger, 'subscriptions', async (pool) => {
-        const store = createSubscriptionStore(pool);
-        await runSubscriptionsCommand(args, {
-          store,
-          out,
-          // Kafka and the HTTP client are built only for `enable --recover-since`.
-          recoverDeadLetters: (filter) =>
-            replayFromConfig(
-              {
-                config,
-                logger,
-                kafka: kafkaFromConfig(config, logger),
-                store,
-                deliveries: createPgDeliveryStore(pool),
-                transport: createTransportFromConfig(config),
-                out,
-              },
-              { filter, dryRun: false, sinceLast: false },
-            ),
-        });
-        return 0;
-      });
-    case 'deliveries':
-      return withPool(config, logger, 'deliveries', async (pool) => {
-        await runDeliveriesCommand(args, { admin: createDeliveryAdmin(pool), out });
-        return 0;
-      });
-    case 'replay':
-      return withPool(config, logger, 'replay', (pool) =>
-        runReplayCommand(args, {
-          config,
-          logger,
-          kafka: kafkaFromConfig(config, logger),
-          store: createSubscriptionStore(pool),
-          deliveries: createPgDeliveryStore(pool),
-          transport: createTransportFromConfig(config),
-          out,
-        }),
-      );
-    case 'api':
-      await runApi(config, logger);
-      return -1; // keeps running until a signal
-    case 'api-keys':
-      return withPool(config, logger, 'api-keys', async (pool) => {
-        await runApiKeysCommand(args, { keys: createApiKeyStore(pool), out });
-        return 0;
-      });
-    case 'produce-sample':
-      return runProduceSample(args, { config, kafka: kafkaFromConfig(config, logger), out });
-    case 'demo-receiver':
-      return runDemoReceiver(args, {
-        out,
-        untilStopped: new Promise((resolve) => {
-          process.once('SIGTERM', resolve);
-          process.once('SIGINT', resolve);
-        }),
-      });
-    default:
-      throw new ConnectorError(ErrorCode.USAGE, `unknown command "${command}"\n\n${USAGE}`);
-  }
+/**
+ * What a replay re-delivers with (`replay`, and `subscriptions enable --recover-since`): the Kafka client
+ * and the HTTP transport are built here, when the replay runs, not before.
+ */
+export function replayDeps(
+  config: Config,
+  logger: Logger,
+  pool: Pool,
+  out: (line: string) => void,
+  store: SubscriptionStore = createSubscriptionStore(pool),
+): ReplayCommandDeps {
+  return {
+    config,
+    logger,
+    kafka: kafkaFromConfig(config, logger),
+    store,
+    deliveries: createPgDeliveryStore(pool),
+    transport: createTransportFromConfig(config),
+    out,
+  };
 }
 
-/**
- * Runs main and maps errors to exit codes: 2 for usage, 1 for everything else. stderr gets one
- * `error CODE: message` line (then the usage text, for a usage error).
- */
-export function runCli(argv: readonly string[]): void {
-  main(argv).then(
-    (code) => {
-      if (code >= 0) process.exit(code);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${formatCliError(err)}\n`);
-      process.exit(isConnectorError(err, ErrorCode.USAGE) ? 2 : 1);
-    },
-  );
+/** Resolves at the first SIGTERM or SIGINT: the end of a command that runs until stopped. */
+export function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
 }

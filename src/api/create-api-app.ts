@@ -1,6 +1,6 @@
 /**
  * The management API as a fastify app, from injected dependencies (no process.env, no listen): the
- * command (api-command.ts) and the tests build it the same way.
+ * command (src/commands/api.ts) and the tests build it the same way.
  *
  * Per request: route matched → caller authenticated from the Authorization header and its access to the
  * path's project checked (before the body is read: a caller of another project gets 403 whatever it
@@ -71,7 +71,9 @@ export async function createApiApp(deps: ApiAppDeps): Promise<ApiApp> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') done(null, undefined);
-    else json(request, body as string, done);
+    // Called with `done`, fastify's parser answers through it and returns nothing; the promise in its type
+    // is the other (async) form of a body parser.
+    else void json(request, body as string, done);
   });
 
   const registered: RegisteredRoute[] = [];

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
 import { createLogger } from '../../src/logger.js';
 import { createKafka } from '../../src/kafka/create-kafka.js';
-import { runReplayCommand } from '../../src/dead-letter/replay-command.js';
+import { runReplayCommand } from '../../src/commands/replay.js';
 import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { createTransport } from '../../src/transport/create-transport.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { buildDeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
-import { runReplayCommand } from '../../src/dead-letter/replay-command.js';
+import { runReplayCommand } from '../../src/commands/replay.js';
 import { createKafka } from '../../src/kafka/create-kafka.js';
 import { createLogger } from '../../src/logger.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config.js';
-import { SAMPLE_EVENT_NAMES, sampleEvent } from '../../src/demo/sample-events.js';
+import { SAMPLE_EVENT_NAMES, sampleEvent } from '../../src/commands/demo/sample-events.js';
 import {
   encodeAvroEvents,
   eventAvroSchema,
@@ -18,7 +18,7 @@ import {
   subjectForTopic,
   toAvroEventValue,
   type AvroSchemaJson,
-} from '../../src/events/avro-producer.js';
+} from '../../src/commands/demo/avro-producer.js';
 import { decodeRecord, type RegistryDecoder } from '../../src/events/decode-record.js';
 import type { RecordCoordinates } from '../../src/events/event.js';
 import {

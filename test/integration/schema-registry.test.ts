@@ -1,6 +1,6 @@
 /**
- * Schema-Registry (Avro) acceptance, end to end: the real connector (createApp with a loadConfig config and
- * the decoder main.ts builds from it) on the real broker, Postgres, HTTP receivers and Apicurio registry.
+ * Schema-Registry (Avro) acceptance, end to end: the real connector (createApp over main.ts's productionDeps,
+ * so the decoder is the one production builds from the configuration) on the real broker, Postgres, HTTP receivers and Apicurio registry.
  * - JSON and Avro records interleaved on one topic become byte-identical webhooks;
  * - records written with a BACKWARD-evolved v2 writer schema are delivered the same way;
  * - a record naming an unknown schema id is dead-lettered (`unknown_schema`) and the next ones delivered;
@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config.js';
-import { sampleEvent, type SampleEvent } from '../../src/demo/sample-events.js';
+import { sampleEvent, type SampleEvent } from '../../src/commands/demo/sample-events.js';
 import {
   eventAvroSchema,
   encodeAvroEvents,
@@ -25,13 +25,8 @@ import {
   subjectForTopic,
   toAvroEventValue,
   type AvroSchemaJson,
-} from '../../src/events/avro-producer.js';
-import {
-  createRegistryDecoderFromConfig,
-  createSchemaRegistryClient,
-  registryConnection,
-} from '../../src/events/registry-from-config.js';
-import { createLogger } from '../../src/logger.js';
+} from '../../src/commands/demo/avro-producer.js';
+import { createSchemaRegistryClient, registryConnection } from '../../src/events/registry-from-config.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import {
@@ -102,10 +97,9 @@ async function setup(registryUrl: string = SHARED_REGISTRY_URL): Promise<Setup> 
     target: `${receiver.url}/message`,
     createdBy: 'test',
   });
-  // As main.ts does: the decoder comes from the same configuration variables.
+  // The connector builds its decoder from these variables, as in production (main.ts productionDeps).
   const env = { SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_REGISTRY_CACHE_SIZE: '100' };
-  const registryDecoder = createRegistryDecoderFromConfig(loadConfig(env), createLogger('silent'));
-  const connector = await startConnector({ topic, groupId, databaseUrl: db.url, env, registryDecoder });
+  const connector = await startConnector({ topic, groupId, databaseUrl: db.url, env });
   cleanups.push(() => connector.stop());
   return { topic, dlq: `${topic}.dlq`, groupId, receiver, connector };
 }

@@ -1,19 +1,16 @@
 /**
- * Starts the real connector (createApp) in-process against the real broker, Postgres and HTTP receivers,
- * with its logs captured so tests can assert on them (and grep them for secrets).
+ * Starts the real connector in-process (createApp over main.ts's productionDeps, the wiring `run` uses)
+ * against the real broker, Postgres and HTTP receivers, with its logs captured so tests can assert on them
+ * (and grep them for secrets).
  */
 import { Writable } from 'node:stream';
 import type pg from 'pg';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { createApp, type App } from '../../src/app.js';
-import { systemClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { RegistryDecoder } from '../../src/events/decode-record.js';
-import { createKafka } from '../../src/kafka/create-kafka.js';
 import { createLogger } from '../../src/logger.js';
-import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { createDeliveryLogPool, createPgPool } from '../../src/subscriptions/pool.js';
-import { createTransportFromConfig } from '../../src/transport/create-transport.js';
+import { productionDeps } from '../../src/main.js';
+import type { Metrics } from '../../src/metrics/metrics.js';
 import { KAFKA_BROKERS } from './env.js';
 
 export interface TestConnector {
@@ -35,7 +32,6 @@ export interface StartOptions {
   readonly transport?: 'undici' | 'got';
   /** Any other configuration variables. */
   readonly env?: Record<string, string>;
-  readonly registryDecoder?: RegistryDecoder;
 }
 
 export async function startConnector(o: StartOptions): Promise<TestConnector> {
@@ -65,24 +61,11 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
     },
   });
   const logger = createLogger(config.LOG_LEVEL, sink);
-  const registry = new Registry();
-  const metrics = createMetrics(registry, { defaultMetrics: false });
-  const pool = createPgPool({ connectionString: config.DATABASE_URL, logger, max: 3 });
-  const deliveryLogPool = createDeliveryLogPool({ connectionString: config.DATABASE_URL, logger });
-  const app = createApp({
-    config,
-    logger,
-    clock: systemClock,
-    random: Math.random,
-    kafka: createKafka(config, logger, metrics),
-    pool,
-    deliveryLogPool,
-    transport: createTransportFromConfig(config),
-    registry,
-    metrics,
-    registryDecoder: o.registryDecoder,
-    lagIntervalMs: 500,
-  });
+  // Production's wiring; the registry without Node's process metrics, a small pool (many connectors share
+  // the test Postgres) and a fast lag poll.
+  const deps = productionDeps(config, logger, { defaultMetrics: false, poolMax: 3, lagIntervalMs: 500 });
+  const { registry, metrics, pool } = deps;
+  const app = createApp(deps);
   await app.start();
   let stopped = false;
   return {
@@ -104,8 +87,7 @@ export async function startConnector(o: StartOptions): Promise<TestConnector> {
       if (stopped) return;
       stopped = true;
       await app.stop();
-      await pool.end();
-      await deliveryLogPool.end();
+      await deps.endPools();
     },
   };
 }

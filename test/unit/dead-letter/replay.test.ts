@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { buildDeadLetterRecord, type InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { loadConfig } from '../../../src/config.js';
-import { parseReplayArgs, REPLAY_USAGE, replayDeliverDeps } from '../../../src/dead-letter/replay-command.js';
+import { parseReplayArgs, REPLAY_USAGE, replayDeliverDeps } from '../../../src/commands/replay.js';
 import type { WebhookTransport } from '../../../src/transport/types.js';
 import { replayVerdict, type ReplayFilter } from '../../../src/dead-letter/replay.js';
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';

@@ -368,7 +368,7 @@ describe('deliver: parking', () => {
       record: (id: string, okay: boolean, probe: boolean) => void records.push([id, okay, probe]),
     };
     const slots = new Semaphore(1);
-    slots.acquire(); // the only slot is taken: the delivery waits for it
+    expect(slots.acquire()).toBeUndefined(); // the only slot is taken (at once): the delivery waits for it
     const controller = new AbortController();
     const running = deliver(event, sub, deps(transport, clock, { breakers, slots }), controller.signal);
     await flush();

@@ -47,7 +47,7 @@ describe('Semaphore', () => {
     const partition = new AbortController();
     const global = new Semaphore(1);
     const origins = Array.from({ length: 20 }, () => new Semaphore(1));
-    for (const s of [global, ...origins]) s.acquire();
+    for (const s of [global, ...origins]) expect(s.acquire()).toBeUndefined(); // taken at once
     const waits = [global, ...origins].flatMap((s) =>
       Array.from({ length: 500 }, () => s.acquire(partition.signal) as Promise<boolean>),
     );

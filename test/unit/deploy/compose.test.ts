@@ -9,7 +9,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { parse } from 'yaml';
 import { configSpec, loadConfig } from '../../../src/config.js';
-import { SAMPLE_EVENT_NAMES } from '../../../src/demo/sample-events.js';
+import { SAMPLE_EVENT_NAMES } from '../../../src/commands/demo/sample-events.js';
 import { configKeys, readRepoFile, repoPath } from './helpers.js';
 
 interface ComposeService {

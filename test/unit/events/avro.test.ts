@@ -7,7 +7,11 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { schemaFromConfluentSchema } from '@kafkajs/confluent-schema-registry/dist/schemaTypeResolver.js';
 import { decodeRecord, type DecodeResult } from '../../../src/events/decode-record.js';
 import type { RecordCoordinates } from '../../../src/events/event.js';
-import { eventAvroSchema, toAvroEventValue, type JsonEventShape } from '../../../src/events/avro-producer.js';
+import {
+  eventAvroSchema,
+  toAvroEventValue,
+  type JsonEventShape,
+} from '../../../src/commands/demo/avro-producer.js';
 import { LruCache } from '../../../src/events/lru.js';
 import { BoundedSchemaCache, createSchemaRegistryClient } from '../../../src/events/registry-from-config.js';
 import {
@@ -19,7 +23,7 @@ import {
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
 import { schemaPath } from '../../../src/paths.js';
-import { SAMPLE_EVENT_NAMES, sampleEvent } from '../../../src/demo/sample-events.js';
+import { SAMPLE_EVENT_NAMES, sampleEvent } from '../../../src/commands/demo/sample-events.js';
 
 const AT: RecordCoordinates = { topic: 'tiledesk.events', partition: 2, offset: '77' };
 const jsonSchema = JSON.parse(readFileSync(schemaPath('tiledesk-event.v1.schema.json'), 'utf8')) as {

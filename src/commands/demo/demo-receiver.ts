@@ -5,9 +5,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
-import { ConnectorError, ErrorCode } from '../errors.js';
-import { parseFlags } from '../flags.js';
-import { signStandardWebhook, standardWebhooksKey } from '../delivery/signing.js';
+import { ConnectorError, ErrorCode } from '../../errors.js';
+import { parseFlags } from '../../flags.js';
+import { signStandardWebhook, standardWebhooksKey } from '../../delivery/signing.js';
 
 export const DEMO_RECEIVER_USAGE = `usage: webhook-connector demo-receiver --secret S [--port 4000] [--host 127.0.0.1] [--status 200]
 

@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import type { WebhookTransport } from '../transport/types.js';
 import type { DeliveryStore } from '../parking/types.js';
-import { replayDeadLetters, type ReplayFilter, type ReplaySummary } from './replay.js';
+import { replayDeadLetters, type ReplayFilter, type ReplaySummary } from '../dead-letter/replay.js';
 
 export const REPLAY_USAGE = `usage: webhook-connector replay [--subscription ID ...] [--event E ...] [--since TIME] [--until TIME] [--dry-run] [--since-last]
 

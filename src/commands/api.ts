@@ -14,10 +14,10 @@ import { createOpsServer } from '../http/ops-server.js';
 import type { Logger } from '../logger.js';
 import { createApiMetrics } from '../metrics/api-metrics.js';
 import { createSubscriptionStore } from '../subscriptions/pg-store.js';
-import { createApiKeyStore } from './api-keys.js';
-import { createAuthenticator } from './auth.js';
-import { createApiApp } from './create-api-app.js';
-import type { DeliveryLogReader, ManualResends } from './store/types.js';
+import { createApiKeyStore } from '../api/api-keys.js';
+import { createAuthenticator } from '../api/auth.js';
+import { createApiApp } from '../api/create-api-app.js';
+import type { DeliveryLogReader, ManualResends } from '../api/store/types.js';
 
 export const API_USAGE = `usage: webhook-connector api
 

@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { ConnectorError, ErrorCode } from '../errors.js';
-import { formatTable } from '../subscriptions/cli.js';
-import type { DeliveryAdmin, DeliveryRow } from './pg-delivery-admin.js';
-import type { DeliveryState } from './types.js';
+import { formatTable } from './subscriptions.js';
+import type { DeliveryAdmin, DeliveryRow } from '../parking/pg-delivery-admin.js';
+import type { DeliveryState } from '../parking/types.js';
 
 export const DELIVERIES_USAGE = `Usage: webhook-connector deliveries <command>
 

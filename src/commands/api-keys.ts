@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConnectorError, ErrorCode } from '../errors.js';
-import type { ApiKeyInfo, ApiKeyStore } from './api-keys.js';
+import type { ApiKeyInfo, ApiKeyStore } from '../api/api-keys.js';
 
 export const API_KEYS_USAGE = `Usage: webhook-connector api-keys <command>
 

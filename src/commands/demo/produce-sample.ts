@@ -1,9 +1,9 @@
 /** `webhook-connector produce-sample`: produces sample Tiledesk events (JSON, or Avro through the schema registry). */
 import { Partitioners, type Kafka } from 'kafkajs';
-import type { Config } from '../config.js';
-import { ConnectorError, ErrorCode } from '../errors.js';
-import { parseFlags } from '../flags.js';
-import { encodeAvroEvents } from '../events/avro-producer.js';
+import type { Config } from '../../config.js';
+import { ConnectorError, ErrorCode } from '../../errors.js';
+import { parseFlags } from '../../flags.js';
+import { encodeAvroEvents } from './avro-producer.js';
 import { SAMPLE_EVENT_NAMES, sampleEvent } from './sample-events.js';
 
 export const PRODUCE_SAMPLE_USAGE = `usage: webhook-connector produce-sample [--topic T] [--count N] [--project P ...] [--event E ...] [--format json|avro]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';
 import type { ReplayFilter } from '../../../src/dead-letter/replay.js';
-import { parseSubscriptionsArgs, runSubscriptionsCommand } from '../../../src/subscriptions/cli.js';
+import { parseSubscriptionsArgs, runSubscriptionsCommand } from '../../../src/commands/subscriptions.js';
 import type { NewSubscription, Subscription, SubscriptionStore } from '../../../src/subscriptions/types.js';
 
 function usageError(argv: string[]): string {

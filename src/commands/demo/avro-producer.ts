@@ -11,15 +11,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { COMPATIBILITY, SchemaType, type SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Config } from '../config.js';
-import { ConnectorError, ErrorCode } from '../errors.js';
-import { schemaPath } from '../paths.js';
+import type { Config } from '../../config.js';
+import { ConnectorError, ErrorCode } from '../../errors.js';
+import { schemaPath } from '../../paths.js';
 import {
   createSchemaRegistryClient,
   registryConnection,
   registryRequest,
   type RegistryConnection,
-} from './registry-from-config.js';
+} from '../../events/registry-from-config.js';
 
 /** An Avro schema as JSON (what .avsc files hold). */
 export type AvroSchemaJson = {

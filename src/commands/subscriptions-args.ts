@@ -1,7 +1,7 @@
 /** Parsing of `webhook-connector subscriptions ...` arguments: pure, every mistake → USAGE with the usage text. */
 import { parseArgs } from 'node:util';
 import { ConnectorError, ErrorCode } from '../errors.js';
-import { SUBSCRIPTION_ORDERINGS, type SubscriptionOrdering } from './types.js';
+import { SUBSCRIPTION_ORDERINGS, type SubscriptionOrdering } from '../subscriptions/types.js';
 
 export const SUBSCRIPTIONS_USAGE = `Usage: webhook-connector subscriptions <command>
 

@@ -1,15 +1,15 @@
 /** `webhook-connector subscriptions ...`: the operator's way to manage subscriptions (src/cli.ts dispatches here). */
 import type { ReplayFilter, ReplaySummary } from '../dead-letter/replay.js';
 import { ConnectorError, ErrorCode } from '../errors.js';
-import { parseSubscriptionsArgs, SUBSCRIPTIONS_USAGE } from './cli-args.js';
-import type { SubscriptionInfo, SubscriptionStore } from './types.js';
+import { parseSubscriptionsArgs, SUBSCRIPTIONS_USAGE } from './subscriptions-args.js';
+import type { SubscriptionInfo, SubscriptionStore } from '../subscriptions/types.js';
 
 export {
   parseRecoverSince,
   parseSubscriptionsArgs,
   SUBSCRIPTIONS_USAGE,
   type SubscriptionsCommand,
-} from './cli-args.js';
+} from './subscriptions-args.js';
 
 export interface SubscriptionsCommandDeps {
   readonly store: SubscriptionStore;

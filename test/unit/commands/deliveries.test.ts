@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';
-import { parseDeliveriesArgs, runDeliveriesCommand } from '../../../src/parking/deliveries-cli.js';
+import { parseDeliveriesArgs, runDeliveriesCommand } from '../../../src/commands/deliveries.js';
 import type { DeliveryAdmin, DeliveryRow } from '../../../src/parking/pg-delivery-admin.js';
 
 function usageError(argv: string[]): string {
