@@ -9,10 +9,9 @@
 import type { Clock } from '../clock.js';
 import { isConnectorError, ErrorCode } from '../errors.js';
 import type { DecodeResult } from '../events/decode-record.js';
-import type { RecordCoordinates, TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, RecordCoordinates, TiledeskEvent } from '../events/event.js';
 import { deliver, type DeliverDeps, type DeliverStart, type DeliveryOutcome } from '../delivery/deliver.js';
 import { webhookId } from '../delivery/webhook-id.js';
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
 import type { DeadLetterWriter } from '../dead-letter/dead-letter-producer.js';
 import { settleDelivery, writeDeadLetter } from '../dead-letter/settle.js';
 import type { Logger } from '../logger.js';
