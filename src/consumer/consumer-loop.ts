@@ -36,7 +36,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
+import type { InboundRecord } from '../events/event.js';
 import { PartitionOffsets } from './offset-tracker.js';
 import type { Outages } from './outages.js';
 import type { RecordResult } from './process-record.js';

@@ -3,16 +3,7 @@
  * headers that say why, for whom and when. Pure; the producer writes it. Header values never contain
  * the subscription secret.
  */
-export interface InboundRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  /** Broker/producer timestamp, epoch ms as a string (kafkajs form). */
-  readonly timestamp: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
-}
+import type { InboundRecord } from '../events/event.js';
 
 export interface DeadLetterInfo {
   readonly reason: string;

@@ -18,7 +18,8 @@ import { decodeRecord, type RegistryDecoder } from '../events/decode-record.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import type { ParkRequest } from '../parking/types.js';
-import { DLQ_HEADER_PREFIX, headerString, type InboundRecord } from './dead-letter-record.js';
+import { DLQ_HEADER_PREFIX, headerString } from './dead-letter-record.js';
+import type { InboundRecord } from '../events/event.js';
 
 export interface ReplayFilter {
   readonly subscriptionIds: readonly string[];

@@ -2,12 +2,12 @@
  * A delivery's end, wherever it ran (the consumer's pipeline or the parked runner): delivered is counted;
  * failed is dead-lettered (the original record with the `dlq-*` headers) and counted once acknowledged.
  */
-import type { TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 import type { DeliveryOutcome } from '../delivery/deliver.js';
 import type { Logger } from '../logger.js';
 import { statusClass, type Metrics } from '../metrics/metrics.js';
 import type { DeadLetterWriter } from './dead-letter-producer.js';
-import { buildDeadLetterRecord, type DeadLetterInfo, type InboundRecord } from './dead-letter-record.js';
+import { buildDeadLetterRecord, type DeadLetterInfo } from './dead-letter-record.js';
 import { deadLetterCode } from './dead-letter-reasons.js';
 
 export interface SettleDeps {

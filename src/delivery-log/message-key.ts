@@ -7,8 +7,7 @@
  * of a fan-out shares it.
  */
 import { createHash } from 'node:crypto';
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
-import type { TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 
 const cache = new WeakMap<TiledeskEvent, string>();
 

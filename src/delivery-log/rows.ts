@@ -3,10 +3,9 @@
  * and sockets (error, response excerpt) may hold anything: invalid UTF-8 becomes U+FFFD, and so does NUL,
  * which Postgres text refuses (a refused row would fail its whole batch).
  */
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 import type { AttemptOutcome } from '../delivery/classify.js';
 import type { AttemptContext } from '../delivery/deliver.js';
-import type { TiledeskEvent } from '../events/event.js';
 import type { Subscription } from '../subscriptions/types.js';
 import type { TransportResult } from '../transport/types.js';
 import { messageKey } from './message-key.js';

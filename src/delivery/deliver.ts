@@ -11,8 +11,7 @@
  * committed.
  */
 import type { Clock } from '../clock.js';
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
-import type { TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 import type { Subscription } from '../subscriptions/types.js';
 import type { TransportResult, WebhookTransport } from '../transport/types.js';
 import { classifyAttempt, type AttemptOutcome, type FailureReason } from './classify.js';

@@ -7,9 +7,21 @@
  * would be promoted and cost GC time).
  */
 import type { TiledeskEvent } from '../events/event.js';
-import { issuedAtOf, type PreparedSubscription } from './prepared-subscription.js';
 
 const PAYLOAD_KEY = Buffer.from(',"payload":', 'latin1');
+
+/** A subscription's pre-encoded parts of the body (prepared-subscription.ts builds and caches them). */
+export interface EnvelopeParts {
+  /** `{"hook":<hook JSON>,"timestamp":` */
+  readonly envelopePrefix: Buffer;
+  /** `,"token":"<JWT issued at iatSec>"}` */
+  envelopeSuffix(iatSec: number): Buffer;
+}
+
+/** The JWT's `iat` for an event: its time in whole seconds. */
+export function issuedAtOf(event: TiledeskEvent): number {
+  return Math.floor(event.timestamp / 1000);
+}
 
 /** `{"hook":<hook JSON>,"timestamp":` */
 export function envelopePrefix(hookJson: string): Buffer {
@@ -21,7 +33,7 @@ export function envelopeSuffix(token: string): Buffer {
   return Buffer.from(`,"token":${JSON.stringify(token)}}`, 'utf8');
 }
 
-export function buildEnvelope(sub: PreparedSubscription, event: TiledeskEvent): Buffer {
+export function buildEnvelope(sub: EnvelopeParts, event: TiledeskEvent): Buffer {
   const ts = String(event.timestamp); // a JSON number: ASCII digits (validated as a number)
   const prefix = sub.envelopePrefix;
   const suffix = sub.envelopeSuffix(issuedAtOf(event));

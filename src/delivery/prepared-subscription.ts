@@ -12,9 +12,8 @@
  * When the overlap ends, everything switches to the new secret.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import type { TiledeskEvent } from '../events/event.js';
 import type { Subscription } from '../subscriptions/types.js';
-import { envelopePrefix, envelopeSuffix } from './envelope.js';
+import { envelopePrefix, envelopeSuffix, type EnvelopeParts } from './envelope.js';
 import { originOf } from './origin-slots.js';
 import { signJwtHs256Json } from './jwt.js';
 import { standardWebhooksKey } from './signing.js';
@@ -24,14 +23,11 @@ export const TILEDESK_ISSUER = 'https://tiledesk.com';
 /** Distinct event seconds whose JWT is kept per subscription (partitions interleave a few seconds). */
 const TOKENS_KEPT = 8;
 
-export interface PreparedSubscription {
+/** The envelope's parts (see envelope.ts) plus the keys and signatures' inputs. */
+export interface PreparedSubscription extends EnvelopeParts {
   readonly subscription: Subscription;
   /** Tiledesk's `hook` object, serialised. Never contains `secret` or `global`. */
   readonly hookJson: string;
-  /** `{"hook":<hook JSON>,"timestamp":` */
-  readonly envelopePrefix: Buffer;
-  /** `,"token":"<JWT issued at iatSec>"}` */
-  envelopeSuffix(iatSec: number): Buffer;
   /** The JWT issued at `iatSec`, keyed with `signingSecret`. */
   token(iatSec: number): string;
   /** Current key first; the previous one while a rotation overlap lasts. */
@@ -42,11 +38,6 @@ export interface PreparedSubscription {
   readonly hubKey: KeyObject;
   /** scheme://host:port of the target: the unit of the per-receiver concurrency limit. */
   readonly origin: string;
-}
-
-/** The JWT's `iat` for an event: its time in whole seconds. */
-export function issuedAtOf(event: TiledeskEvent): number {
-  return Math.floor(event.timestamp / 1000);
 }
 
 export function hookOf(s: Subscription): Record<string, unknown> {

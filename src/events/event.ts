@@ -23,6 +23,18 @@ export interface RecordCoordinates {
   readonly offset: string;
 }
 
+/**
+ * A record as consumed, before decoding: what the pipeline, the delivery store and the dead-letter topic
+ * keep of it (the original key, value and headers go to the dead letter unchanged).
+ */
+export interface InboundRecord extends RecordCoordinates {
+  /** Broker/producer timestamp, epoch ms as a string (kafkajs form). */
+  readonly timestamp: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+}
+
 export function derivedEventId(c: RecordCoordinates): string {
   return `${c.topic}-${c.partition}-${c.offset}`;
 }

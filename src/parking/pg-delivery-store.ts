@@ -15,8 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
-import type { TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 import {
   CLAIM,
   FINISH_DEAD,

@@ -5,8 +5,7 @@
  * subscription's circuit breaker is open (`circuit`). Once `park` resolved, the row is durable and the
  * source record counts as done for that delivery. Implemented on Postgres by `pg-delivery-store.ts`.
  */
-import type { InboundRecord } from '../dead-letter/dead-letter-record.js';
-import type { TiledeskEvent } from '../events/event.js';
+import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 
 /** `manual`: parked by a person (resend, recover, test through the API or the CLI): its next attempt is theirs. */
 export type ParkedReason = 'retry' | 'behind' | 'spill' | 'circuit' | 'manual';

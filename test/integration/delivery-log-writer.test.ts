@@ -6,14 +6,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { systemClock } from '../../src/clock.js';
-import type { InboundRecord } from '../../src/dead-letter/dead-letter-record.js';
+import type { InboundRecord, TiledeskEvent } from '../../src/events/event.js';
 import { createDeliveryLog } from '../../src/delivery-log/delivery-log.js';
 import { messageKey } from '../../src/delivery-log/message-key.js';
 import { LogPartitions, utcDay } from '../../src/delivery-log/partitions.js';
 import type { AttemptRow, MessageRow } from '../../src/delivery-log/rows.js';
 import { DeliveryLogWriter } from '../../src/delivery-log/writer.js';
 import type { AttemptOutcome } from '../../src/delivery/classify.js';
-import type { TiledeskEvent } from '../../src/events/event.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { createDeliveryLogPool } from '../../src/subscriptions/pool.js';

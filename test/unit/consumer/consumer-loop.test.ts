@@ -12,7 +12,7 @@ import type { ConsumerConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import { ConsumerLoop, type ConsumerLoopOptions } from '../../../src/consumer/consumer-loop.js';
 import { Outages } from '../../../src/consumer/outages.js';
 import type { RecordResult } from '../../../src/consumer/process-record.js';
-import type { InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
+import type { InboundRecord } from '../../../src/events/event.js';
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.js';
 
 const EVENTS = {

@@ -40,6 +40,7 @@ const index: SubscriptionIndex = {
   size: 1,
 };
 const clock: Clock = { now: () => 1_000, sleep: () => Promise.resolve() };
+const json: PipelineDeps['decode'] = (value, at) => decodeRecord(value, at, { maxRecordBytes: 10_000 });
 
 function deps(
   decode: PipelineDeps['decode'],
@@ -166,6 +167,69 @@ describe('processRecord', () => {
     );
     expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
     expect(dls[0]!.headers['dlq-reason']).toBe('undecodable');
+  });
+
+  it('a decoder that throws synchronously makes the record undecodable, not a crash', async () => {
+    const dls: DeadLetterRecord[] = [];
+    const d = deps(
+      () => {
+        throw new Error('decoder bug');
+      },
+      [],
+      dls,
+    );
+    expect(await processRecord(record(0), d, new AbortController().signal)).toBe('done');
+    expect(dls.map((r) => r.headers['dlq-reason'])).toEqual(['undecodable']);
+    expect(dls[0]!.headers['dlq-error']).toBe('decoder failed: decoder bug');
+  });
+
+  it('a synchronously decoded poison record holds its key until its dead letter is acknowledged', async () => {
+    const sent: string[] = [];
+    const dls: DeadLetterRecord[] = [];
+    let acknowledge!: () => void;
+    const acknowledged = new Promise<void>((resolve) => (acknowledge = resolve));
+    const d: PipelineDeps = {
+      ...deps(json, sent, dls),
+      deadLetters: {
+        write: async (r) => (await acknowledged, dls.push(r), true),
+        start: async () => undefined,
+        stop: async () => undefined,
+      },
+    };
+    const signal = new AbortController().signal;
+    const poison = processRecord({ ...record(0), value: Buffer.from('{"event":') }, d, signal);
+    const after = processRecord(record(1), d, signal); // same key, valid
+    // Another key, taken later, is sent and done: record 1 would have been sent by now, had it not waited.
+    expect(await processRecord(record(2, 'P2'), d, signal)).toBe('done');
+    expect(sent).toEqual(['2']);
+    acknowledge();
+    expect(await Promise.all([poison, after])).toEqual(['done', 'done']);
+    expect(sent).toEqual(['2', '1']);
+    expect(dls.map((r) => r.headers['dlq-reason'])).toEqual(['undecodable']);
+  });
+
+  it('waits out a stale snapshot holding its key; records taken once it is usable keep key order', async () => {
+    const sent: string[] = [];
+    let stale = true;
+    let asleep!: () => void;
+    const sleeping = new Promise<void>((resolve) => (asleep = resolve));
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const d: PipelineDeps = {
+      ...deps(json, sent),
+      subscriptions: () => (stale ? null : index),
+      clock: { now: () => 1_000, sleep: () => (asleep(), woken) },
+    };
+    const signal = new AbortController().signal;
+    const first = processRecord(record(0), d, signal);
+    await sleeping; // record 0 waits for a usable snapshot
+    stale = false;
+    const second = processRecord(record(1), d, signal); // same key: behind record 0
+    expect(await processRecord(record(2, 'P2'), d, signal)).toBe('done');
+    expect(sent).toEqual(['2']);
+    wake();
+    expect(await Promise.all([first, second])).toEqual(['done', 'done']);
+    expect(sent).toEqual(['2', '0', '1']);
   });
 
   it('returns aborted, not done, when the dead-letter write is abandoned (shutdown)', async () => {

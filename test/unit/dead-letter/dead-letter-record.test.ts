@@ -4,8 +4,8 @@ import {
   dlqHeaders,
   headerString,
   type DeadLetterInfo,
-  type InboundRecord,
 } from '../../../src/dead-letter/dead-letter-record.js';
+import type { InboundRecord } from '../../../src/events/event.js';
 
 const SECRET = 'whsec_c3VwZXItc2VjcmV0LXN1YnNjcmlwdGlvbi1rZXk=';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { buildDeadLetterRecord, type InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
+import { buildDeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
+import type { InboundRecord } from '../../../src/events/event.js';
 import { loadConfig } from '../../../src/config.js';
 import { parseReplayArgs, REPLAY_USAGE, replayDeliverDeps } from '../../../src/commands/replay.js';
 import type { WebhookTransport } from '../../../src/transport/types.js';

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import type { InboundRecord } from '../../../src/dead-letter/dead-letter-record.js';
+import type { InboundRecord, TiledeskEvent } from '../../../src/events/event.js';
 import { messageKey } from '../../../src/delivery-log/message-key.js';
-import type { TiledeskEvent } from '../../../src/events/event.js';
 
 const record: InboundRecord = {
   topic: 'tiledesk.events',

@@ -1,13 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import { buildEnvelope } from '../../../src/delivery/envelope.js';
+import { buildEnvelope, issuedAtOf } from '../../../src/delivery/envelope.js';
 import { buildAttemptHeaders, type AttemptHeaderInput } from '../../../src/delivery/headers.js';
 import { signJwtHs256 } from '../../../src/delivery/jwt.js';
-import {
-  issuedAtOf,
-  PreparedSubscriptions,
-  prepareSubscription,
-} from '../../../src/delivery/prepared-subscription.js';
+import { PreparedSubscriptions, prepareSubscription } from '../../../src/delivery/prepared-subscription.js';
 import { signHub } from '../../../src/delivery/signing.js';
 import { webhookId } from '../../../src/delivery/webhook-id.js';
 import type { TiledeskEvent } from '../../../src/events/event.js';
