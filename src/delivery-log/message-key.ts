@@ -6,7 +6,7 @@
  * A record redelivered after a rebalance logs under the same key. Cached per event object: every delivery
  * of a fan-out shares it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 
 const cache = new WeakMap<TiledeskEvent, string>();
@@ -19,9 +19,8 @@ export function messageKeyOf(
   recordTimestamp: string,
   eventId: string,
 ): string {
-  return createHash('md5')
-    .update(`${topic}\0${partition}\0${offset}\0${recordTimestamp}\0${eventId}`)
-    .digest('hex');
+  // One-shot hash (no Hash object): about half the CPU of createHash().update().digest() for a short input.
+  return hash('md5', `${topic}\0${partition}\0${offset}\0${recordTimestamp}\0${eventId}`, 'hex');
 }
 
 export function messageKey(record: InboundRecord, event: TiledeskEvent): string {
