@@ -1,25 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import type { DeliveryOutcome } from '../../../src/delivery/deliver.js';
-import type { InboundRecord, TiledeskEvent } from '../../../src/events/event.js';
 import { parkRequestFromOutcome } from '../../../src/parking/park-request.js';
+import { inboundRecord, tiledeskEvent } from '../../support/record.js';
 
-const record: InboundRecord = {
-  topic: 't',
-  partition: 0,
-  offset: '5',
-  timestamp: '0',
-  key: null,
-  value: null,
-  headers: {},
-};
-const event: TiledeskEvent = {
-  id: 'e',
-  event: 'request.create',
-  idProject: 'P1',
-  timestamp: 0,
-  payload: Buffer.from('{}'),
-  encoding: 'json',
-};
+const record = inboundRecord();
+const event = tiledeskEvent();
 
 describe('parkRequestFromOutcome', () => {
   it('parks a far retry with its attempts, their times and the last answer', () => {
