@@ -3,8 +3,7 @@
  * list [--project P] | revoke ID`: the management API's keys. A new key is printed once (only its
  * hash is stored); a revoked key is refused from the API's next request.
  */
-import { parseArgs } from 'node:util';
-import { ConnectorError, ErrorCode } from '../errors.js';
+import { createArgParser } from './args.js';
 import type { ApiKeyInfo, ApiKeyStore } from '../api/api-keys.js';
 
 export const API_KEYS_USAGE = `Usage: webhook-connector api-keys <command>
@@ -20,30 +19,10 @@ export const API_KEYS_USAGE = `Usage: webhook-connector api-keys <command>
 
 The key is sent as \`Authorization: Bearer whk_<id>_<secret>\` (or as the Basic password).`;
 
-function usage(problem: string): ConnectorError {
-  return new ConnectorError(ErrorCode.USAGE, `${problem}\n\n${API_KEYS_USAGE}`, { problem });
-}
-
-function parse(
-  args: readonly string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
-  positionals: number,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals) {
-    throw usage(
-      positionals === 0
-        ? `unexpected argument "${parsed.positionals[0]}"`
-        : `expected ${positionals} argument(s), got ${parsed.positionals.length}`,
-    );
-  }
-  return parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
-}
+const { usage, parse } = createArgParser(
+  API_KEYS_USAGE,
+  (expected, got) => `expected ${expected} argument(s), got ${got}`,
+);
 
 const when = (d: Date | null): string => (d === null ? '-' : d.toISOString());
 
@@ -70,11 +49,11 @@ export async function runApiKeysCommand(
         { project: { type: 'string' }, platform: { type: 'boolean' }, name: { type: 'string' } },
         0,
       );
-      const project = values.project as string | undefined;
+      const project = values.project;
       if ((project === undefined) === (values.platform !== true)) {
         throw usage('create needs exactly one of --project P or --platform');
       }
-      const name = (values.name as string | undefined) ?? '';
+      const name = values.name ?? '';
       if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 256) {
         throw usage('--name must be at most 256 characters, without control characters');
       }
@@ -86,7 +65,7 @@ export async function runApiKeysCommand(
     }
     case 'list': {
       const { values } = parse(rest, { project: { type: 'string' } }, 0);
-      const project = values.project as string | undefined;
+      const project = values.project;
       const keys = await deps.keys.list(project === undefined ? {} : { idProject: project });
       for (const k of keys) deps.out(formatApiKey(k));
       if (keys.length === 0) deps.out('no API keys');

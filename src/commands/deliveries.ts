@@ -3,8 +3,7 @@
  * deliveries"). Parsing is pure and every mistake is USAGE with the usage text; the SQL is in
  * `pg-delivery-admin.ts`.
  */
-import { parseArgs } from 'node:util';
-import { ConnectorError, ErrorCode } from '../errors.js';
+import { createArgParser } from './args.js';
 import { formatTable } from './subscriptions.js';
 import type { DeliveryAdmin, DeliveryRow } from '../parking/pg-delivery-admin.js';
 import type { DeliveryState } from '../parking/types.js';
@@ -31,26 +30,7 @@ const MAX_ID = 9_223_372_036_854_775_807n;
 /** Longer than any subscription id (24 characters): a typo, not an id. */
 const MAX_SUBSCRIPTION_ID_LENGTH = 200;
 
-function usage(problem: string): ConnectorError {
-  return new ConnectorError(ErrorCode.USAGE, `${problem}\n\n${DELIVERIES_USAGE}`, { problem });
-}
-
-function parse(args: string[], options: Record<string, { type: 'string' }>, positionals: number) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals) {
-    throw usage(
-      positionals === 0
-        ? `unexpected argument "${parsed.positionals[0]}"`
-        : 'expected exactly one delivery ID',
-    );
-  }
-  return parsed;
-}
+const { usage, parse } = createArgParser(DELIVERIES_USAGE, () => 'expected exactly one delivery ID');
 
 /** A delivery id as the CLI takes it: a positive whole number within bigint. */
 export function parseDeliveryId(raw: string): string {

@@ -1,6 +1,5 @@
 /** Parsing of `webhook-connector subscriptions ...` arguments: pure, every mistake → USAGE with the usage text. */
-import { parseArgs } from 'node:util';
-import { ConnectorError, ErrorCode } from '../errors.js';
+import { createArgParser } from './args.js';
 import { SUBSCRIPTION_ORDERINGS, type SubscriptionOrdering } from '../subscriptions/types.js';
 
 export const SUBSCRIPTIONS_USAGE = `Usage: webhook-connector subscriptions <command>
@@ -43,11 +42,11 @@ export type SubscriptionsCommand =
 const DEFAULT_OVERLAP_HOURS = 24;
 const DEFAULT_CREATED_BY = 'cli';
 
-function usage(problem: string): ConnectorError {
-  return new ConnectorError(ErrorCode.USAGE, `${problem}\n\n${SUBSCRIPTIONS_USAGE}`, { problem });
-}
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+const { usage, parse } = createArgParser(SUBSCRIPTIONS_USAGE, (expected) =>
+  expected === 1
+    ? 'expected exactly one subscription ID'
+    : 'expected a subscription ID and an ordering (concurrent or ordered)',
+);
 
 const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,
@@ -84,25 +83,6 @@ function parseOrdering(raw: string | undefined): SubscriptionOrdering {
     throw usage(`ordering must be ${SUBSCRIPTION_ORDERINGS.join(' or ')}, got "${raw ?? ''}"`);
   }
   return raw as SubscriptionOrdering;
-}
-
-function parse(args: string[], options: OptionSpec, positionals: number) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals) {
-    throw usage(
-      positionals === 0
-        ? `unexpected argument "${parsed.positionals[0]}"`
-        : positionals === 1
-          ? 'expected exactly one subscription ID'
-          : 'expected a subscription ID and an ordering (concurrent or ordered)',
-    );
-  }
-  return parsed;
 }
 
 function required(values: Record<string, unknown>, name: string): string {

@@ -10,6 +10,7 @@ import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 import { deliver, type DeliverDeps, type DeliverStart, type DeliveryOutcome } from '../delivery/deliver.js';
 import { webhookId } from '../delivery/webhook-id.js';
 import { settleDelivery, type SettleDeps } from '../dead-letter/settle.js';
+import { parkRequestFromOutcome } from '../parking/park-request.js';
 import type { Parking } from '../parking/parking.js';
 import type { ParkRequest, ParkedReason } from '../parking/types.js';
 import type { Subscription } from '../subscriptions/types.js';
@@ -173,20 +174,7 @@ async function deliverOne(
     if (outcome.kind !== 'park') {
       return (await settleDelivery(rec, event, sub, outcome, d, signal)) ? 'done' : 'aborted';
     }
-    const req: ParkRequest = {
-      record: rec,
-      event,
-      subscriptionId: sub.id,
-      webhookId: outcome.webhookId,
-      lane,
-      reason: outcome.reason,
-      attempts: outcome.attempts,
-      dueAt: outcome.dueAt,
-      firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
-      lastAttemptAt: outcome.attempts > 0 ? outcome.lastAttemptAt : undefined,
-      lastStatus: outcome.lastStatus,
-      lastError: outcome.lastError,
-    };
+    const req = parkRequestFromOutcome(rec, event, sub.id, lane, outcome);
     if (await d.parking.park(req)) return 'done';
     // The store is unavailable (our outage, not the receiver's): the delivery stays in process until its
     // due time, trying to park meanwhile, then is attempted here again. Nothing is dead-lettered for it.

@@ -17,6 +17,7 @@ import { deliver, type DeliverDeps } from '../delivery/deliver.js';
 import { decodeRecord, type RegistryDecoder } from '../events/decode-record.js';
 import type { Logger } from '../logger.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
+import { parkRequestFromOutcome } from '../parking/park-request.js';
 import type { ParkRequest } from '../parking/types.js';
 import { DLQ_HEADER_PREFIX, headerString } from './dead-letter-record.js';
 import type { InboundRecord } from '../events/event.js';
@@ -235,20 +236,7 @@ async function replayOne(o: ReplayOptions, message: KafkaMessage, summary: Repla
     summary.delivered++;
     o.out(`replayed ${line}: HTTP ${outcome.status} after ${outcome.attempts} attempt(s)`);
   } else if (outcome.kind === 'park' && o.park !== undefined) {
-    await o.park({
-      record: originalRecord(message, at),
-      event: decoded.event,
-      subscriptionId: sub.id,
-      webhookId: outcome.webhookId,
-      lane: null,
-      reason: outcome.reason,
-      attempts: outcome.attempts,
-      dueAt: outcome.dueAt,
-      firstAttemptAt: outcome.attempts > 0 ? outcome.firstAttemptAt : undefined,
-      lastAttemptAt: outcome.attempts > 0 ? outcome.lastAttemptAt : undefined,
-      lastStatus: outcome.lastStatus,
-      lastError: outcome.lastError,
-    });
+    await o.park(parkRequestFromOutcome(originalRecord(message, at), decoded.event, sub.id, null, outcome));
     summary.parked++;
     o.out(
       `parked ${line}: ${outcome.lastError ?? outcome.reason}; next attempt at ${new Date(outcome.dueAt).toISOString()}`,

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, isConnectorError } from '../../../src/errors.js';
 import type { ReplayFilter } from '../../../src/dead-letter/replay.js';
 import { parseSubscriptionsArgs, runSubscriptionsCommand } from '../../../src/commands/subscriptions.js';
-import type { NewSubscription, Subscription, SubscriptionStore } from '../../../src/subscriptions/types.js';
+import type { NewSubscription, SubscriptionStore } from '../../../src/subscriptions/types.js';
+import { subscription } from '../../support/subscription.js';
 
 function usageError(argv: string[]): string {
   try {
@@ -132,23 +133,15 @@ describe('parseSubscriptionsArgs', () => {
 });
 
 describe('runSubscriptionsCommand', () => {
-  const created: Subscription = {
+  const created = subscription({
     id: '0123456789abcdef01234567',
     idProject: 'P',
-    event: 'request.create',
     target: 'https://x.example/h',
     secret: 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    global: false,
-    enabled: true,
-    ordering: 'concurrent',
-    disabledReason: null,
-    disabledAt: null,
     createdBy: 'cli',
     createdAt: new Date('2026-01-02T03:04:05.000Z'),
     updatedAt: new Date('2026-01-02T03:04:05.000Z'),
-  };
+  });
 
   function fakeStore(calls: unknown[]): SubscriptionStore {
     const fail = (): never => {

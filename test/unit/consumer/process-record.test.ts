@@ -13,27 +13,12 @@ import { decodeRecord, type DecodeResult } from '../../../src/events/decode-reco
 import type { RecordCoordinates } from '../../../src/events/event.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { Parking } from '../../../src/parking/parking.js';
-import type { Subscription, SubscriptionIndex } from '../../../src/subscriptions/types.js';
+import type { SubscriptionIndex } from '../../../src/subscriptions/types.js';
 import { memoryDeliveryStore } from '../../support/memory-delivery-store.js';
+import { subscription } from '../../support/subscription.js';
 import type { WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
 
-const sub: Subscription = {
-  id: 'sub-1',
-  idProject: 'P1',
-  event: 'request.create',
-  target: 'https://crm.example.com/hooks',
-  secret: 's3cret',
-  previousSecret: null,
-  previousSecretExpiresAt: null,
-  global: false,
-  enabled: true,
-  ordering: 'concurrent',
-  disabledReason: null,
-  disabledAt: null,
-  createdBy: 'u',
-  createdAt: new Date(0),
-  updatedAt: new Date(0),
-};
+const sub = subscription();
 const index: SubscriptionIndex = {
   match: (e, p) => (e === sub.event && p === sub.idProject ? [sub] : []),
   get: () => sub,

@@ -13,6 +13,7 @@ import { webhookId } from '../../../src/delivery/webhook-id.js';
 import type { TiledeskEvent } from '../../../src/events/event.js';
 import type { Subscription } from '../../../src/subscriptions/types.js';
 import type { TransportResult, WebhookRequest, WebhookTransport } from '../../../src/transport/types.js';
+import { subscription } from '../../support/subscription.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.250Z');
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -23,23 +24,7 @@ const POLICY: RetryPolicy = {
   inProcessMaxMs: 10_000,
 };
 
-const sub: Subscription = {
-  id: 'sub-1',
-  idProject: 'P1',
-  event: 'request.create',
-  target: 'https://crm.example.com/hooks',
-  secret: SECRET,
-  previousSecret: null,
-  previousSecretExpiresAt: null,
-  global: false,
-  enabled: true,
-  ordering: 'concurrent',
-  disabledReason: null,
-  disabledAt: null,
-  createdBy: 'u1',
-  createdAt: new Date('2026-01-01T00:00:00Z'),
-  updatedAt: new Date('2026-01-01T00:00:00Z'),
-};
+const sub = subscription({ secret: SECRET });
 
 const payload = { _id: 'req-1', text: 'hello' };
 const event: TiledeskEvent = {

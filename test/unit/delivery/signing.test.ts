@@ -5,6 +5,7 @@ import { buildAttemptHeaders } from '../../../src/delivery/headers.js';
 import { PreparedSubscriptions, prepareSubscription } from '../../../src/delivery/prepared-subscription.js';
 import { signHub, signStandardWebhook, standardWebhooksKey } from '../../../src/delivery/signing.js';
 import type { Subscription } from '../../../src/subscriptions/types.js';
+import { subscription } from '../../support/subscription.js';
 
 // Vectors computed independently of Node (openssl dgst -hmac), not with the code under test.
 const GITHUB_SECRET = "It's a Secret to Everybody";
@@ -16,27 +17,6 @@ const UTF8_SECRET = 'sécret-ключ';
 const UTF8_BODY = '{"a":"é"}';
 const UTF8_SHA256 = 'sha256=0132d06c5306c4132af8e2fb6b92c36f09e0503309c4018d2b6e1e245e543de0';
 const UTF8_SHA1 = 'sha1=3d20f78a65994615845ee6990a516e2d0285b5db';
-
-function subscription(over: Partial<Subscription> = {}): Subscription {
-  return {
-    id: 'sub-1',
-    idProject: 'P1',
-    event: 'request.create',
-    target: 'https://crm.example.com/hooks',
-    secret: 'plain-secret-of-24-chars',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    global: false,
-    enabled: true,
-    ordering: 'concurrent',
-    disabledReason: null,
-    disabledAt: null,
-    createdBy: 'u1',
-    createdAt: new Date('2026-01-01T00:00:00Z'),
-    updatedAt: new Date('2026-01-02T00:00:00Z'),
-    ...over,
-  };
-}
 
 /** Headers of one attempt sent "now", so standardwebhooks' 5-minute tolerance accepts them. */
 function headersFor(sub: Subscription, body: string, sentAtMs = Date.now()): Record<string, string> {

@@ -6,6 +6,7 @@ import { Parking, SPILL_HOLD_MS } from '../../../src/parking/parking.js';
 import type { DeliveryStore, ParkRequest } from '../../../src/parking/types.js';
 import { memoryDeliveryStore } from '../../support/memory-delivery-store.js';
 import { manualClock } from '../../support/manual-clock.js';
+import { inboundRecord, tiledeskEvent } from '../../support/record.js';
 
 function setup(store: DeliveryStore, clock = manualClock(1_000_000)) {
   const registry = new Registry();
@@ -26,15 +27,8 @@ function setup(store: DeliveryStore, clock = manualClock(1_000_000)) {
 
 const req = (over: Partial<ParkRequest> = {}): ParkRequest =>
   ({
-    record: { topic: 't', partition: 0, offset: '5', timestamp: '0', key: null, value: null, headers: {} },
-    event: {
-      id: 'e',
-      event: 'request.create',
-      idProject: 'P1',
-      timestamp: 0,
-      payload: Buffer.from('{}'),
-      encoding: 'json',
-    },
+    record: inboundRecord(),
+    event: tiledeskEvent(),
     subscriptionId: 's1',
     webhookId: 'msg_1',
     lane: null,

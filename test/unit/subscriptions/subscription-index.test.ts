@@ -4,26 +4,12 @@ import {
   refreshSubscriptionIndex,
 } from '../../../src/subscriptions/subscription-index.js';
 import type { Subscription } from '../../../src/subscriptions/types.js';
+import { subscription } from '../../support/subscription.js';
 
 let seq = 0;
 function sub(over: Partial<Subscription> & Pick<Subscription, 'idProject' | 'event'>): Subscription {
   seq++;
-  return {
-    id: over.id ?? `sub${seq}`,
-    target: `https://receiver.example/${seq}`,
-    secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
-    global: false,
-    enabled: true,
-    ordering: 'concurrent',
-    disabledReason: null,
-    disabledAt: null,
-    createdBy: 'user1',
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    ...over,
-  };
+  return subscription({ id: `sub${seq}`, target: `https://receiver.example/${seq}`, ...over });
 }
 
 const ids = (subs: readonly Subscription[]): string[] => subs.map((s) => s.id).sort();
