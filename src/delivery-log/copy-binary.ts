@@ -18,11 +18,27 @@ export class CopyBinaryEncoder {
 
   constructor(initialBytes = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    this.at = 0;
+    this.reset();
+  }
+
+  /** Bytes of memory held (grown to the largest input encoded). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Starts a new COPY input in the same memory: the Buffer the last `finish()` returned is overwritten.
+   * Reusing one encoder per table is what keeps the log off the garbage collector: a fresh multi-megabyte
+   * Buffer per batch is external memory V8 counts toward its next full collection (see writer.ts).
+   */
+  reset(): this {
     SIGNATURE.copy(this.buf, 0);
     // Flags (no OIDs) and header extension length.
     this.buf.writeInt32BE(0, 11);
     this.buf.writeInt32BE(0, 15);
     this.at = 19;
+    return this;
   }
 
   private room(n: number): void {
@@ -124,7 +140,7 @@ export class CopyBinaryEncoder {
     return this;
   }
 
-  /** The whole COPY input: header, rows, trailer. The encoder is not to be used afterwards. */
+  /** The whole COPY input: header, rows, trailer; valid until the next `reset()`. */
   finish(): Buffer {
     this.room(2);
     this.buf.writeInt16BE(-1, this.at);

@@ -58,7 +58,7 @@ export function createDeliveryLog(d: {
     observe: (outcome, result, attempt, sub, context) => {
       if (!logsAttempt(mode, outcome)) return;
       const row = attemptRow(outcome, result, attempt, sub, context, d.instance);
-      if (row !== undefined) writer.record(row, () => messageRow(row, context));
+      if (row !== undefined) writer.record(row, () => messageRow(row, context), context.event);
     },
     async start() {
       await partitions.start();

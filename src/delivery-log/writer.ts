@@ -12,6 +12,13 @@
  * (delivery_log_dropped_total), so a slow or unreachable Postgres costs log rows, never delivery speed or
  * unbounded memory. A batch Postgres refuses as data (SQLSTATE 22/23) is dropped and counted, except a
  * missing day partition, which is created before the batch is tried once more.
+ *
+ * Memory: each batch is encoded into the same two Buffers (log-sql.ts `BatchEncoders`), grown to the
+ * largest batch and kept. A fresh ~2 MB Buffer per batch was external memory that V8 counts toward its
+ * next full garbage collection: at 10,000 deliveries a second that forced full collections of the whole
+ * heap, which cost the delivery thread more than the log's own work (bench/README.md "Delivery log").
+ * After a failed write the Buffers are not reused (the socket may still hold the last one) and past
+ * ENCODER_KEEP_BYTES they are let go.
  */
 import { finished } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
@@ -21,9 +28,14 @@ import type { Metrics } from '../metrics/metrics.js';
 import {
   COPY_ATTEMPTS,
   COPY_MESSAGES,
+  COPY_STAGED_MESSAGES,
+  INSERT_STAGED_MESSAGES,
+  STAGE_MESSAGES,
   encodeBatch,
   isDataError,
   isMissingPartition,
+  newBatchEncoders,
+  type BatchEncoders,
   type EncodedBatch,
 } from './log-sql.js';
 import type { LogPartitions } from './partitions.js';
@@ -33,8 +45,10 @@ import type { AttemptRow, MessageRow, PendingAttempt } from './rows.js';
 export const FLUSH_INTERVAL_MS = 200;
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
-/** Message keys remembered (an event retried within this many events is not logged twice). */
-const MESSAGE_LRU_SIZE = 100_000;
+/** Message keys remembered (an event retried by the parked runner within 50,000 events is not logged twice). */
+const MESSAGE_KEYS = 100_000;
+/** Encoder memory kept between batches; a batch of larger rows grows it, and it is let go after. */
+export const ENCODER_KEEP_BYTES = 16 * 1024 * 1024;
 
 export type LogMetrics = Pick<Metrics, 'logRows' | 'logDropped' | 'logPending' | 'logWriteSeconds'>;
 
@@ -48,7 +62,7 @@ export interface DeliveryLogWriterOptions {
   readonly metrics: LogMetrics;
   readonly logger: Logger;
   readonly flushIntervalMs?: number;
-  readonly messageLruSize?: number;
+  readonly messageKeys?: number;
 }
 
 export class DeliveryLogWriter {
@@ -59,10 +73,18 @@ export class DeliveryLogWriter {
   private backoffMs = 0;
   private stopped = false;
   private dropsLogged = 0;
+  private encoders: BatchEncoders;
 
   constructor(private readonly o: DeliveryLogWriterOptions) {
-    this.pending = new PendingAttempts(o.maxPending, o.messageLruSize ?? MESSAGE_LRU_SIZE);
+    this.pending = new PendingAttempts(o.maxPending, o.messageKeys ?? MESSAGE_KEYS);
     this.flushIntervalMs = o.flushIntervalMs ?? FLUSH_INTERVAL_MS;
+    this.encoders = newBatchEncoders(o.batch);
+  }
+
+  /** Bytes the batch encoders hold between batches. */
+  get encoderBytes(): number {
+    const e = this.encoders;
+    return e.attempts.capacity + e.messages.capacity + e.unsure.capacity;
   }
 
   /** Attempts waiting to be written. */
@@ -70,9 +92,12 @@ export class DeliveryLogWriter {
     return this.pending.size;
   }
 
-  /** Queues one attempt (and its event's row when new); drops it when the queue is full. Never throws. */
-  record(attempt: AttemptRow, message: () => MessageRow): void {
-    if (!this.pending.offer(attempt, message)) {
+  /**
+   * Queues one attempt (and its event's row when new; `event` is its event object, pending.ts); drops it
+   * when the queue is full. Never throws.
+   */
+  record(attempt: AttemptRow, message: () => MessageRow, event?: object): void {
+    if (!this.pending.offer(attempt, message, event)) {
       this.o.metrics.logDropped.inc();
       // One line per burst of drops, not one per attempt.
       if (this.dropsLogged++ === 0) {
@@ -151,22 +176,27 @@ export class DeliveryLogWriter {
 
   /** True when the batch is done with (written, or dropped as bad data); false to retry it later. */
   private async write(batch: readonly PendingAttempt[]): Promise<boolean> {
-    const encoded = encodeBatch(batch, this.o.instance);
+    const encoded = encodeBatch(batch, this.o.instance, this.encoders);
     const end = this.o.metrics.logWriteSeconds.startTimer();
     try {
+      let added: number;
       try {
-        await this.copy(encoded);
+        added = await this.copy(encoded);
       } catch (err) {
         if (!isMissingPartition(err)) throw err;
         await this.o.partitions.ensureDays(batch.map((p) => p.attempt.attemptedAt));
-        await this.copy(encoded);
+        added = await this.copy(encoded);
       }
       end();
+      if (this.encoderBytes > ENCODER_KEEP_BYTES) this.encoders = newBatchEncoders(this.o.batch);
       this.o.metrics.logRows.inc({ table: 'attempts' }, batch.length);
-      if (encoded.messageCount > 0) this.o.metrics.logRows.inc({ table: 'messages' }, encoded.messageCount);
+      const messages = encoded.messageCount + added;
+      if (messages > 0) this.o.metrics.logRows.inc({ table: 'messages' }, messages);
       return true;
     } catch (err) {
       end();
+      // The failed COPY's socket write may still reference the old Buffers.
+      this.encoders = newBatchEncoders(this.o.batch);
       if (isDataError(err) && !isMissingPartition(err)) {
         this.o.metrics.logDropped.inc(batch.length);
         this.o.logger.warn({ err, rows: batch.length }, 'delivery log: batch refused by Postgres, dropped');
@@ -179,15 +209,25 @@ export class DeliveryLogWriter {
     }
   }
 
-  /** Both COPYs in one transaction: the batch is in the log whole or not at all. */
-  private async copy(encoded: EncodedBatch): Promise<void> {
+  /**
+   * The COPYs in one transaction: the batch is in the log whole or not at all. Resolves to the number of
+   * `unsure` event rows added.
+   */
+  private async copy(encoded: EncodedBatch): Promise<number> {
     const client = await this.o.pool.connect();
     try {
       await client.query('begin');
       if (encoded.messages !== null) await copyInto(client, COPY_MESSAGES, encoded.messages);
+      let added = 0;
+      if (encoded.unsure !== null) {
+        await client.query(STAGE_MESSAGES);
+        await copyInto(client, COPY_STAGED_MESSAGES, encoded.unsure);
+        added = (await client.query(INSERT_STAGED_MESSAGES)).rowCount ?? 0;
+      }
       await copyInto(client, COPY_ATTEMPTS, encoded.attempts);
       await client.query('commit');
       client.release();
+      return added;
     } catch (err) {
       const rollback = await client.query('rollback').then(
         () => undefined,

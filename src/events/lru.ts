@@ -5,8 +5,8 @@
  * The first key comes from one iterator kept for the cache's life, not from a new `keys().next()` per
  * eviction: V8 leaves a deleted entry as a hole in the Map's table until it is rebuilt, and a fresh
  * iterator walks every hole from the start. Past a full 100,000-entry cache that walk cost 9–27 µs per
- * eviction (the delivery log's message-key cache, one eviction per event); the kept iterator resumes where
- * it stopped, about 0.2–0.8 µs. It stays right because a Map iterator is live (ECMAScript: entries added
+ * eviction (the delivery log's message-key cache of the time, one eviction per event); the kept iterator
+ * resumes where it stopped, about 0.2–0.8 µs. It stays right because a Map iterator is live (ECMAScript: entries added
  * later are visited, deleted ones skipped) and every key behind it was evicted by it or moved to the end
  * by a hit, so its next key is always the oldest one.
  */

@@ -5,6 +5,7 @@
  * cannot be written is delivered at full speed, the log's excess dropped and counted.
  */
 import { afterEach, expect, it } from '@jest/globals';
+import { MESSAGE_PAYLOAD } from '../../src/api/store/log-sql.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { payloadId, requestCreate } from '../support/events.js';
 import { createTopic, produce, uniqueName } from '../support/kafka.js';
@@ -99,9 +100,9 @@ it('logs each attempt (in process and parked runner) with status, duration, exce
   }
   const messages = (
     await s.pool.query(
-      `select message_key, event_id, event_name, convert_from(id_project, 'UTF8') as id_project, payload, topic,
-         partition, record_offset::text as record_offset
-       from webhook_log_messages`,
+      `select message_key, event_id, event_name, convert_from(id_project, 'UTF8') as id_project,
+         ${MESSAGE_PAYLOAD} as payload, topic, partition, record_offset::text as record_offset
+       from webhook_log_messages m`,
     )
   ).rows;
   expect(messages).toEqual([

@@ -9,9 +9,10 @@ import { systemClock } from '../../src/clock.js';
 import type { InboundRecord, TiledeskEvent } from '../../src/events/event.js';
 import { createDeliveryLog } from '../../src/delivery-log/delivery-log.js';
 import { messageKey } from '../../src/delivery-log/message-key.js';
+import { MESSAGE_PAYLOAD } from '../../src/api/store/log-sql.js';
 import { LogPartitions, utcDay } from '../../src/delivery-log/partitions.js';
 import type { AttemptRow, MessageRow } from '../../src/delivery-log/rows.js';
-import { DeliveryLogWriter } from '../../src/delivery-log/writer.js';
+import { DeliveryLogWriter, ENCODER_KEEP_BYTES } from '../../src/delivery-log/writer.js';
 import type { AttemptOutcome } from '../../src/delivery/classify.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
@@ -64,7 +65,7 @@ const record = (offset: number): InboundRecord => ({
   offset: String(offset),
   timestamp: '1700000000000',
   key: Buffer.from('k'),
-  value: Buffer.from(`{"n":${offset}}`),
+  value: Buffer.from(`{"id":"ev-${offset}","payload":{"n":${offset}}}`),
   headers: { 'x-a': Buffer.from([0, 255]), 'x-b': 'text' },
 });
 const event = (offset: number): TiledeskEvent => ({
@@ -170,9 +171,10 @@ describe('delivery log writer', () => {
     });
     const m = (
       await check.query(
-        `select event_id, event_name, id_project, event_ts, encoding, payload, topic, partition,
-           record_offset::text, record_ts, record_key, record_value, record_headers
-         from webhook_log_messages where message_key = $1`,
+        `select event_id, event_name, id_project, event_ts, encoding, payload, payload_at, payload_len,
+           ${MESSAGE_PAYLOAD} as sent, topic, partition, record_offset::text, record_ts, record_key,
+           record_value, record_headers
+         from webhook_log_messages m where message_key = $1`,
         [messageKey(record(7), event(7))],
       )
     ).rows;
@@ -183,13 +185,17 @@ describe('delivery log writer', () => {
         id_project: Buffer.from('P\u00001'),
         event_ts: 1_700_000_000_123,
         encoding: 'json',
-        payload: Buffer.from('{"n":7}'),
+        // The payload is the record value's last field: the row points to it instead of storing it.
+        payload: null,
+        payload_at: 23,
+        payload_len: 7,
+        sent: Buffer.from('{"n":7}'),
         topic: 'tiledesk.events',
         partition: 1,
         record_offset: '7',
         record_ts: '1700000000000',
         record_key: Buffer.from('k'),
-        record_value: Buffer.from('{"n":7}'),
+        record_value: Buffer.from('{"id":"ev-7","payload":{"n":7}}'),
         record_headers: {
           'x-a': [Buffer.from([0, 255]).toString('base64')],
           'x-b': [Buffer.from('text').toString('base64')],
@@ -218,8 +224,8 @@ describe('delivery log writer', () => {
       async () => {
         const got = (
           await check.query(
-            `select record_offset::int as o, id_project, payload, record_key, record_value
-             from webhook_log_messages order by record_offset`,
+            `select record_offset::int as o, id_project, ${MESSAGE_PAYLOAD} as payload, record_key, record_value
+             from webhook_log_messages m order by record_offset`,
           )
         ).rows;
         return got.length === 3 && got;
@@ -240,9 +246,111 @@ describe('delivery log writer', () => {
         id_project: Buffer.alloc(0),
         payload: Buffer.from('{"n":42}'),
         record_key: Buffer.from('z'),
-        record_value: Buffer.from('{"n":42}'),
+        record_value: Buffer.from('{"id":"ev-42","payload":{"n":42}}'),
       },
     ]);
+  });
+
+  it('stores a payload once: a slice of the record value is pointed to, any other payload is stored', async () => {
+    const w = writer(logPool(), freshMetrics());
+    const payload = Buffer.from('{"text":"héllo ✓","n":[1,2]}');
+    const shapes: [string, Buffer | null][] = [
+      [
+        'compact JSON, payload last',
+        Buffer.concat([Buffer.from('{"id":"a","payload":'), payload, Buffer.from('}')]),
+      ],
+      [
+        'compact JSON, payload first',
+        Buffer.concat([Buffer.from('{"payload":'), payload, Buffer.from(',"id":"a"}')]),
+      ],
+      ['JSON with spaces', Buffer.from('{"payload": {"text": "héllo ✓", "n": [1, 2]}}')],
+      ['Avro (bytes without the JSON)', Buffer.from([0, 0, 0, 0, 7, 2, 97, 4])],
+      ['the payload is the whole value', Buffer.from(payload)],
+      ['no value', null],
+    ];
+    shapes.forEach(([, value], k) => {
+      const r = row(700 + k, 1);
+      const base = r.message();
+      w.record(r.attempt, () => ({
+        ...base,
+        record: { ...base.record, value },
+        event: { ...base.event, payload },
+      }));
+    });
+    const rows = await waitFor(
+      async () => {
+        const got = (
+          await check.query<{ stored: boolean; payload: Buffer }>(
+            `select payload is not null as stored, ${MESSAGE_PAYLOAD} as payload
+               from webhook_log_messages m order by record_offset`,
+          )
+        ).rows;
+        return got.length === shapes.length && got;
+      },
+      { message: 'six message rows' },
+    );
+    expect(rows.map((r) => [r.stored, r.payload.toString('utf8')])).toEqual(
+      shapes.map(([, value]) => [value === null || !value.includes(payload), payload.toString('utf8')]),
+    );
+    expect(rows.map((r) => r.stored)).toEqual([false, false, true, true, false, true]);
+  });
+
+  it('adds an event row of a retry whose key it does not remember only if that day has none', async () => {
+    const metrics = freshMetrics();
+    // Another instance (or this one before a restart) logged event 800 today, and event 801 yesterday.
+    const other = writer(logPool(), freshMetrics());
+    const first = row(800, 1);
+    other.record(first.attempt, first.message);
+    const yesterday = row(801, 1, Date.now() - DAY);
+    other.record(yesterday.attempt, yesterday.message);
+    await waitFor(async () => (await count('webhook_log_messages')) === 2, { message: 'the first rows' });
+    // This writer sees their retries by the parked runner (new event objects, attempt 2): rows unsure.
+    const w = writer(logPool(), metrics);
+    for (const offset of [800, 801, 802]) {
+      const r = row(offset, 2);
+      w.record(r.attempt, r.message, {});
+    }
+    await waitFor(async () => (await count('webhook_log_attempts')) === 5, { message: 'five attempts' });
+    const rows = await check.query(
+      `select record_offset::int as o, count(*)::int as n from webhook_log_messages group by 1 order by 1`,
+    );
+    // 800: already there today. 801: logged yesterday, so today's partition gets it. 802: new.
+    expect(rows.rows).toEqual([
+      { o: 800, n: 1 },
+      { o: 801, n: 2 },
+      { o: 802, n: 1 },
+    ]);
+    // Three attempts, two event rows added.
+    expect(await value(metrics.logRows)).toBe(3 + 2);
+  });
+
+  it('encodes every batch into the same memory, and lets go of it past its bound', async () => {
+    const w = writer(logPool(), freshMetrics(), { batch: 50 });
+    const kept = w.encoderBytes;
+    // Five batches: each overwrites the last one's Buffers, so every row must still arrive intact.
+    for (let e = 0; e < 250; e++) {
+      const r = row(1_000 + e, 5);
+      w.record(r.attempt, r.message);
+    }
+    await waitFor(async () => (await count('webhook_log_messages')) === 250, { message: '250 event rows' });
+    const wrong = await check.query(
+      `select record_offset from webhook_log_messages m
+        where ${MESSAGE_PAYLOAD} <> convert_to('{"n":' || record_offset || '}', 'UTF8')
+           or event_id <> 'ev-' || record_offset`,
+    );
+    expect(wrong.rows).toEqual([]);
+    expect(w.encoderBytes).toBe(kept);
+    // One event whose record is larger than the bound: the Buffers grow for it, then are let go.
+    const big = row(2_000, 5);
+    const base = big.message();
+    const value = Buffer.alloc(ENCODER_KEEP_BYTES + 1, 'x');
+    w.record(big.attempt, () => ({ ...base, record: { ...base.record, value } }));
+    await waitFor(async () => (await count('webhook_log_messages')) === 251, { message: 'the large row' });
+    await waitFor(async () => w.encoderBytes === kept, { message: 'encoder memory back to its first size' });
+    const got = await check.query(
+      `select octet_length(record_value) as n from webhook_log_messages where record_offset = 2000`,
+    );
+    expect(got.rows).toEqual([{ n: ENCODER_KEEP_BYTES + 1 }]);
   });
 
   it('compresses event rows with lz4 (004), on every partition and on ones created later', async () => {
@@ -250,7 +358,7 @@ describe('delivery log writer', () => {
     const { rows } = await check.query<{ relname: string; methods: string }>(
       `select c.relname, string_agg(a.attcompression::text, '' order by a.attname) as methods
          from pg_class c join pg_attribute a on a.attrelid = c.oid
-        where c.relname like 'webhook_log_messages%' and c.relkind in ('r', 'p')
+        where c.relname like 'webhook_log_messages%' and c.relkind in ('r', 'p') and c.relpersistence <> 't'
           and a.attname in ('payload', 'record_key', 'record_value')
         group by c.relname`,
     );

@@ -13,9 +13,15 @@
  */
 
 /**
+ * The payload of event row `m` (webhook_log_messages): its own column, or the slice of the record's value
+ * the writer pointed to (schemas/sql/005_delivery_log_payload_slice.sql).
+ */
+export const MESSAGE_PAYLOAD = `coalesce(m.payload, substring(m.record_value from m.payload_at + 1 for m.payload_len))`;
+
+/**
  * `a` is the latest attempt of its delivery: no attempt of the same webhook-id is later. Ties on the time
  * (two attempts in the same microsecond) are broken by the attempt number. Served by
- * webhook_log_attempts_webhook_id_idx (webhook_id, attempted_at), pruned at run time to the partitions
+ * webhook_log_attempts_webhook_id_idx (a hash index on webhook_id), pruned at run time to the partitions
  * from `a`'s day on.
  */
 export const IS_LATEST = `not exists (select 1 from webhook_log_attempts n

@@ -16,7 +16,7 @@
  * is not one of ours throws InvalidCursorError.
  */
 import type { Pool } from 'pg';
-import { DELIVERY_ROWS, fromMicros, IS_LATEST, micros, STATUS } from './log-sql.js';
+import { DELIVERY_ROWS, fromMicros, IS_LATEST, MESSAGE_PAYLOAD, micros, STATUS } from './log-sql.js';
 import type {
   AttemptView,
   DeliveryFilter,
@@ -212,7 +212,8 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
         `select left(md5(a.webhook_id || ':' || a.attempt || ':' || ${micros('a.attempted_at')}), 24) as id,
             a.webhook_id, a.subscription_id, a.id_project, a.event_name, a.target, a.attempt, a.attempted_at,
             a.status_code, a.duration_ms, a.error, a.response_excerpt,
-            (select m.payload from webhook_log_messages m where m.message_key = a.message_key limit 1) as payload
+            (select ${MESSAGE_PAYLOAD} from webhook_log_messages m where m.message_key = a.message_key limit 1)
+              as payload
           from (select * from webhook_log_attempts
                 where id_project = $1 and (not subscription_global or $4)
                 order by attempted_at desc, webhook_id collate "C" desc, attempt desc

@@ -22,7 +22,7 @@ import { webhookId } from '../../delivery/webhook-id.js';
 import { ConnectorError, ErrorCode } from '../../errors.js';
 import { eventKey, inTransaction, insertEvents } from '../../parking/pg-delivery-store.js';
 import { INSERT_DELIVERIES } from '../../parking/pg-delivery-sql.js';
-import { DELIVERY_ROWS, IS_LATEST, STATUS } from './log-sql.js';
+import { DELIVERY_ROWS, IS_LATEST, MESSAGE_PAYLOAD, STATUS } from './log-sql.js';
 import type { ManualResends } from './types.js';
 
 export interface ManualResendsOptions {
@@ -65,7 +65,8 @@ interface Queued {
  */
 export const RECOVER_MAX = 1_000;
 
-const MESSAGE_COLUMNS = `m.message_key, m.event_id, m.event_name, m.id_project, m.event_ts, m.encoding, m.payload,
+const MESSAGE_COLUMNS = `m.message_key, m.event_id, m.event_name, m.id_project, m.event_ts, m.encoding,
+  ${MESSAGE_PAYLOAD} as payload,
   m.topic, m.partition, m.record_offset::text, m.record_ts, m.record_key, m.record_value, m.record_headers`;
 
 const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('hex');

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { InboundRecord, TiledeskEvent } from '../../../src/events/event.js';
-import { messageKey } from '../../../src/delivery-log/message-key.js';
+import { hash53, messageKey } from '../../../src/delivery-log/message-key.js';
 
 const record: InboundRecord = {
   topic: 'tiledesk.events',
@@ -22,13 +21,20 @@ const event = (id: string, payload: string): TiledeskEvent => ({
 });
 
 describe('messageKey', () => {
-  it('is md5 hex of topic, partition, offset, record timestamp and event id (NUL-separated)', () => {
+  it('is the record timestamp, partition and offset, then a 53-bit hash of topic and event id', () => {
     const e = event('ev-1', '{"a":1}');
-    const want = createHash('md5')
-      .update(Buffer.from('tiledesk.events\u00002\u00001234\u00001700000000000\u0000ev-1'))
-      .digest('hex');
-    expect(messageKey(record, e)).toBe(want);
-    expect(messageKey(record, e)).toMatch(/^[0-9a-f]{32}$/);
+    expect(messageKey(record, e)).toBe(
+      `1700000000000-2-1234-${hash53('tiledesk.events\u0000ev-1').toString(16).padStart(14, '0')}`,
+    );
+    expect(messageKey(record, e)).toMatch(/^1700000000000-2-1234-[0-9a-f]{14}$/);
+    expect(hash53('tiledesk.events\u0000ev-1')).toBeLessThan(2 ** 53);
+  });
+
+  it('sorts by record time: keys are inserted at the end of their index', () => {
+    const keys = ['999', '1700000000000', '1700000000001', '1800000000000'].map((timestamp) =>
+      messageKey({ ...record, timestamp }, event('ev-1', '{}')),
+    );
+    expect([...keys].sort()).toEqual(keys);
   });
 
   it('differs when any part differs, and fields cannot shift into each other', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { PendingAttempts } from '../../../src/delivery-log/pending.js';
+import { PendingAttempts, RecentKeys } from '../../../src/delivery-log/pending.js';
 import type { AttemptRow, MessageRow } from '../../../src/delivery-log/rows.js';
 
 const DAY = 86_400_000;
@@ -31,6 +31,19 @@ const message =
   (key: string, at = T0) =>
   (): MessageRow =>
     ({ loggedAt: at, messageKey: key }) as unknown as MessageRow;
+
+describe('RecentKeys', () => {
+  it('remembers at least the last max / 2 keys and at most max', () => {
+    const k = new RecentKeys<number>(4);
+    for (let i = 0; i < 10; i++) k.set(`k${i}`, i);
+    // Generations of two: {k8, k9} and {k6, k7}.
+    expect([5, 6, 7, 8, 9].map((i) => k.get(`k${i}`))).toEqual([undefined, 6, 7, 8, 9]);
+    k.set('k9', 90); // an update in place does not start a generation
+    expect(k.get('k8')).toBe(8);
+    expect(k.get('k9')).toBe(90);
+    expect(() => new RecentKeys(0)).toThrow(RangeError);
+  });
+});
 
 describe('PendingAttempts', () => {
   it('never holds more than maxPending: past it, offers are refused', () => {
@@ -101,7 +114,47 @@ describe('PendingAttempts', () => {
     expect(p.peek(1)[0]!.message).toBeDefined();
   });
 
-  it('forgets the least recently used keys past its LRU bound', () => {
+  it('knows an event object it logged without the key cache: fan-out and in-process retries log it once', () => {
+    // A key cache of one entry, which the first attempts below do not even use.
+    const p = new PendingAttempts(100, 1);
+    const e1 = {};
+    const e2 = {};
+    p.offer(attempt('a', T0, 1), message('a'), e1); // first scheduled attempt of a new object: logged
+    p.offer(attempt('b', T0, 1), message('b'), e2);
+    p.offer(attempt('a', T0, 1), message('a'), e1); // another subscription's delivery of the same event
+    p.offer(attempt('a', T0 + 1_000, 2), message('a'), e1); // its in-process retry
+    p.offer(attempt('b', T0 + DAY, 2), message('b', T0 + DAY), e2); // the next UTC day: logged again
+    expect(p.peek(10).map((e) => e.message !== undefined)).toEqual([true, true, false, false, true]);
+  });
+
+  it('asks the key cache for attempts whose event object is new but not a first scheduled attempt', () => {
+    const p = new PendingAttempts(100, 100);
+    // The parked runner rebuilds events from rows: a new object per claim, attempt 2 and later.
+    p.offer(attempt('a', T0, 2), message('a'), {});
+    p.offer(attempt('a', T0, 3), message('a'), {});
+    // A manual re-send of a first attempt is not taken for a new event either.
+    p.offer({ ...attempt('a', T0, 1), trigger: 'manual' }, message('a'), {});
+    // A first scheduled attempt of a new object is logged as a new event: a record consumed again after a
+    // rebalance logs its event once more (readers take any copy).
+    p.offer(attempt('a', T0, 1), message('a'), {});
+    // Its key is not remembered (the in-process path touches no key memory): the runner's first retry of
+    // that delivery queues the event's row again, unsure (written only if its day has none); its next
+    // retries none.
+    p.offer(attempt('b', T0, 1), message('b'), {});
+    p.offer(attempt('b', T0, 2), message('b'), {});
+    p.offer(attempt('b', T0, 3), message('b'), {});
+    expect(p.peek(10).map((e) => [e.message !== undefined, e.unsure === true])).toEqual([
+      [true, true],
+      [false, false],
+      [false, false],
+      [true, false],
+      [true, false],
+      [true, true],
+      [false, false],
+    ]);
+  });
+
+  it('forgets keys past its bound (two generations of max / 2)', () => {
     const p = new PendingAttempts(100, 2);
     for (const k of ['a', 'b', 'c', 'a']) p.offer(attempt(k), message(k));
     expect(p.peek(10).map((e) => e.message !== undefined)).toEqual([true, true, true, true]);
