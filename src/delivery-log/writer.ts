@@ -13,7 +13,7 @@
  * unbounded memory. A batch Postgres refuses as data (SQLSTATE 22/23) is dropped and counted, except a
  * missing day partition, which is created before the batch is tried once more.
  *
- * Memory: each batch is encoded into the same two Buffers (log-sql.ts `BatchEncoders`), grown to the
+ * Memory: each batch is encoded into the same Buffers (log-sql.ts `BatchEncoders`), grown to the
  * largest batch and kept. A fresh ~2 MB Buffer per batch was external memory that V8 counts toward its
  * next full garbage collection: at 10,000 deliveries a second that forced full collections of the whole
  * heap, which cost the delivery thread more than the log's own work (bench/README.md "Delivery log").
