@@ -42,17 +42,6 @@ export interface MessageRow {
   readonly record: InboundRecord;
 }
 
-export interface PendingAttempt {
-  readonly attempt: AttemptRow;
-  /** The event's row, when this attempt is the first of its event queued that day. */
-  readonly message: MessageRow | undefined;
-  /**
-   * The event may be in the log already (an attempt of the parked runner or a person whose key was not
-   * remembered): its row is written only when no row of its key exists that UTC day.
-   */
-  readonly unsure?: boolean;
-}
-
 /** Whether `mode` logs an attempt with this outcome. */
 export function logsAttempt(mode: DeliveryLogMode, outcome: AttemptOutcome): boolean {
   return mode === 'all' || (mode === 'failures' && outcome.kind !== 'delivered');
