@@ -180,7 +180,7 @@ function encodeMessage(m: CopyBinaryEncoder, msg: MessageRow): void {
     .text(msg.messageKey)
     .text(e.id)
     .text(e.event)
-    .bytea(e.idProject === null ? null : Buffer.from(e.idProject, 'utf8'))
+    .utf8Bytea(e.idProject)
     .float8(e.timestamp)
     .text(e.encoding)
     .bytea(at < 0 ? e.payload : null)

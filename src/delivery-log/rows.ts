@@ -49,7 +49,9 @@ export function logsAttempt(mode: DeliveryLogMode, outcome: AttemptOutcome): boo
 
 /** Text safe for a Postgres text column: invalid UTF-8 and NUL as U+FFFD. */
 export function safeText(bytes: Buffer): string {
-  return bytes.toString('utf8').replaceAll('\u0000', '\ufffd');
+  if (bytes.length === 0) return '';
+  const s = bytes.toString('utf8');
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
 }
 
 /** The attempt's row; undefined when the delivery's record is unknown (nothing to join it to). */
