@@ -82,7 +82,8 @@ export function attemptRow(
     statusCode: result.kind === 'response' ? result.status : null,
     durationMs: result.durationMs,
     error: error === undefined ? null : error.replaceAll('\u0000', '\ufffd'),
-    responseExcerpt: result.kind === 'response' && result.excerpt ? safeText(result.excerpt) : null,
+    // A logged answer is excerpted (the transport's excerpt mode follows the log's): none = an empty body.
+    responseExcerpt: result.kind === 'response' ? (result.excerpt ? safeText(result.excerpt) : '') : null,
     instance,
   };
 }
