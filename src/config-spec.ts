@@ -278,7 +278,7 @@ export const configSpec = {
     default: 50_000,
     min: 100,
     max: 10_000_000,
-    doc: 'Attempts waiting in memory to be written to the delivery log; past it new ones are dropped and counted (deliveries never wait for the log).',
+    doc: 'Attempts waiting in memory to be written to the delivery log (encoded, ~2 KB each with 1-KiB events); past it new ones are dropped and counted (deliveries never wait for the log).',
   },
   DELIVERY_LOG_BATCH: {
     type: 'int',

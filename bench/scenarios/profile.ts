@@ -24,9 +24,12 @@ export async function runProfile(
   const dir = join(REPO_ROOT, 'bench/.profiles');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // BENCH_PROFILE_LOG=all|failures: the same run with the delivery log on (where its CPU goes).
+  const log = process.env.BENCH_PROFILE_LOG;
   const r = await ours('profile.fo1.undici', {
     capSeconds,
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+    ...(log ? { env: { DELIVERY_LOG: log }, postgres: true } : {}),
   });
   await sleep(500);
   // One profile per thread (tsx's loader runs in a worker): the main thread's is `CPU.<date>.<time>.<pid>.0.<seq>`.

@@ -14,10 +14,13 @@ const TWO_32 = 4_294_967_296;
 
 export class CopyBinaryEncoder {
   private buf: Buffer;
+  /** The same memory as `buf`: fixed-width values through DataView's setters, which the JIT inlines. */
+  private view: DataView;
   private at: number;
 
   constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    this.buf = Buffer.allocUnsafeSlow(Math.max(64, initialBytes));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.at = 0;
     this.reset();
   }
@@ -35,30 +38,31 @@ export class CopyBinaryEncoder {
   reset(): this {
     SIGNATURE.copy(this.buf, 0);
     // Flags (no OIDs) and header extension length.
-    this.buf.writeInt32BE(0, 11);
-    this.buf.writeInt32BE(0, 15);
+    this.view.setInt32(11, 0);
+    this.view.setInt32(15, 0);
     this.at = 19;
     return this;
   }
 
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.at + n));
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   /** Starts a row of `fields` values. */
   row(fields: number): this {
     this.room(2);
-    this.buf.writeInt16BE(fields, this.at);
+    this.view.setInt16(this.at, fields);
     this.at += 2;
     return this;
   }
 
   null(): this {
     this.room(4);
-    this.buf.writeInt32BE(-1, this.at);
+    this.view.setInt32(this.at, -1);
     this.at += 4;
     return this;
   }
@@ -68,9 +72,14 @@ export class CopyBinaryEncoder {
     // At most 3 bytes per UTF-16 unit (a surrogate pair is 2 units for 4 bytes).
     this.room(4 + s.length * 3);
     const n = this.buf.write(s, this.at + 4, 'utf8');
-    this.buf.writeInt32BE(n, this.at);
+    this.view.setInt32(this.at, n);
     this.at += 4 + n;
     return this;
+  }
+
+  /** bytea holding a string's UTF-8 bytes (the same as `bytea(Buffer.from(s))`, without that Buffer). */
+  utf8Bytea(s: string | null): this {
+    return this.text(s);
   }
 
   /** jsonb: version 1, then the JSON text. */
@@ -78,7 +87,7 @@ export class CopyBinaryEncoder {
     this.room(5 + json.length * 3);
     this.buf[this.at + 4] = 1;
     const n = this.buf.write(json, this.at + 5, 'utf8');
-    this.buf.writeInt32BE(n + 1, this.at);
+    this.view.setInt32(this.at, n + 1);
     this.at += 5 + n;
     return this;
   }
@@ -86,7 +95,7 @@ export class CopyBinaryEncoder {
   bytea(b: Buffer | null): this {
     if (b === null) return this.null();
     this.room(4 + b.length);
-    this.buf.writeInt32BE(b.length, this.at);
+    this.view.setInt32(this.at, b.length);
     b.copy(this.buf, this.at + 4);
     this.at += 4 + b.length;
     return this;
@@ -95,8 +104,8 @@ export class CopyBinaryEncoder {
   int4(v: number | null): this {
     if (v === null) return this.null();
     this.room(8);
-    this.buf.writeInt32BE(4, this.at);
-    this.buf.writeInt32BE(v, this.at + 4);
+    this.view.setInt32(this.at, 4);
+    this.view.setInt32(this.at + 4, v);
     this.at += 8;
     return this;
   }
@@ -104,8 +113,16 @@ export class CopyBinaryEncoder {
   /** int8 from a decimal string (a Kafka offset), a number or a bigint. */
   int8(v: string | number | bigint): this {
     this.room(12);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeBigInt64BE(BigInt(v), this.at + 4);
+    this.view.setInt32(this.at, 8);
+    const n = typeof v === 'bigint' ? Number.NaN : Number(v);
+    if (Number.isSafeInteger(n)) {
+      // Two 32-bit halves: no BigInt per value (a Kafka offset is far below 2^53).
+      const hi = Math.floor(n / TWO_32);
+      this.view.setInt32(this.at + 4, hi);
+      this.view.setUint32(this.at + 8, n - hi * TWO_32);
+    } else {
+      this.view.setBigInt64(this.at + 4, BigInt(v));
+    }
     this.at += 12;
     return this;
   }
@@ -113,15 +130,15 @@ export class CopyBinaryEncoder {
   float8(v: number | null): this {
     if (v === null) return this.null();
     this.room(12);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeDoubleBE(v, this.at + 4);
+    this.view.setInt32(this.at, 8);
+    this.view.setFloat64(this.at + 4, v);
     this.at += 12;
     return this;
   }
 
   bool(v: boolean): this {
     this.room(5);
-    this.buf.writeInt32BE(1, this.at);
+    this.view.setInt32(this.at, 1);
     this.buf[this.at + 4] = v ? 1 : 0;
     this.at += 5;
     return this;
@@ -133,9 +150,9 @@ export class CopyBinaryEncoder {
     // int64 as two 32-bit halves: no BigInt per value (|us| < 2^53).
     const hi = Math.floor(us / TWO_32);
     this.room(12);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeInt32BE(hi, this.at + 4);
-    this.buf.writeUInt32BE(us - hi * TWO_32, this.at + 8);
+    this.view.setInt32(this.at, 8);
+    this.view.setInt32(this.at + 4, hi);
+    this.view.setUint32(this.at + 8, us - hi * TWO_32);
     this.at += 12;
     return this;
   }
@@ -143,7 +160,7 @@ export class CopyBinaryEncoder {
   /** The whole COPY input: header, rows, trailer; valid until the next `reset()`. */
   finish(): Buffer {
     this.room(2);
-    this.buf.writeInt16BE(-1, this.at);
+    this.view.setInt16(this.at, -1);
     this.at += 2;
     return this.buf.subarray(0, this.at);
   }

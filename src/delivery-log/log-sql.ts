@@ -13,7 +13,7 @@
  */
 import { encodeHeaders } from '../parking/pg-delivery-store.js';
 import { CopyBinaryEncoder } from './copy-binary.js';
-import type { MessageRow, PendingAttempt } from './rows.js';
+import type { AttemptRow, MessageRow } from './rows.js';
 
 const ATTEMPT_COLUMNS = 17;
 export const COPY_ATTEMPTS = `copy webhook_log_attempts (attempted_at, webhook_id, message_key, subscription_id,
@@ -26,7 +26,7 @@ export const COPY_MESSAGES = `copy webhook_log_messages (logged_at, message_key,
     record_value, record_headers) from stdin (format binary)`;
 
 /**
- * Event rows that may be logged already (PendingAttempt `unsure`): copied into a session's staging table,
+ * Event rows that may be logged already (`unsure`, pending.ts): copied into a session's staging table,
  * then added where that UTC day has no row of their key. Two instances adding the same key at once may both
  * add it; readers take any copy.
  */
@@ -43,35 +43,9 @@ export const INSERT_STAGED_MESSAGES = `insert into webhook_log_messages
 /** About what an attempt row and an event row take in the COPY input (a first guess for the buffers). */
 const ATTEMPT_BYTES = 400;
 const MESSAGE_BYTES = 1_600;
+const MS_PER_DAY = 86_400_000;
 
-/** The encoders a writer reuses batch after batch (copy-binary.ts `reset`). */
-export interface BatchEncoders {
-  readonly attempts: CopyBinaryEncoder;
-  readonly messages: CopyBinaryEncoder;
-  readonly unsure: CopyBinaryEncoder;
-}
-
-export function newBatchEncoders(batch: number): BatchEncoders {
-  return {
-    attempts: new CopyBinaryEncoder(64 + batch * ATTEMPT_BYTES),
-    messages: new CopyBinaryEncoder(64 + batch * MESSAGE_BYTES),
-    unsure: new CopyBinaryEncoder(64 * 1024),
-  };
-}
-
-/**
- * Where the payload's bytes start in the record's value, or -1 when they are not in it (an Avro record, a
- * JSON record written with spaces or escapes JSON.stringify does not use, an empty payload). Tried first
- * where a Tiledesk event's payload usually is, its last field (one compare, ~0.3 µs for 1 KiB), then
- * searched (~1 µs).
- */
-export function payloadOffset(value: Buffer | null, payload: Buffer): number {
-  if (value === null || payload.length === 0 || payload.length > value.length) return -1;
-  const last = value.length - 1 - payload.length;
-  if (last >= 0 && value.compare(payload, 0, payload.length, last, last + payload.length) === 0) return last;
-  return value.lastIndexOf(payload);
-}
-
+/** A batch's COPY inputs, complete (header, rows, trailer). */
 export interface EncodedBatch {
   /** COPY input of the attempts. */
   readonly attempts: Buffer;
@@ -83,22 +57,62 @@ export interface EncodedBatch {
 }
 
 /**
- * The batch as binary COPY input for both tables, written into `encoders` (their last inputs are
- * overwritten: the caller writes a batch before it encodes the next).
+ * One batch of the log, encoded as its rows are added: an attempt becomes COPY bytes when it is recorded,
+ * so nothing of it (row object, event, Kafka record) is kept alive until the write. Objects held for a
+ * flush interval outlive V8's young generation at thousands of attempts a second and are copied into the
+ * old one, whose collections the delivery thread pays for (bench/README.md "Delivery log").
+ *
+ * Lifecycle: open (`add`) → sealed (`seal`, its inputs fixed; written, retried as they are after a failed
+ * write) → `reset` for reuse, only when every write of it succeeded (a failed COPY's socket write may still
+ * reference its Buffers).
  */
-export function encodeBatch(
-  batch: readonly PendingAttempt[],
-  instance: string,
-  encoders: BatchEncoders,
-): EncodedBatch {
-  const a = encoders.attempts.reset();
-  let m: CopyBinaryEncoder | undefined;
-  let u: CopyBinaryEncoder | undefined;
-  let messageCount = 0;
-  const instanceBytes = Buffer.from(instance, 'utf8');
-  for (const p of batch) {
-    const r = p.attempt;
-    a.row(ATTEMPT_COLUMNS)
+export class LogBatch {
+  private readonly attempts: CopyBinaryEncoder;
+  private readonly messages: CopyBinaryEncoder;
+  private readonly unsure: CopyBinaryEncoder;
+  /** Attempts in the batch. */
+  rows = 0;
+  private messageCount = 0;
+  private unsureCount = 0;
+  /** One attempt time (epoch ms) per UTC day the batch has rows of: the partitions it needs. */
+  readonly days: number[] = [];
+  private lastDay = Number.NaN;
+  private encoded: EncodedBatch | undefined;
+  /** A write of this batch failed: its Buffers are not reused. */
+  failed = false;
+
+  constructor(batch: number) {
+    this.attempts = new CopyBinaryEncoder(64 + batch * ATTEMPT_BYTES);
+    this.messages = new CopyBinaryEncoder(64 + batch * MESSAGE_BYTES);
+    this.unsure = new CopyBinaryEncoder(64 * 1024);
+  }
+
+  /** Bytes of memory its encoders hold. */
+  get capacity(): number {
+    return this.attempts.capacity + this.messages.capacity + this.unsure.capacity;
+  }
+
+  /** Empties the batch into the same memory. */
+  reset(): this {
+    this.attempts.reset();
+    this.messages.reset();
+    this.unsure.reset();
+    this.rows = this.messageCount = this.unsureCount = 0;
+    this.days.length = 0;
+    this.lastDay = Number.NaN;
+    this.encoded = undefined;
+    this.failed = false;
+    return this;
+  }
+
+  /**
+   * Adds an attempt, with its event's row when given (`unsure`: that row may be logged already). `instance`:
+   * the writer's instance as UTF-8 (the same on every row, encoded once).
+   */
+  add(r: AttemptRow, message: MessageRow | undefined, unsure: boolean, instance: Buffer): void {
+    if (this.encoded !== undefined) throw new Error('delivery log: a sealed batch takes no rows');
+    this.attempts
+      .row(ATTEMPT_COLUMNS)
       .timestamptzMs(r.attemptedAt)
       .text(r.webhookId)
       .text(r.messageKey)
@@ -115,18 +129,46 @@ export function encodeBatch(
       .float8(r.durationMs)
       .text(r.error)
       .text(r.responseExcerpt)
-      // The same on every row: its bytes encoded once.
-      .bytea(instanceBytes);
-    const msg = p.message;
-    if (msg === undefined) continue;
-    if (p.unsure === true) {
-      encodeMessage((u ??= encoders.unsure.reset()), msg);
+      .bytea(instance);
+    this.rows++;
+    const day = Math.floor(r.attemptedAt / MS_PER_DAY);
+    if (day !== this.lastDay) {
+      this.lastDay = day;
+      if (!this.days.some((t) => Math.floor(t / MS_PER_DAY) === day)) this.days.push(r.attemptedAt);
+    }
+    if (message === undefined) return;
+    if (unsure) {
+      encodeMessage(this.unsure, message);
+      this.unsureCount++;
     } else {
-      encodeMessage((m ??= encoders.messages.reset()), msg);
-      messageCount++;
+      encodeMessage(this.messages, message);
+      this.messageCount++;
     }
   }
-  return { attempts: a.finish(), messages: m?.finish() ?? null, messageCount, unsure: u?.finish() ?? null };
+
+  /** Its COPY inputs, complete; the batch takes no more rows. The same inputs on every call. */
+  seal(): EncodedBatch {
+    this.encoded ??= {
+      attempts: this.attempts.finish(),
+      messages: this.messageCount > 0 ? this.messages.finish() : null,
+      messageCount: this.messageCount,
+      unsure: this.unsureCount > 0 ? this.unsure.finish() : null,
+    };
+    return this.encoded;
+  }
+}
+
+/**
+ * Where the payload's bytes start in the record's value, or -1 when they are not in it (an Avro record, a
+ * JSON record written with spaces or escapes JSON.stringify does not use, an empty payload). Tried first
+ * where a Tiledesk event's payload usually is, its last field (one compare, ~0.3 µs for 1 KiB), then
+ * searched (~1 µs).
+ */
+export function payloadOffset(value: Buffer | null, payload: Buffer): number {
+  if (value === null || payload.length === 0 || payload.length > value.length) return -1;
+  const last = value.length - 1 - payload.length;
+  if (last >= 0 && value.compare(payload, 0, payload.length, last, last + payload.length) === 0) return last;
+  return value.lastIndexOf(payload);
 }
 
 function encodeMessage(m: CopyBinaryEncoder, msg: MessageRow): void {
@@ -138,7 +180,7 @@ function encodeMessage(m: CopyBinaryEncoder, msg: MessageRow): void {
     .text(msg.messageKey)
     .text(e.id)
     .text(e.event)
-    .bytea(e.idProject === null ? null : Buffer.from(e.idProject, 'utf8'))
+    .utf8Bytea(e.idProject)
     .float8(e.timestamp)
     .text(e.encoding)
     .bytea(at < 0 ? e.payload : null)

@@ -12,12 +12,15 @@
  * cannot choose (timestamp, partition, offset) is in the key as it is, so two events can only share a key
  * if they share a place in a topic. Keys written before this shape (md5 hex) still join their own rows.
  *
- * A record redelivered after a rebalance logs under the same key. Cached per event object: every delivery
- * of a fan-out shares it.
+ * A record redelivered after a rebalance logs under the same key. The last event's key is kept: the
+ * deliveries of a fan-out ask for it one after the other (a WeakMap entry per event cost more than making
+ * the key again).
  */
 import type { InboundRecord, TiledeskEvent } from '../events/event.js';
 
-const cache = new WeakMap<TiledeskEvent, string>();
+/** The last event asked for and its key: a fan-out's deliveries of one event ask one after the other. */
+let lastEvent: TiledeskEvent | undefined;
+let lastKey = '';
 
 /** The key from its parts (also the API's, for the events it logs itself: test events). */
 export function messageKeyOf(
@@ -27,31 +30,62 @@ export function messageKeyOf(
   recordTimestamp: string,
   eventId: string,
 ): string {
-  const h = hash53(`${topic}\0${eventId}`).toString(16).padStart(14, '0');
-  return `${recordTimestamp.padStart(13, '0')}-${partition}-${offset}-${h}`;
+  const ts = recordTimestamp.length >= 13 ? recordTimestamp : recordTimestamp.padStart(13, '0');
+  return `${ts}-${partition}-${offset}-${hex14(hash53Of(topic, eventId))}`;
 }
 
 export function messageKey(record: InboundRecord, event: TiledeskEvent): string {
-  let key = cache.get(event);
-  if (key === undefined) {
-    key = messageKeyOf(record.topic, record.partition, record.offset, record.timestamp, event.id);
-    cache.set(event, key);
+  if (event !== lastEvent) {
+    lastKey = messageKeyOf(record.topic, record.partition, record.offset, record.timestamp, event.id);
+    lastEvent = event;
   }
-  return key;
+  return lastKey;
 }
 
 /** cyrb53 (public domain, bryc): a fast 53-bit string hash, the same on every instance. */
 export function hash53(s: string): number {
+  return hash53Of(s, undefined);
+}
+
+/** hash53 of `${a}\0${b}` (of `a` alone when `b` is undefined), without building that string. */
+function hash53Of(a: string, b: string | undefined): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  if (b !== undefined) {
+    // The separator, char code 0.
+    h1 = Math.imul(h1, 2654435761);
+    h2 = Math.imul(h2, 1597334677);
+    for (let i = 0; i < b.length; i++) {
+      const c = b.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A 53-bit number as 14 hex digits: `h.toString(16).padStart(14, '0')`, without a double-to-text conversion. */
+export function hex14(h: number): string {
+  const hi = Math.floor(h / 4294967296);
+  const lo = h >>> 0;
+  return (
+    HEX[(hi >>> 16) & 0xff]! +
+    HEX[(hi >>> 8) & 0xff]! +
+    HEX[hi & 0xff]! +
+    HEX[lo >>> 24]! +
+    HEX[(lo >>> 16) & 0xff]! +
+    HEX[(lo >>> 8) & 0xff]! +
+    HEX[lo & 0xff]!
+  );
 }

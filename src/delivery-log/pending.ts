@@ -1,10 +1,17 @@
 /**
- * The writer's in-memory state, no I/O: a bounded FIFO of attempts waiting to be written, and which events
- * already have a message row queued per UTC day. Guarantee: `offer` never blocks and never grows the queue
- * past `maxPending`; past it the attempt is dropped (counted by the caller), because the log must never
- * hold or slow a delivery. A message row rides with the first accepted attempt of its event on a given
- * UTC day, so every day's partition holds the messages of its attempts (retention drops both together)
- * and an attempt that is dropped never leaves a message row behind.
+ * The writer's in-memory state, no I/O: a bounded queue of attempts waiting to be written, already encoded
+ * into batches (log-sql.ts `LogBatch`), and which events already have a row queued per UTC day.
+ *
+ * Guarantee: `offer` never blocks and never grows the queue past `maxPending` attempts; past it the attempt
+ * is dropped (counted by the caller), because the log must never hold or slow a delivery. An attempt is
+ * encoded when it is offered: nothing of it (row object, event, Kafka record) stays reachable until its
+ * batch is written. The batches' memory is reused: a written batch is emptied and filled again, so the log
+ * holds a few Buffers of a batch's size instead of making new ones (external memory, which V8 counts
+ * toward its next full collection).
+ *
+ * A message row rides with the first accepted attempt of its event on a given UTC day, so every day's
+ * partition holds the messages of its attempts (retention drops both together) and an attempt that is
+ * dropped never leaves a message row behind.
  *
  * Which events were logged is known by the event object first: a fan-out's deliveries and the in-process
  * retries of a record share its decoded event, so a WeakMap on it answers them, and the first scheduled
@@ -17,7 +24,13 @@
  * no row of its key (a check in Postgres, on the slow path only). A record consumed again after a
  * rebalance logs its event twice; readers take any copy.
  */
-import type { AttemptRow, MessageRow, PendingAttempt } from './rows.js';
+import { LogBatch } from './log-sql.js';
+import type { AttemptRow, MessageRow } from './rows.js';
+
+/** Encoder memory kept for reuse; a batch of larger rows grows it, and it is let go after. */
+export const ENCODER_KEEP_BYTES = 16 * 1024 * 1024;
+/** Emptied batches kept for reuse (one being filled, one being written, one spare). */
+const SPARE_BATCHES = 2;
 
 /**
  * Keys with a value, remembered for at least the last `max / 2` keys set and at most `max`: two
@@ -48,61 +61,122 @@ export class RecentKeys<V> {
   }
 }
 
-export class PendingAttempts {
-  private items: PendingAttempt[] = [];
-  private head = 0;
+/** Whether an accepted attempt takes its event's row along: no, yes, or yes unless that day has one. */
+export type EventRow = 'none' | 'new' | 'unsure';
+
+/** Which events have a row queued, per UTC day (see above). */
+export class LoggedEvents {
   /** message_key → UTC day number of the last message row queued for it. */
   private readonly written: RecentKeys<number>;
   /** Event object → UTC day number of the last message row queued for it. */
-  private readonly loggedEvents = new WeakMap<object, number>();
+  private readonly byObject = new WeakMap<object, number>();
 
-  constructor(
-    private readonly maxPending: number,
-    keys: number,
-  ) {
+  constructor(keys: number) {
     this.written = new RecentKeys(keys);
   }
 
+  /** For an attempt accepted into the queue; `event`: its event object, when there is one to remember. */
+  rowFor(attempt: AttemptRow, event?: object): EventRow {
+    const day = Math.floor(attempt.attemptedAt / 86_400_000);
+    if (event !== undefined && this.byObject.get(event) === day) return 'none';
+    if (event !== undefined && attempt.attempt === 1 && attempt.trigger === 'scheduled') {
+      this.byObject.set(event, day);
+      return 'new';
+    }
+    if (event !== undefined) this.byObject.set(event, day);
+    if (this.written.get(attempt.messageKey) === day) return 'none';
+    this.written.set(attempt.messageKey, day);
+    return 'unsure';
+  }
+}
+
+export interface PendingOptions {
+  readonly maxPending: number;
+  /** Attempts per batch. */
+  readonly batch: number;
+  /** The writer's instance (host:pid:random), on every attempt row. */
+  readonly instance: string;
+  /** Event keys remembered for the attempts that need them (see above). */
+  readonly keys: number;
+}
+
+export class PendingAttempts {
+  private readonly events: LoggedEvents;
+  private readonly instance: Buffer;
+  private open: LogBatch;
+  /** Full (or flushed) batches, oldest first, waiting to be written. */
+  private readonly sealed: LogBatch[] = [];
+  private readonly spare: LogBatch[] = [];
+  private count = 0;
+
+  constructor(private readonly o: PendingOptions) {
+    this.events = new LoggedEvents(o.keys);
+    this.instance = Buffer.from(o.instance, 'utf8');
+    this.open = new LogBatch(o.batch);
+    for (let i = 0; i < SPARE_BATCHES; i++) this.spare.push(new LogBatch(o.batch));
+  }
+
+  /** Attempts queued (in every batch). */
   get size(): number {
-    return this.items.length - this.head;
+    return this.count;
+  }
+
+  /** Whether a whole batch waits to be written. */
+  get hasFull(): boolean {
+    return this.sealed.length > 0;
+  }
+
+  /** Bytes of memory the batches hold. */
+  get capacity(): number {
+    let n = this.open.capacity;
+    for (const b of this.sealed) n += b.capacity;
+    for (const b of this.spare) n += b.capacity;
+    return n;
   }
 
   /**
-   * Queues the attempt (with its message when not yet queued that day); false = dropped (queue full).
-   * `event`: the attempt's event object, when there is one to remember (see above).
+   * Encodes the attempt into the open batch (with its event's row when not yet queued that day); false =
+   * dropped (queue full). `event`: the attempt's event object, when there is one to remember (see above).
    */
   offer(attempt: AttemptRow, message: () => MessageRow, event?: object): boolean {
-    if (this.size >= this.maxPending) return false;
-    const day = Math.floor(attempt.attemptedAt / 86_400_000);
-    if (event !== undefined && this.loggedEvents.get(event) === day) {
-      this.items.push({ attempt, message: undefined });
-    } else if (event !== undefined && attempt.attempt === 1 && attempt.trigger === 'scheduled') {
-      this.loggedEvents.set(event, day);
-      this.items.push({ attempt, message: message() });
-    } else {
-      if (event !== undefined) this.loggedEvents.set(event, day);
-      if (this.written.get(attempt.messageKey) === day) {
-        this.items.push({ attempt, message: undefined });
-      } else {
-        this.written.set(attempt.messageKey, day);
-        this.items.push({ attempt, message: message(), unsure: true });
-      }
-    }
+    if (this.count >= this.o.maxPending) return false;
+    const row = this.events.rowFor(attempt, event);
+    this.open.add(attempt, row === 'none' ? undefined : message(), row === 'unsure', this.instance);
+    this.count++;
+    if (this.open.rows >= this.o.batch) this.seal();
     return true;
   }
 
-  /** The oldest `max` entries, left in the queue until `remove` (a failed write keeps them). */
-  peek(max: number): PendingAttempt[] {
-    return this.items.slice(this.head, this.head + max);
+  /** Closes the open batch (when it has rows), so that the next `peek` has it: the flush. */
+  seal(): void {
+    if (this.open.rows === 0) return;
+    this.open.seal();
+    this.sealed.push(this.open);
+    this.open = this.spare.pop() ?? new LogBatch(this.o.batch);
   }
 
-  /** Removes the `n` oldest entries (written, or given up). */
-  remove(n: number): void {
-    this.head += Math.min(n, this.size);
-    // Compact now and then instead of shift() per entry (O(n) each).
-    if (this.head > 1_024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+  /** The oldest sealed batch, left in the queue until `remove` (a failed write retries it as it is). */
+  peek(): LogBatch | undefined {
+    return this.sealed[0];
+  }
+
+  /** Removes the oldest sealed batch (written, or given up); its memory is reused unless a write failed. */
+  remove(): void {
+    const b = this.sealed.shift();
+    if (b === undefined) return;
+    this.count -= b.rows;
+    if (!b.failed && b.capacity <= ENCODER_KEEP_BYTES && this.spare.length < SPARE_BATCHES) {
+      this.spare.push(b.reset());
     }
+  }
+
+  /** Drops everything queued; returns how many attempts. */
+  clear(): number {
+    const n = this.count;
+    // Let go, not reused: a write of one may still be in flight (a stop whose budget ran out).
+    this.sealed.length = 0;
+    this.open.reset();
+    this.count = 0;
+    return n;
   }
 }

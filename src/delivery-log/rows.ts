@@ -42,17 +42,6 @@ export interface MessageRow {
   readonly record: InboundRecord;
 }
 
-export interface PendingAttempt {
-  readonly attempt: AttemptRow;
-  /** The event's row, when this attempt is the first of its event queued that day. */
-  readonly message: MessageRow | undefined;
-  /**
-   * The event may be in the log already (an attempt of the parked runner or a person whose key was not
-   * remembered): its row is written only when no row of its key exists that UTC day.
-   */
-  readonly unsure?: boolean;
-}
-
 /** Whether `mode` logs an attempt with this outcome. */
 export function logsAttempt(mode: DeliveryLogMode, outcome: AttemptOutcome): boolean {
   return mode === 'all' || (mode === 'failures' && outcome.kind !== 'delivered');
@@ -60,7 +49,9 @@ export function logsAttempt(mode: DeliveryLogMode, outcome: AttemptOutcome): boo
 
 /** Text safe for a Postgres text column: invalid UTF-8 and NUL as U+FFFD. */
 export function safeText(bytes: Buffer): string {
-  return bytes.toString('utf8').replaceAll('\u0000', '\ufffd');
+  if (bytes.length === 0) return '';
+  const s = bytes.toString('utf8');
+  return s.includes('\u0000') ? s.replaceAll('\u0000', '\ufffd') : s;
 }
 
 /** The attempt's row; undefined when the delivery's record is unknown (nothing to join it to). */
@@ -91,7 +82,8 @@ export function attemptRow(
     statusCode: result.kind === 'response' ? result.status : null,
     durationMs: result.durationMs,
     error: error === undefined ? null : error.replaceAll('\u0000', '\ufffd'),
-    responseExcerpt: result.kind === 'response' && result.excerpt ? safeText(result.excerpt) : null,
+    // A logged answer is excerpted (the transport's excerpt mode follows the log's): none = an empty body.
+    responseExcerpt: result.kind === 'response' ? (result.excerpt ? safeText(result.excerpt) : '') : null,
     instance,
   };
 }

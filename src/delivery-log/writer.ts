@@ -13,12 +13,9 @@
  * unbounded memory. A batch Postgres refuses as data (SQLSTATE 22/23) is dropped and counted, except a
  * missing day partition, which is created before the batch is tried once more.
  *
- * Memory: each batch is encoded into the same Buffers (log-sql.ts `BatchEncoders`), grown to the
- * largest batch and kept. A fresh ~2 MB Buffer per batch was external memory that V8 counts toward its
- * next full garbage collection: at 10,000 deliveries a second that forced full collections of the whole
- * heap, which cost the delivery thread more than the log's own work (bench/README.md "Delivery log").
- * After a failed write the Buffers are not reused (the socket may still hold the last one) and past
- * ENCODER_KEEP_BYTES they are let go.
+ * Memory: attempts are encoded into their batch when recorded (pending.ts), into Buffers that are reused
+ * batch after batch and let go past ENCODER_KEEP_BYTES; a batch whose write failed is retried from its
+ * own Buffers and not reused after (the socket may still hold them).
  */
 import { finished } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
@@ -31,24 +28,22 @@ import {
   COPY_STAGED_MESSAGES,
   INSERT_STAGED_MESSAGES,
   STAGE_MESSAGES,
-  encodeBatch,
   isDataError,
   isMissingPartition,
-  newBatchEncoders,
-  type BatchEncoders,
   type EncodedBatch,
+  type LogBatch,
 } from './log-sql.js';
 import type { LogPartitions } from './partitions.js';
 import { PendingAttempts } from './pending.js';
-import type { AttemptRow, MessageRow, PendingAttempt } from './rows.js';
+import type { AttemptRow, MessageRow } from './rows.js';
+
+export { ENCODER_KEEP_BYTES } from './pending.js';
 
 export const FLUSH_INTERVAL_MS = 200;
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
 /** Message keys remembered (an event retried by the parked runner within 50,000 events is not logged twice). */
 const MESSAGE_KEYS = 100_000;
-/** Encoder memory kept between batches; a batch of larger rows grows it, and it is let go after. */
-export const ENCODER_KEEP_BYTES = 16 * 1024 * 1024;
 
 export type LogMetrics = Pick<Metrics, 'logRows' | 'logDropped' | 'logPending' | 'logWriteSeconds'>;
 
@@ -73,18 +68,20 @@ export class DeliveryLogWriter {
   private backoffMs = 0;
   private stopped = false;
   private dropsLogged = 0;
-  private encoders: BatchEncoders;
 
   constructor(private readonly o: DeliveryLogWriterOptions) {
-    this.pending = new PendingAttempts(o.maxPending, o.messageKeys ?? MESSAGE_KEYS);
+    this.pending = new PendingAttempts({
+      maxPending: o.maxPending,
+      batch: o.batch,
+      instance: o.instance,
+      keys: o.messageKeys ?? MESSAGE_KEYS,
+    });
     this.flushIntervalMs = o.flushIntervalMs ?? FLUSH_INTERVAL_MS;
-    this.encoders = newBatchEncoders(o.batch);
   }
 
-  /** Bytes the batch encoders hold between batches. */
+  /** Bytes the batches' encoders hold. */
   get encoderBytes(): number {
-    const e = this.encoders;
-    return e.attempts.capacity + e.messages.capacity + e.unsure.capacity;
+    return this.pending.capacity;
   }
 
   /** Attempts waiting to be written. */
@@ -93,8 +90,8 @@ export class DeliveryLogWriter {
   }
 
   /**
-   * Queues one attempt (and its event's row when new; `event` is its event object, pending.ts); drops it
-   * when the queue is full. Never throws.
+   * Queues one attempt, encoded at once (and its event's row when new; `event` is its event object,
+   * pending.ts); drops it when the queue is full. Never throws.
    */
   record(attempt: AttemptRow, message: () => MessageRow, event?: object): void {
     if (!this.pending.offer(attempt, message, event)) {
@@ -108,7 +105,7 @@ export class DeliveryLogWriter {
       }
       return;
     }
-    if (this.pending.size >= this.o.batch && this.backoffMs === 0) this.kick();
+    if (this.pending.hasFull && this.backoffMs === 0) this.kick();
   }
 
   start(): void {
@@ -140,10 +137,9 @@ export class DeliveryLogWriter {
       }
     }
     this.stopped = true;
-    const left = this.pending.size;
+    const left = this.pending.clear();
     if (left > 0) {
       this.o.metrics.logDropped.inc(left);
-      this.pending.remove(left);
       this.o.logger.warn({ left }, 'delivery log: not written before shutdown, dropped');
     }
     this.o.metrics.logPending.set(0);
@@ -156,8 +152,9 @@ export class DeliveryLogWriter {
   }
 
   private async writeAll(): Promise<void> {
-    while (this.pending.size > 0 && !this.stopped) {
-      const batch = this.pending.peek(this.o.batch);
+    // Started by the timer (or stop): what is queued goes now. Started by a full batch: that one.
+    if (!this.pending.hasFull) this.pending.seal();
+    for (let batch = this.pending.peek(); batch !== undefined && !this.stopped; batch = this.pending.peek()) {
       const ok = await this.write(batch);
       if (!ok) {
         this.backoffMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.backoffMs * 2));
@@ -166,17 +163,16 @@ export class DeliveryLogWriter {
         continue;
       }
       this.backoffMs = 0;
-      this.pending.remove(batch.length);
+      this.pending.remove();
       this.o.metrics.logPending.set(this.pending.size);
-      // Below a full batch, wait for the timer: fewer, larger statements.
-      if (this.pending.size < this.o.batch) break;
+      // Batches not yet full wait for the timer: fewer, larger statements.
     }
     this.dropsLogged = 0;
   }
 
   /** True when the batch is done with (written, or dropped as bad data); false to retry it later. */
-  private async write(batch: readonly PendingAttempt[]): Promise<boolean> {
-    const encoded = encodeBatch(batch, this.o.instance, this.encoders);
+  private async write(batch: LogBatch): Promise<boolean> {
+    const encoded = batch.seal();
     const end = this.o.metrics.logWriteSeconds.startTimer();
     try {
       let added: number;
@@ -184,22 +180,21 @@ export class DeliveryLogWriter {
         added = await this.copy(encoded);
       } catch (err) {
         if (!isMissingPartition(err)) throw err;
-        await this.o.partitions.ensureDays(batch.map((p) => p.attempt.attemptedAt));
+        await this.o.partitions.ensureDays(batch.days);
         added = await this.copy(encoded);
       }
       end();
-      if (this.encoderBytes > ENCODER_KEEP_BYTES) this.encoders = newBatchEncoders(this.o.batch);
-      this.o.metrics.logRows.inc({ table: 'attempts' }, batch.length);
+      this.o.metrics.logRows.inc({ table: 'attempts' }, batch.rows);
       const messages = encoded.messageCount + added;
       if (messages > 0) this.o.metrics.logRows.inc({ table: 'messages' }, messages);
       return true;
     } catch (err) {
       end();
-      // The failed COPY's socket write may still reference the old Buffers.
-      this.encoders = newBatchEncoders(this.o.batch);
+      // The failed COPY's socket write may still reference the batch's Buffers: they are not reused.
+      batch.failed = true;
       if (isDataError(err) && !isMissingPartition(err)) {
-        this.o.metrics.logDropped.inc(batch.length);
-        this.o.logger.warn({ err, rows: batch.length }, 'delivery log: batch refused by Postgres, dropped');
+        this.o.metrics.logDropped.inc(batch.rows);
+        this.o.logger.warn({ err, rows: batch.rows }, 'delivery log: batch refused by Postgres, dropped');
         return true;
       }
       if (this.backoffMs === 0) {

@@ -53,6 +53,8 @@ type Headers = Record<string, string[]>;
 
 /** Record headers as stored in webhook_events and webhook_log_messages: name → base64 values. */
 export function encodeHeaders(headers: InboundRecord['headers']): string {
+  // Most records have none: no entries array, no stringify.
+  if (!hasKeys(headers)) return '{}';
   const out: Headers = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -60,6 +62,11 @@ export function encodeHeaders(headers: InboundRecord['headers']): string {
     out[name] = values.map((v) => (typeof v === 'string' ? Buffer.from(v) : v).toString('base64'));
   }
   return JSON.stringify(out);
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }
 
 /** Bytes as kafkajs gives them: one Buffer per header, an array when the name repeats. */

@@ -25,6 +25,8 @@ export async function discardBody(body: Readable, maxBytes: number, excerpt?: Ex
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Copies the first `limit` bytes of a body arriving in chunks; chunks past the limit cost nothing. */
 export class Excerpt {
   private readonly parts: Buffer[] = [];
@@ -42,6 +44,7 @@ export class Excerpt {
   }
 
   bytes(): Buffer {
+    if (this.parts.length === 0) return EMPTY;
     return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
   }
 }

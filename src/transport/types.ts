@@ -21,7 +21,7 @@ export type TransportResult =
       readonly durationMs: number;
       /**
        * The body's first bytes (at most EXCERPT_MAX_BYTES), only when `responseExcerpt` asks for this
-       * answer's (the delivery log); absent otherwise.
+       * answer's (the delivery log) and the body had any; undefined otherwise.
        */
       readonly excerpt?: Buffer;
     }

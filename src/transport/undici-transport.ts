@@ -113,7 +113,9 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
   private status = 0;
   private rawHeaders: Buffer[] | null = null;
   private received = 0;
-  private excerpt: Excerpt | null = null;
+  /** Whether this answer's body is to be excerpted (decided by its status); the Excerpt made at its first byte. */
+  private excerpting = false;
+  private excerpt: Excerpt | undefined = undefined;
 
   constructor(
     private readonly request: WebhookRequest,
@@ -135,12 +137,12 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.status = statusCode;
     if (statusCode < 200 || statusCode > 299) this.rawHeaders = rawHeaders;
-    if (wantsExcerpt(this.options.responseExcerpt, statusCode)) this.excerpt = new Excerpt();
+    this.excerpting = wantsExcerpt(this.options.responseExcerpt, statusCode);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    this.excerpt?.add(chunk);
+    if (this.excerpting) (this.excerpt ??= new Excerpt()).add(chunk);
     this.received += chunk.length;
     if (this.received > this.maxResponseBytes && !this.settled) {
       // Enough of an endless or huge body: report the status, drop this one socket.
@@ -169,12 +171,13 @@ class AttemptHandler implements DispatchHandler, DeadlineEntry {
 
   private respond(): void {
     if (this.settled) return;
+    // One shape whether or not there is an excerpt (none: no body, or not asked for).
     this.settle({
       kind: 'response',
       status: this.status,
       headers: this.rawHeaders === null ? EMPTY_HEADERS : rawHeadersToObject(this.rawHeaders),
       durationMs: this.elapsed(),
-      ...(this.excerpt && { excerpt: this.excerpt.bytes() }),
+      excerpt: this.excerpt?.bytes(),
     });
   }
 

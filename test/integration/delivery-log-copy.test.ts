@@ -42,17 +42,22 @@ async function roundTrip(rows: readonly Row[]): Promise<Record<string, unknown>[
     else e.timestamptzMs(r.ts);
     e.text(r.tx).bytea(r.b).int4(r.i).int8(r.big).float8(r.f).bool(r.ok).jsonb(r.j);
   });
+  return copyIn(
+    e,
+    `select n, (extract(epoch from ts) * 1000)::float8 as ts_ms, ts::text as ts_text, tx, b, i, big::text,
+      f, ok, j::text from t order by n`,
+  );
+}
+
+/** Replaces t's rows with the encoder's input, then runs `select`. */
+async function copyIn(e: CopyBinaryEncoder, select: string): Promise<Record<string, unknown>[]> {
   const client = await pool.connect();
   try {
     await client.query('truncate t');
     const stream = client.query(copyFrom('copy t from stdin (format binary)'));
     stream.end(e.finish());
     await finished(stream);
-    const { rows: out } = await client.query(
-      `select n, (extract(epoch from ts) * 1000)::float8 as ts_ms, ts::text as ts_text, tx, b, i, big::text,
-        f, ok, j::text from t order by n`,
-    );
-    return out as Record<string, unknown>[];
+    return (await client.query(select)).rows as Record<string, unknown>[];
   } finally {
     client.release();
   }
@@ -92,6 +97,10 @@ it('writes text, bytea, int4, int8, float8, bool, jsonb and timestamptz that rea
       ok: true,
       j: '"a string"',
     },
+    // int8 around 2^53: below it two 32-bit halves, past it a BigInt, both exact.
+    { ts: 0, tx: 'a', b: null, i: 1, big: '9007199254740991', f: 0, ok: true, j: '{}' },
+    { ts: 0, tx: 'b', b: null, i: 2, big: '9007199254740993', f: 0, ok: true, j: '{}' },
+    { ts: 0, tx: 'c', b: null, i: 3, big: '-4294967297', f: 0, ok: true, j: '{}' },
   ];
   const out = await roundTrip(rows);
   expect(out).toHaveLength(rows.length);
@@ -113,4 +122,21 @@ it('writes text, bytea, int4, int8, float8, bool, jsonb and timestamptz that rea
 it('is refused by Postgres for a NUL in text (the writer cleans such texts first)', async () => {
   const row: Row = { ts: 0, tx: 'a\u0000b', b: null, i: 1, big: '1', f: 1, ok: true, j: '{}' };
   await expect(roundTrip([row])).rejects.toMatchObject({ code: '22021' });
+});
+
+it('writes a string as the bytea of its UTF-8 bytes (utf8Bytea), null as null', async () => {
+  const e = new CopyBinaryEncoder(16);
+  for (const [n, v] of [
+    [0, 'project-\u00fcn\u00ef\ud83d\ude00'] as const,
+    [1, null] as const,
+    [2, ''] as const,
+  ]) {
+    e.row(9).int4(n).null().text(null).utf8Bytea(v).int4(null).int8(0).float8(null).bool(false).jsonb('{}');
+  }
+  const rows = await copyIn(e, 'select b from t order by n');
+  expect(rows.map((r) => r.b)).toEqual([
+    Buffer.from('project-\u00fcn\u00ef\ud83d\ude00', 'utf8'),
+    null,
+    Buffer.alloc(0),
+  ]);
 });

@@ -327,7 +327,8 @@ describe('delivery log writer', () => {
   it('encodes every batch into the same memory, and lets go of it past its bound', async () => {
     const w = writer(logPool(), freshMetrics(), { batch: 50 });
     const kept = w.encoderBytes;
-    // Five batches: each overwrites the last one's Buffers, so every row must still arrive intact.
+    // Five batches through three sets of Buffers: reused ones are overwritten, so every row must still
+    // arrive intact.
     for (let e = 0; e < 250; e++) {
       const r = row(1_000 + e, 5);
       w.record(r.attempt, r.message);
@@ -346,7 +347,10 @@ describe('delivery log writer', () => {
     const value = Buffer.alloc(ENCODER_KEEP_BYTES + 1, 'x');
     w.record(big.attempt, () => ({ ...base, record: { ...base.record, value } }));
     await waitFor(async () => (await count('webhook_log_messages')) === 251, { message: 'the large row' });
-    await waitFor(async () => w.encoderBytes === kept, { message: 'encoder memory back to its first size' });
+    // Let go once written: what is held is back within the batches it started with.
+    await waitFor(async () => w.encoderBytes <= kept, {
+      message: 'encoder memory back within its first size',
+    });
     const got = await check.query(
       `select octet_length(record_value) as n from webhook_log_messages where record_offset = 2000`,
     );

@@ -133,6 +133,22 @@ describe.each<[TransportName]>([['undici'], ['got']])('%s transport', (name) => 
       }
     });
 
+    it('keeps the first bytes of a body when asked (the delivery log), nothing of an empty one', async () => {
+      const receiver = await startReceiver((req, res) =>
+        req.url === '/empty' ? res.writeHead(200).end() : res.writeHead(200).end('thanks'),
+      );
+      const excerptOf = async (t: WebhookTransport, path: string): Promise<Buffer | undefined> => {
+        const r = await t.send({ url: `${receiver.url}${path}`, headers: webhook, body: '{}' });
+        expect(r).toMatchObject({ kind: 'response', status: 200 });
+        return r.kind === 'response' ? r.excerpt : undefined;
+      };
+      const asked = transport({ responseExcerpt: 'all' });
+      expect((await excerptOf(asked, '/full'))?.toString()).toBe('thanks');
+      expect((await excerptOf(asked, '/empty'))?.length ?? 0).toBe(0);
+      expect(await excerptOf(transport(), '/full')).toBeUndefined();
+      expect(await excerptOf(transport({ responseExcerpt: 'failures' }), '/full')).toBeUndefined();
+    });
+
     it('surfaces a 503 and its Retry-After', async () => {
       const receiver = await startReceiver((_req, res) =>
         res.writeHead(503, { 'retry-after': '120' }).end('busy'),

@@ -87,6 +87,18 @@ describe('delivery log rows', () => {
     });
   });
 
+  it('an answer with an empty body has an empty excerpt (the transport made none)', () => {
+    const row = attemptRow(
+      { kind: 'delivered', status: 204 },
+      { kind: 'response', status: 204, headers: {}, durationMs: 2, excerpt: undefined },
+      1,
+      sub,
+      context,
+      'host:1:abc',
+    );
+    expect(row?.responseExcerpt).toBe('');
+  });
+
   it('a network error has no status and no excerpt; a delivery without its record is not logged', () => {
     const outcome = { kind: 'retryable', reason: 'network', error: 'ECONNREFUSED' } as const;
     const result = { kind: 'error', code: 'ECONNREFUSED', message: 'x', durationMs: 1 } as const;
