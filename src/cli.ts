@@ -43,9 +43,11 @@ configuration comes from environment variables (see README.md).`;
 
 const MIGRATE_USAGE = `usage: webhook-connector migrate
 
-Creates or upgrades the connector's tables in DATABASE_URL (webhook_subscriptions, and the parked-delivery
-store: webhook_events, webhook_deliveries, webhook_subscription_health), applying schemas/sql/*.sql in order
-(idempotent, safe to run from two processes at once). Run it before starting a new version. Takes no options.`;
+Creates or upgrades the connector's tables in DATABASE_URL (webhook_subscriptions; the parked-delivery
+store: webhook_events, webhook_deliveries, webhook_subscription_health; the management API's
+webhook_api_keys; the delivery log: webhook_log_messages, webhook_log_attempts), applying schemas/sql/*.sql
+in order (idempotent, safe to run from two processes at once). Run it before starting a new version. Takes
+no options.`;
 
 /** Each command's usage, printed by `<command> --help` before anything else happens. */
 const COMMAND_USAGE: Readonly<Record<string, string>> = {

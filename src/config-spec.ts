@@ -47,7 +47,7 @@ export const configSpec = {
     default: 10_000,
     min: 6_000,
     max: 300_000,
-    doc: "Consumer session timeout: a crashed instance's partitions stop this long before another takes them (measured 10.1-10.4 s at 10 s, 31 s at 30 s); heartbeats every tenth of it.",
+    doc: "Consumer session timeout: a crashed instance's partitions stop this long before another takes them (measured 10.1-10.4 s at 10 s, 31 s at 30 s); heartbeats every tenth of it, at least every second.",
   },
   KAFKA_SSL: { type: 'bool', default: false, doc: 'Connect to the brokers with TLS.' },
   KAFKA_SSL_CA_FILE: {

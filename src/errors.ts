@@ -36,7 +36,7 @@ export const errorDocs: Record<ErrorCode, string> = {
   CONNECTOR_EVENT_TOO_LARGE:
     'A record is larger than `MAX_RECORD_BYTES`: dead-lettered with reason `too_large`.',
   CONNECTOR_SCHEMA_REGISTRY_UNAVAILABLE:
-    'The schema registry did not answer: consumption of that partition pauses and retries; nothing is dead-lettered.',
+    'The schema registry did not answer: all consumption pauses until a probe of the registry (every second) succeeds; nothing is dead-lettered.',
   CONNECTOR_SUBSCRIPTION_INVALID:
     'A CLI subscription command got a bad argument (target not http(s), empty event...).',
   CONNECTOR_SUBSCRIPTION_NOT_FOUND: 'A CLI subscription command named an id that does not exist.',
@@ -45,11 +45,11 @@ export const errorDocs: Record<ErrorCode, string> = {
   CONNECTOR_DEAD_LETTER_PUBLISH:
     'Writing to the dead-letter topic failed: the record is not committed and the write is retried until it succeeds (a dead letter too large for the topic is written without its value).',
   CONNECTOR_TARGET_FORBIDDEN:
-    'A webhook target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`: dead-lettered with reason `ssrf`.',
+    'A webhook target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`, or carries credentials (`user:pass@`): dead-lettered with reason `ssrf`.',
   CONNECTOR_KAFKA_UNAVAILABLE:
     'Kafka could not be reached or refused a request (connection, TLS, SASL, authorization) at start or in a CLI command: the process exits 1. Check `KAFKA_BROKERS` and the `KAFKA_SSL*`/`KAFKA_SASL*` variables.',
   CONNECTOR_SUBSCRIPTION_DISABLED:
-    'A subscription was disabled by its endpoint health: its receiver answered `410 Gone` (reason `gone`), or gave no 2xx for `SUBSCRIPTION_DISABLE_AFTER_MS` (reason `failing`; its parked deliveries are dead-lettered with reason `subscription_disabled`). Fix the receiver, then `webhook-connector subscriptions enable ID [--recover-since T]`.',
+    'A subscription was disabled by its endpoint health: its receiver answered `410 Gone` (reason `gone`), or gave no 2xx for `SUBSCRIPTION_DISABLE_AFTER_MS` (reason `failing`). Either way its parked deliveries are dead-lettered with reason `subscription_disabled`. Fix the receiver, then `webhook-connector subscriptions enable ID [--recover-since T]`.',
   CONNECTOR_DELIVERY_STORE_UNAVAILABLE:
     'Postgres refused a write of the parked-delivery store: deliveries that should park stay in process (their records uncommitted, the partition window holds back new ones) and the parked runner pauses; nothing is lost or dead-lettered for it.',
   CONNECTOR_DELIVERY_FAILED:

@@ -57,7 +57,7 @@ export const deadLetterReasonDocs: Readonly<Record<DeadLetterReason, ReasonDoc>>
   },
   ssrf: {
     code: ErrorCode.TARGET_FORBIDDEN,
-    doc: 'The target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`.',
+    doc: 'The target resolved to a non-public address outside `TARGET_ALLOW_CIDRS`, or carries credentials (`user:pass@`).',
   },
   invalid_target: {
     code: ErrorCode.DELIVERY_FAILED,

@@ -130,7 +130,7 @@ export const connectorMetricSpec = {
     name: `${P}ssrf_refusals_total`,
     type: 'counter',
     labels: [],
-    help: 'Attempts refused because the target resolved to a forbidden address.',
+    help: 'Attempts refused by the target guard: a forbidden address, or credentials in the URL.',
   },
   parkedDeliveries: {
     name: `${P}parked_deliveries`,
