@@ -5,6 +5,8 @@
  * Past 300 lines on purpose: one entry per variable, in the README's order, grouped by concern; split
  * across files, the table would lose its one place and its order.
  */
+import { JWT_ALGORITHMS } from './delivery/jwt.js';
+
 export type VariableSpec =
   | { type: 'string'; default: string; doc: string; secret?: boolean; oneOf?: readonly string[] }
   | { type: 'int'; default: number; min: number; max?: number; doc: string }
@@ -226,6 +228,24 @@ export const configSpec = {
     type: 'bool',
     default: false,
     doc: "Also send Tiledesk's plain `x-hook-secret` header (insecure; for old receivers).",
+  },
+  GLOBAL_SECRET: {
+    type: 'string',
+    default: '',
+    secret: true,
+    doc: "HS256 key of global subscriptions' JWT (`token`), as Tiledesk's GLOBAL_SECRET: receivers call Tiledesk back with it. Empty = each subscription's own secret.",
+  },
+  GLOBAL_SECRET_OR_PRIVATE_KEY: {
+    type: 'string',
+    default: '',
+    secret: true,
+    doc: "Key of global subscriptions' JWT instead of GLOBAL_SECRET, as Tiledesk's variable: a secret for HS*, a PEM private key for RS*/ES* (literal `\\n` read as newlines). Empty = not used.",
+  },
+  GLOBAL_SECRET_ALGORITHM: {
+    type: 'string',
+    default: 'HS256',
+    oneOf: JWT_ALGORITHMS,
+    doc: 'Algorithm of GLOBAL_SECRET_OR_PRIVATE_KEY (GLOBAL_SECRET is always HS256).',
   },
   TARGET_ALLOW_CIDRS: {
     type: 'list',

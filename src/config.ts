@@ -5,6 +5,7 @@
  */
 import { configSpec, type Config, type ConfigKey, type VariableSpec } from './config-spec.js';
 import { ConnectorError, ErrorCode } from './errors.js';
+import { createJwtSigner, type JwtAlgorithm } from './delivery/jwt.js';
 
 export { configSpec, type Config, type ConfigKey } from './config-spec.js';
 
@@ -134,6 +135,17 @@ function checkCombinations(c: Config, problems: string[]): void {
   }
   if (c.API_JWT_SECRET !== '' && c.API_JWT_SECRET.length < 32) {
     problems.push('API_JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)');
+  }
+  if (c.GLOBAL_SECRET_OR_PRIVATE_KEY !== '') {
+    try {
+      createJwtSigner(c.GLOBAL_SECRET_ALGORITHM as JwtAlgorithm, c.GLOBAL_SECRET_OR_PRIVATE_KEY);
+    } catch (err) {
+      problems.push(
+        `GLOBAL_SECRET_OR_PRIVATE_KEY: not a key for GLOBAL_SECRET_ALGORITHM ${c.GLOBAL_SECRET_ALGORITHM}: ${(err as Error).message}`,
+      );
+    }
+  } else if (c.GLOBAL_SECRET_ALGORITHM !== 'HS256') {
+    problems.push('GLOBAL_SECRET_ALGORITHM applies to GLOBAL_SECRET_OR_PRIVATE_KEY, which is not set');
   }
   const dlq = c.DLQ_TOPIC === '' ? `${c.KAFKA_TOPICS[0]}.dlq` : c.DLQ_TOPIC;
   if (c.KAFKA_TOPICS.includes(dlq)) problems.push('DLQ_TOPIC must differ from the consumed topics');

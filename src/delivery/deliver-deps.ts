@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { WebhookTransport } from '../transport/types.js';
 import { USER_AGENT } from '../version.js';
 import type { DeliverDeps } from './deliver.js';
+import { createJwtSigner, type JwtAlgorithm, type JwtSigner } from './jwt.js';
 import { PreparedSubscriptions } from './prepared-subscription.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { OriginSlots } from './origin-slots.js';
@@ -26,6 +27,19 @@ export function originLimitFromConfig(c: Config): number {
   return Math.max(1, Math.min(c.HTTP_CONNECTIONS_PER_ORIGIN, Math.floor(c.DELIVERY_CONCURRENCY / 4)));
 }
 
+/**
+ * The key of global subscriptions' JWT, as Tiledesk chooses it: GLOBAL_SECRET_OR_PRIVATE_KEY with
+ * GLOBAL_SECRET_ALGORITHM, else GLOBAL_SECRET (HS256), else none (each subscription's own secret).
+ */
+export function globalJwtSignerFromConfig(
+  c: Pick<Config, 'GLOBAL_SECRET' | 'GLOBAL_SECRET_OR_PRIVATE_KEY' | 'GLOBAL_SECRET_ALGORITHM'>,
+): JwtSigner | undefined {
+  if (c.GLOBAL_SECRET_OR_PRIVATE_KEY !== '') {
+    return createJwtSigner(c.GLOBAL_SECRET_ALGORITHM as JwtAlgorithm, c.GLOBAL_SECRET_OR_PRIVATE_KEY);
+  }
+  return c.GLOBAL_SECRET !== '' ? createJwtSigner('HS256', c.GLOBAL_SECRET) : undefined;
+}
+
 export function deliverDepsFromConfig(
   c: Config,
   d: {
@@ -37,7 +51,7 @@ export function deliverDepsFromConfig(
 ): DeliverDeps {
   return {
     transport: d.transport,
-    prepared: new PreparedSubscriptions(() => d.clock.now()),
+    prepared: new PreparedSubscriptions(() => d.clock.now(), globalJwtSignerFromConfig(c)),
     policy: retryPolicyFromConfig(c),
     clock: d.clock,
     random: d.random,

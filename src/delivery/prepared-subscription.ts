@@ -15,7 +15,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Subscription } from '../subscriptions/types.js';
 import { envelopePrefix, envelopeSuffix, type EnvelopeParts } from './envelope.js';
 import { originOf } from './origin-slots.js';
-import { signJwtHs256Json } from './jwt.js';
+import { signJwtHs256Json, type JwtSigner } from './jwt.js';
 import { standardWebhooksKey } from './signing.js';
 
 export const TILEDESK_ISSUER = 'https://tiledesk.com';
@@ -28,7 +28,7 @@ export interface PreparedSubscription extends EnvelopeParts {
   readonly subscription: Subscription;
   /** Tiledesk's `hook` object, serialised. Never contains `secret` or `global`. */
   readonly hookJson: string;
-  /** The JWT issued at `iatSec`, keyed with `signingSecret`. */
+  /** The JWT issued at `iatSec`: keyed with `signingSecret`, or the platform's key for a global subscription. */
   token(iatSec: number): string;
   /** Current key first; the previous one while a rotation overlap lasts. */
   readonly standardKeys: readonly KeyObject[];
@@ -67,7 +67,15 @@ function overlapOpen(s: Subscription, nowMs: number): boolean {
   return s.previousSecret !== null && (s.previousSecretExpiresAt?.getTime() ?? 0) > nowMs;
 }
 
-export function prepareSubscription(s: Subscription, nowMs: number): PreparedSubscription {
+/**
+ * `globalJwt`: the platform's key for global subscriptions' JWT (GLOBAL_SECRET…, as Tiledesk signs them);
+ * without it, a global subscription's JWT is keyed with its own secret like any other.
+ */
+export function prepareSubscription(
+  s: Subscription,
+  nowMs: number,
+  globalJwt?: JwtSigner,
+): PreparedSubscription {
   const overlap = overlapOpen(s, nowMs);
   const keys = [createSecretKey(standardWebhooksKey(s.secret))];
   if (overlap) keys.push(createSecretKey(standardWebhooksKey(s.previousSecret!)));
@@ -78,7 +86,11 @@ export function prepareSubscription(s: Subscription, nowMs: number): PreparedSub
   const claims = JSON.stringify(tokenClaims(s, 0));
   const [claimsHead, claimsTail] = splitAtIat(claims);
   const suffixes = new Map<number, Buffer>();
-  const token = (iatSec: number): string => signJwtHs256Json(`${claimsHead}${iatSec}${claimsTail}`, hubKey);
+  const platformKey = s.global ? globalJwt : undefined;
+  const token =
+    platformKey !== undefined
+      ? (iatSec: number): string => platformKey.sign(`${claimsHead}${iatSec}${claimsTail}`)
+      : (iatSec: number): string => signJwtHs256Json(`${claimsHead}${iatSec}${claimsTail}`, hubKey);
   return {
     subscription: s,
     hookJson,
@@ -109,13 +121,16 @@ function splitAtIat(claims: string): [string, string] {
 
 export class PreparedSubscriptions {
   private readonly cache = new WeakMap<Subscription, PreparedSubscription>();
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly globalJwt?: JwtSigner,
+  ) {}
 
   get(s: Subscription): PreparedSubscription {
     let p = this.cache.get(s);
     // A rotation overlap that ended changes the keys and the signing secret: re-prepare then.
     if (!p || (p.standardKeys.length > 1 && !overlapOpen(s, this.now()))) {
-      p = prepareSubscription(s, this.now());
+      p = prepareSubscription(s, this.now(), this.globalJwt);
       this.cache.set(s, p);
     }
     return p;
