@@ -12,30 +12,21 @@ import { globalJwtSignerFromConfig } from '../../../src/delivery/deliver-deps.js
 import { createJwtSigner, JWT_ALGORITHMS, type JwtAlgorithm } from '../../../src/delivery/jwt.js';
 import { PreparedSubscriptions, prepareSubscription } from '../../../src/delivery/prepared-subscription.js';
 import type { Subscription } from '../../../src/subscriptions/types.js';
+import { subscription as baseSubscription } from '../../support/subscription.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const IAT = Math.floor(NOW / 1000);
 const GLOBAL = 'the-platform-global-secret-of-32+chars';
 
 function subscription(over: Partial<Subscription> = {}): Subscription {
-  return {
+  return baseSubscription({
     id: '7f1c2a4e-0000-4000-8000-000000000009',
     idProject: 'proj-42',
-    event: 'request.create',
     target: 'https://bots.example.com/hooks',
     secret: 'own-secret-of-the-subscription',
-    previousSecret: null,
-    previousSecretExpiresAt: null,
     global: true,
-    enabled: true,
-    ordering: 'concurrent',
-    disabledReason: null,
-    disabledAt: null,
-    createdBy: 'system',
-    createdAt: new Date('2026-01-01T00:00:00.000Z'),
-    updatedAt: new Date('2026-02-01T10:20:30.456Z'),
     ...over,
-  };
+  });
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
