@@ -240,6 +240,13 @@ export class ConsumerLoop {
         await delay(STOP_COMMIT_RETRY_MS);
         await this.commit();
       }
+      if (this.hasCommittable()) {
+        // Not a loss: the next owner starts from the last commit and delivers those records again.
+        this.log.warn(
+          { joined: this.joined },
+          'final offset commit did not complete: the next owner redelivers what was done since the last commit',
+        );
+      }
     }
     clearInterval(this.commitTimer);
     await this.consumer.disconnect();
