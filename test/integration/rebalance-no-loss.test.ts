@@ -311,12 +311,19 @@ async function runScenario(stop: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   );
   // A graceful stop that drained fully committed everything it finished: the survivor redelivers nothing.
   if (stop === 'SIGTERM' && result.duplicated > 0) {
-    // Why, when it does not: the leaving member's warnings and its group and commit lines.
-    const why = leaving
-      .logs()
-      .filter((e) => Number(e.level) >= 40 || /commit|group|drain|stopp|crash/i.test(String(e.msg)))
-      .map((e) => JSON.stringify(e));
-    console.log(`rebalance-no-loss (SIGTERM): the leaving member's log\n${why.join('\n')}`);
+    // Why, when it does not: each member's warnings and its group, commit and partition lines.
+    for (const [name, member] of [
+      ['leaving', leaving],
+      ['survivor', survivor],
+    ] as const) {
+      const why = member
+        .logs()
+        .filter(
+          (e) => Number(e.level) >= 40 || /commit|group|drain|stopp|crash|partition/i.test(String(e.msg)),
+        )
+        .map((e) => JSON.stringify(e));
+      console.log(`rebalance-no-loss (SIGTERM): the ${name} member's log\n${why.join('\n')}`);
+    }
   }
   if (stop === 'SIGTERM') expect(result.duplicateSample).toEqual([]);
 }
