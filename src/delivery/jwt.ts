@@ -15,9 +15,17 @@ export function signJwtHs256(claims: Readonly<Record<string, unknown>>, key: str
 
 /** The same, from the claims already serialised as JSON. */
 export function signJwtHs256Json(claimsJson: string, key: string | KeyObject): string {
-  const payload = Buffer.from(claimsJson).toString('base64url');
-  const signature = createHmac('sha256', key).update(`${HEADER}.${payload}`).digest('base64url');
-  return `${HEADER}.${payload}.${signature}`;
+  return hmacJwt(HEADER, claimsJson, 'sha256', key);
+}
+
+/** `header.payload` of a compact JWS, the header already encoded. */
+function signingInput(header: string, claimsJson: string): string {
+  return `${header}.${Buffer.from(claimsJson).toString('base64url')}`;
+}
+
+function hmacJwt(header: string, claimsJson: string, hash: string, key: string | Buffer | KeyObject): string {
+  const input = signingInput(header, claimsJson);
+  return `${input}.${createHmac(hash, key).update(input).digest('base64url')}`;
 }
 
 /** The algorithms GLOBAL_SECRET_ALGORITHM accepts (jsonwebtoken's names, as Tiledesk configures them). */
@@ -53,20 +61,12 @@ const EC_CURVES: Partial<Record<JwtAlgorithm, string>> = {
  * what is wrong (config.ts reports it as CONFIG_INVALID).
  */
 export function createJwtSigner(alg: JwtAlgorithm, key: string): JwtSigner {
-  const bits = alg.slice(2);
-  const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
-  const signingInput = (claimsJson: string): string =>
-    `${header}.${Buffer.from(claimsJson).toString('base64url')}`;
   if (key === '') throw new Error('the key is empty');
+  const hash = `sha${alg.slice(2)}`;
+  const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
   if (alg.startsWith('HS')) {
     const secret = Buffer.from(key, 'utf8');
-    return {
-      alg,
-      sign(claimsJson) {
-        const input = signingInput(claimsJson);
-        return `${input}.${createHmac(`sha${bits}`, secret).update(input).digest('base64url')}`;
-      },
-    };
+    return { alg, sign: (claimsJson) => hmacJwt(header, claimsJson, hash, secret) };
   }
   let privateKey: KeyObject;
   try {
@@ -91,8 +91,8 @@ export function createJwtSigner(alg: JwtAlgorithm, key: string): JwtSigner {
   return {
     alg,
     sign(claimsJson) {
-      const input = signingInput(claimsJson);
-      return `${input}.${sign(`sha${bits}`, Buffer.from(input), options).toString('base64url')}`;
+      const input = signingInput(header, claimsJson);
+      return `${input}.${sign(hash, Buffer.from(input), options).toString('base64url')}`;
     },
   };
 }
