@@ -1,6 +1,6 @@
 /**
  * The delivery log's cost in isolation: the CPU of turning N delivered attempts (fan-out 1, each of a new
- * event, ~1 KiB bench events) into log rows and writing them through the production writer, on this
+ * event, ~1 KiB bench events of 1,000 projects) into log rows and writing them through the production writer, on this
  * process and on Postgres (the writer's backend and the WAL writer, checkpointer, background writer and
  * autovacuum). No broker, no HTTP: the whole-system `log` group of `npm run bench` swings by tens of per
  * cent between runs on a shared machine, this one by a few.
@@ -35,13 +35,23 @@ async function main(): Promise<void> {
   const logger = createLogger('warn');
   const setup = createPgPool({ connectionString: URL, logger, max: 1 });
   await migrate(setup);
-  const sub = {
-    id: 'sub-bench-0001',
-    idProject: 'project-0001',
-    event: 'request.create',
-    target: 'http://127.0.0.1:1/hook',
-    global: false,
-  } as unknown as Subscription;
+  // One subscription per project, as the whole-system fan-out-1 runs have: attempts land on 1,000
+  // subscriptions of 1,000 projects, each at its own point of the log's indexes.
+  const subs = new Map<string, Subscription>();
+  const subscriptionOf = (idProject: string): Subscription => {
+    let sub = subs.get(idProject);
+    if (sub === undefined) {
+      sub = {
+        id: `sub-${idProject}-bench`,
+        idProject,
+        event: 'request.create',
+        target: `http://127.0.0.1:1/hooks/${idProject}`,
+        global: false,
+      } as unknown as Subscription;
+      subs.set(idProject, sub);
+    }
+    return sub;
+  };
   const results: { connector: number; log: number; background: number; ms: number }[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
     await setup.query('truncate webhook_log_attempts, webhook_log_messages');
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
     // 10,000 deliveries per second, as the whole-system run does: batches of 100 every 10 ms.
     for (let i = 0; i < EVENTS; i++) {
       const it = items[i]!;
-      observe(outcome, result, 1, sub, {
+      observe(outcome, result, 1, subscriptionOf(it.event.idProject ?? ''), {
         event: it.event,
         webhookId: `msg_${i.toString(36).padStart(22, '0')}`,
         sentAt: Date.now(),

@@ -384,6 +384,53 @@ describe('deliveries and their state', () => {
     });
     expect((await reader.history('P2', 0)).map((r) => r.id_project)).toEqual(['P2']);
   });
+
+  it("history merges the project's subscriptions, deleted ones included, in one order across pages", async () => {
+    const subs = [await subscription('P1'), await subscription('P1'), await subscription('P1')];
+    const other = await subscription('P2');
+    // 101 attempts over 3 subscriptions, 61 of them of the first (more than a page and a half: its part of
+    // a deeper page is not in its first 40), interleaved in time, with timestamps shared across
+    // subscriptions (the order breaks the tie by webhook-id, then attempt number), and another project's
+    // attempts among them.
+    const inputs: AttemptInput[] = [];
+    for (let i = 0; i < 101; i++) {
+      const sub = subs[i % 5 < 3 ? 0 : (i % 5) - 2]!;
+      const m = await message('P1', `m${i}`);
+      inputs.push({
+        message: m,
+        subscriptionId: sub,
+        attemptedAt: t(Math.floor(i / 3)),
+        attempt: 1 + (i % 2),
+      });
+    }
+    inputs.push({ message: await message('P2', 'o1'), subscriptionId: other, attemptedAt: t(10) });
+    await logAttempts(pool, inputs);
+    // One subscription deleted since: its attempts stay in the project's history.
+    await pool.query('delete from webhook_subscriptions where id = $1', [subs[1]]);
+    const expected = inputs
+      .filter((a) => a.subscriptionId !== other)
+      .map((a) => ({
+        at: a.attemptedAt.getTime(),
+        webhookId: webhookId(a.message.eventId, a.subscriptionId),
+        attempt: a.attempt!,
+      }))
+      .sort(
+        (a, b) =>
+          b.at - a.at ||
+          Buffer.compare(Buffer.from(b.webhookId), Buffer.from(a.webhookId)) ||
+          b.attempt - a.attempt,
+      )
+      .map((a) => `${a.webhookId}/${a.attempt}`);
+    const seen: string[] = [];
+    for (let page = 0; page < 4; page++) {
+      const rows = await reader.history('P1', page);
+      expect(rows).toHaveLength([40, 40, 21, 0][page]!);
+      seen.push(...rows.map((r) => `${r.webhook_id}/${r.attempt}`));
+    }
+    expect(seen).toEqual(expected);
+    expect((await reader.history('P2', 0)).map((r) => r.subscription_id)).toEqual([other]);
+    expect(await reader.history('P3', 0)).toEqual([]);
+  });
 });
 
 describe('project isolation', () => {

@@ -4,7 +4,7 @@
  * filtered by the caller's project: the attempts' id_project, which is the subscription's project.
  *
  * deliveries(): the plan walks the subscription's attempts newest first on
- * webhook_log_attempts_subscription_idx (subscription_id, attempted_at desc), one index scan per day
+ * webhook_log_attempts_subscription_time_idx (id_project, subscription_id, attempted_at), one index scan per day
  * partition merged in order, bounded by since/until and the cursor, and keeps an attempt when no later
  * attempt of its webhook-id exists (one probe of the webhook_id index each): it reads about as many
  * attempts as the page needs, not the subscription's whole log (a GROUP BY webhook_id over the range would).
@@ -205,18 +205,33 @@ function toHistoryRow(r: HistorySqlRow): HistoryRow & HistoryExtensions {
 export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
   return {
     async history(idProject, page, platform = false) {
-      // Served by webhook_log_attempts_project_idx (id_project, attempted_at desc). OFFSET paging as
-      // Tiledesk's `?page=N`: a deep page reads the pages before it.
+      // OFFSET paging as Tiledesk's `?page=N`: a deep page reads the pages before it. Served by
+      // webhook_log_attempts_subscription_time_idx (id_project, subscription_id, attempted_at): `subs`
+      // walks the project's subscriptions in the index (one probe each, so subscriptions deleted since are
+      // still found), each gives its newest attempts up to the end of the page, and those are merged. The
+      // page first, then its messages: the payloads of the skipped pages are not read.
       const result = await pool.query<HistorySqlRow>(
-        // The page first, then its messages: the payloads of the skipped pages are not read.
-        `select left(md5(a.webhook_id || ':' || a.attempt || ':' || ${micros('a.attempted_at')}), 24) as id,
+        `with recursive subs (id) as (
+            (select subscription_id from webhook_log_attempts
+              where id_project = $1 order by subscription_id limit 1)
+            union all
+            select (select n.subscription_id from webhook_log_attempts n
+                     where n.id_project = $1 and n.subscription_id > subs.id
+                     order by n.subscription_id limit 1)
+              from subs where subs.id is not null
+          )
+          select left(md5(a.webhook_id || ':' || a.attempt || ':' || ${micros('a.attempted_at')}), 24) as id,
             a.webhook_id, a.subscription_id, a.id_project, a.event_name, a.target, a.attempt, a.attempted_at,
             a.status_code, a.duration_ms, a.error, a.response_excerpt,
             (select ${MESSAGE_PAYLOAD} from webhook_log_messages m where m.message_key = a.message_key limit 1)
               as payload
-          from (select * from webhook_log_attempts
-                where id_project = $1 and (not subscription_global or $4)
-                order by attempted_at desc, webhook_id collate "C" desc, attempt desc
+          from (select e.* from subs cross join lateral (
+                  select * from webhook_log_attempts s
+                   where s.id_project = $1 and s.subscription_id = subs.id and (not s.subscription_global or $4)
+                   order by s.attempted_at desc, s.webhook_id collate "C" desc, s.attempt desc
+                   limit $2::int + $3::int) e
+                where subs.id is not null
+                order by e.attempted_at desc, e.webhook_id collate "C" desc, e.attempt desc
                 limit $2 offset $3) a
           order by a.attempted_at desc, a.webhook_id collate "C" desc, a.attempt desc`,
         [
