@@ -286,7 +286,7 @@ async function main(): Promise<void> {
         const r = await ours(id, { env: logRunEnv(id), postgres: true });
         const p = r.postgresCpuMicrosPerDelivery;
         log(
-          `${id}: CPU µs/delivery connector ${r.cpuMicrosPerDelivery?.toFixed(1) ?? '?'}, Postgres log ${p?.log?.toFixed(1) ?? '?'} other ${p?.other?.toFixed(1) ?? '?'} background ${p?.background?.toFixed(1) ?? '?'}; machine ${r.machineCpuPercent?.toFixed(0) ?? '?'} %, load ${r.loadBefore.one.toFixed(2)} → ${r.loadAfter.one.toFixed(2)}`,
+          `${id}: CPU µs/delivery connector ${r.cpuMicrosPerDelivery?.toFixed(1) ?? '?'} (main thread ${r.mainThread?.cpuMicrosPerDelivery?.toFixed(1) ?? '?'}, busy ${r.mainThread?.busyPercent?.toFixed(0) ?? '?'} %), Postgres log ${p?.log?.toFixed(1) ?? '?'} other ${p?.other?.toFixed(1) ?? '?'} background ${p?.background?.toFixed(1) ?? '?'}; machine ${r.machineCpuPercent?.toFixed(0) ?? '?'} %, load ${r.loadBefore.one.toFixed(2)} → ${r.loadAfter.one.toFixed(2)}`,
         );
         return r;
       });

@@ -38,6 +38,17 @@ export function readStat(pid: number): StatLine | null {
   }
 }
 
+/** utime + stime of one thread, ms (`tid` = `pid`: the process's main thread). */
+export function readThreadCpuMs(pid: number, tid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / clockTicks();
+  } catch {
+    return null;
+  }
+}
+
 function statusKb(pid: number, field: string): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -72,6 +83,8 @@ export interface ProcSample {
   readonly at: number;
   /** CPU ms used so far by the tree (its live members). */
   readonly cpuMs: number;
+  /** CPU ms used so far by the root's main thread (for Node: the event loop's thread). */
+  readonly mainCpuMs: number;
   /** Current RSS of the tree, MB. */
   readonly rssMb: number;
   /** Sum of the members' peak RSS (VmHWM), MB: the peak of a one-process tree. */
@@ -92,7 +105,8 @@ export function sampleTree(
     rssKb += statusKb(pid, 'VmRSS');
     hwmKb += statusKb(pid, 'VmHWM');
   }
-  return { at: Date.now(), cpuMs, rssMb: rssKb / 1024, peakRssMb: hwmKb / 1024 };
+  const mainCpuMs = readThreadCpuMs(root, root) ?? 0;
+  return { at: Date.now(), cpuMs, mainCpuMs, rssMb: rssKb / 1024, peakRssMb: hwmKb / 1024 };
 }
 
 /**
@@ -151,23 +165,32 @@ export class ProcMonitor {
 
   /** CPU ms spent between two wall-clock times (ms since epoch), linearly interpolated between samples. */
   cpuBetween(from: number, to: number): number | null {
-    const a = this.cpuAt(from);
-    const b = this.cpuAt(to);
+    return this.between('cpuMs', from, to);
+  }
+
+  /** The same for the root's main thread alone. */
+  mainCpuBetween(from: number, to: number): number | null {
+    return this.between('mainCpuMs', from, to);
+  }
+
+  private between(field: 'cpuMs' | 'mainCpuMs', from: number, to: number): number | null {
+    const a = this.at(field, from);
+    const b = this.at(field, to);
     return a === null || b === null ? null : Math.max(0, b - a);
   }
 
-  private cpuAt(t: number): number | null {
+  private at(field: 'cpuMs' | 'mainCpuMs', t: number): number | null {
     const s = this.samples;
     if (s.length === 0) return null;
-    if (t <= s[0]!.at) return s[0]!.cpuMs;
+    if (t <= s[0]!.at) return s[0]![field];
     for (let k = 1; k < s.length; k++) {
       const prev = s[k - 1]!;
       const next = s[k]!;
       if (t <= next.at) {
-        return prev.cpuMs + ((next.cpuMs - prev.cpuMs) * (t - prev.at)) / Math.max(1, next.at - prev.at);
+        return prev[field] + ((next[field] - prev[field]) * (t - prev.at)) / Math.max(1, next.at - prev.at);
       }
     }
-    return s.at(-1)!.cpuMs;
+    return s.at(-1)![field];
   }
 }
 

@@ -67,6 +67,12 @@ export interface RunResult {
   readonly loadBefore: Load;
   readonly loadAfter: Load;
   readonly startup?: Record<string, number | null>;
+  /**
+   * Our connector's main thread (the event loop, where deliveries are made) over the measured window: CPU µs
+   * per delivery and % of one core. A thread near 100 % is what bounds the rate; well under it, the
+   * connector waits on something else (the receivers, the broker).
+   */
+  readonly mainThread?: { readonly cpuMicrosPerDelivery: number | null; readonly busyPercent: number | null };
   /** CPU µs per delivery of the Postgres processes serving the run (group `log`): see bench/lib/pg-backends.ts. */
   readonly postgresCpuMicrosPerDelivery?: Record<PgShare, number | null>;
   /** Our connector's own view: peak heap / external / arrayBuffers / RSS (MB). */

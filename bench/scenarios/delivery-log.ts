@@ -45,6 +45,7 @@ interface Found {
   readonly rate: number | null;
   readonly cpuMicrosPerDelivery: number | null;
   readonly postgresCpuMicrosPerDelivery?: Record<'log' | 'other' | 'background', number | null>;
+  readonly mainThread?: { readonly cpuMicrosPerDelivery: number | null; readonly busyPercent: number | null };
   readonly outcomes?: Record<string, number>;
   readonly loadBefore?: { one: number };
 }
@@ -84,6 +85,11 @@ export interface LogSummary {
   readonly postgresOff: number | null;
   readonly postgresAll: number | null;
   readonly postgresLogAll: number | null;
+  /** The connector's main thread: CPU µs per delivery and % busy (medians). */
+  readonly mainOff: number | null;
+  readonly mainAll: number | null;
+  readonly mainBusyOff: number | null;
+  readonly mainBusyAll: number | null;
 }
 
 export function logSummary(find: (id: RunId) => Found | undefined, rounds: number): LogSummary {
@@ -105,6 +111,10 @@ export function logSummary(find: (id: RunId) => Found | undefined, rounds: numbe
     postgresOff: median(off.map(postgresMicros)),
     postgresAll: median(all.map(postgresMicros)),
     postgresLogAll: median(all.map((r) => r?.postgresCpuMicrosPerDelivery?.log)),
+    mainOff: median(off.map((r) => r?.mainThread?.cpuMicrosPerDelivery)),
+    mainAll: median(all.map((r) => r?.mainThread?.cpuMicrosPerDelivery)),
+    mainBusyOff: median(off.map((r) => r?.mainThread?.busyPercent)),
+    mainBusyAll: median(all.map((r) => r?.mainThread?.busyPercent)),
   };
 }
 
@@ -138,6 +148,16 @@ export function logComparisons(
         name: 'delivery log, fan-out 1: CPU µs/delivery connector + Postgres, all − off (median)',
         value: cpuAll !== null && cpuOff !== null ? cpuAll - cpuOff : null,
         detail: `connector ${f(s.connectorOff)} → ${f(s.connectorAll)}, Postgres ${f(s.postgresOff, 1)} → ${f(s.postgresAll, 1)} (log backends ${f(s.postgresLogAll, 1)})`,
+      },
+      {
+        // What the log adds to the thread that makes the deliveries. Were that thread the only limit (busy
+        // ~100 % in both settings, as when Postgres, the broker and the receivers run on other cores), the
+        // rate would fall by this share; here, with them on the same two cores, it falls further and the
+        // thread is less busy with the log on: the rest is waiting, not work.
+        id: 'log.all.vs.off.main',
+        name: 'delivery log, fan-out 1: connector main-thread CPU µs/delivery, 1 − off ÷ all (median)',
+        value: s.mainAll !== null && s.mainOff !== null && s.mainAll > 0 ? 1 - s.mainOff / s.mainAll : null,
+        detail: `main thread ${f(s.mainOff, 1)} → ${f(s.mainAll, 1)} µs/delivery, busy ${f(s.mainBusyOff)} % → ${f(s.mainBusyAll)} %`,
       },
       {
         id: 'log.failures.vs.off.rate',

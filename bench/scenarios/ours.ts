@@ -9,7 +9,7 @@ import type { BenchContext } from '../lib/context.js';
 import { PgBackendMonitor, type PgShare } from '../lib/pg-backends.js';
 import { ProcMonitor } from '../lib/proc.js';
 import { currentLoad, type RunId, type RunResult, type Transport } from '../lib/result.js';
-import { cpuMicrosPerItem } from '../lib/stats.js';
+import { cpuMicrosPerItem, cpuPercent } from '../lib/stats.js';
 
 export interface OursOptions {
   readonly id: RunId;
@@ -100,6 +100,13 @@ export async function runOurs(ctx: BenchContext, o: OursOptions): Promise<RunRes
     const postgres = pgMon
       ? { log: pgMicros('log'), other: pgMicros('other'), background: pgMicros('background') }
       : undefined;
+    const mainMs = window ? mon.mainCpuBetween(window.from, window.to) : null;
+    const mainThread = window
+      ? {
+          cpuMicrosPerDelivery: cpuMicrosPerItem(mainMs, window.count),
+          busyPercent: mainMs === null ? null : cpuPercent(mainMs, window.to - window.from),
+        }
+      : undefined;
     child.process.send({ cmd: 'stop' });
     const final = await child
       .message<{
@@ -125,6 +132,7 @@ export async function runOurs(ctx: BenchContext, o: OursOptions): Promise<RunRes
       loadAfter: currentLoad(),
       startup,
       ...(postgres && { postgresCpuMicrosPerDelivery: postgres }),
+      ...(mainThread && { mainThread }),
       memory: final?.peak,
       outcomes: final?.outcomes,
       eventLoopDelayMs: final?.eventLoopDelayMs,

@@ -20,12 +20,12 @@ describe('bench log group arithmetic', () => {
   });
 
   it('cost from medians, paired cost per round, CPU medians of connector and Postgres', () => {
-    const runs: Record<string, { rate: number; cpuMicrosPerDelivery: number; pg: number }> = {
-      'log.off.1': { rate: 10_000, cpuMicrosPerDelivery: 100, pg: 0 },
-      'log.all.1': { rate: 8_000, cpuMicrosPerDelivery: 130, pg: 20 },
-      'log.off.2': { rate: 6_000, cpuMicrosPerDelivery: 104, pg: 1 },
-      'log.all.2': { rate: 6_000, cpuMicrosPerDelivery: 120, pg: 24 },
-      'log.off.3': { rate: 12_000, cpuMicrosPerDelivery: 96, pg: 0 },
+    const runs: Record<string, { rate: number; cpuMicrosPerDelivery: number; pg: number; main: number }> = {
+      'log.off.1': { rate: 10_000, cpuMicrosPerDelivery: 100, pg: 0, main: 50 },
+      'log.all.1': { rate: 8_000, cpuMicrosPerDelivery: 130, pg: 20, main: 58 },
+      'log.off.2': { rate: 6_000, cpuMicrosPerDelivery: 104, pg: 1, main: 52 },
+      'log.all.2': { rate: 6_000, cpuMicrosPerDelivery: 120, pg: 24, main: 54 },
+      'log.off.3': { rate: 12_000, cpuMicrosPerDelivery: 96, pg: 0, main: 48 },
     };
     const s = logSummary((name) => {
       const r = runs[name];
@@ -34,6 +34,7 @@ describe('bench log group arithmetic', () => {
           rate: r.rate,
           cpuMicrosPerDelivery: r.cpuMicrosPerDelivery,
           postgresCpuMicrosPerDelivery: { log: r.pg, other: 0.5, background: null },
+          mainThread: { cpuMicrosPerDelivery: r.main, busyPercent: r.main === 58 ? null : r.main + 40 },
         }
       );
     }, 2);
@@ -47,6 +48,11 @@ describe('bench log group arithmetic', () => {
     expect(s.postgresOff).toBe(0.5);
     expect(s.postgresAll).toBe(22.5);
     expect(s.postgresLogAll).toBe(22);
+    expect(s.mainOff).toBe(50);
+    expect(s.mainAll).toBe(56);
+    expect(s.mainBusyOff).toBe(90);
+    // A run whose thread was not measured is left out, not counted as 0.
+    expect(s.mainBusyAll).toBe(94);
   });
 
   it('Postgres µs per delivery: the sum of the shares measured', () => {
