@@ -4,7 +4,7 @@
  * errors (body not JSON, too large, wrong media type, schema validation) get API_* codes.
  */
 import { ErrorCode, errorCodeOf } from '../errors.js';
-import { InvalidCursorError } from './store/pg-delivery-log-reader.js';
+import { InvalidCursorError } from './store/cursor.js';
 
 export interface ApiErrorReply {
   readonly status: number;

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type pg from 'pg';
-import { createPgDeliveryLogReader, InvalidCursorError } from '../../src/api/store/pg-delivery-log-reader.js';
+import { InvalidCursorError } from '../../src/api/store/cursor.js';
+import { createPgDeliveryLogReader } from '../../src/api/store/pg-delivery-log-reader.js';
 import { createPgManualResends, RECOVER_MAX } from '../../src/api/store/pg-manual-resends.js';
 import type { DeliveryLogReader, DeliveryView, ManualResends } from '../../src/api/store/types.js';
 import { webhookId } from '../../src/delivery/webhook-id.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { apiErrorReply } from '../../../src/api/api-errors.js';
 import { ConnectorError, ErrorCode } from '../../../src/errors.js';
-import { InvalidCursorError } from '../../../src/api/store/pg-delivery-log-reader.js';
+import { InvalidCursorError } from '../../../src/api/store/cursor.js';
 
 describe('apiErrorReply', () => {
   it.each([
