@@ -191,7 +191,7 @@ export function createPgDeliveryLogReader(pool: Pool): DeliveryLogReader {
                   select * from webhook_log_attempts s
                    where s.id_project = $1 and s.subscription_id = subs.id and (not s.subscription_global or $4)
                    order by s.attempted_at desc, s.webhook_id collate "C" desc, s.attempt desc
-                   limit $2::int + $3::int) e
+                   limit $2::bigint + $3::bigint) e
                 where subs.id is not null
                 order by e.attempted_at desc, e.webhook_id collate "C" desc, e.attempt desc
                 limit $2 offset $3) a
