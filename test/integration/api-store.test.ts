@@ -333,6 +333,54 @@ describe('deliveries and their state', () => {
     }
   });
 
+  it("a page of a subscription's deliveries reads about a page of its attempts, not its whole day", async () => {
+    // 50 projects with a subscription each, 400 attempts each (their events need no rows for this),
+    // analyzed as autovacuum would. A subscription belongs to one project: unless the planner knows it
+    // (migration 007), it takes the two conditions as independent, expects a few rows, and reads and sorts
+    // all 400 for a page instead of walking the index newest first and stopping.
+    const subs: string[] = [];
+    for (let p = 0; p < 50; p++) subs.push(await subscription(`PP${p}`));
+    const inputs: AttemptInput[] = [];
+    for (let p = 0; p < 50; p++) {
+      const m = await message(`PP${p}`, `template-${p}`);
+      for (let i = 0; i < 400; i++) {
+        inputs.push({
+          message: { ...m, eventId: `big-${p}-${i}`, messageKey: `${m.messageKey}-${i}` },
+          subscriptionId: subs[p]!,
+          attemptedAt: t(i / 10),
+        });
+      }
+    }
+    await logAttempts(pool, inputs);
+    await pool.query('analyze webhook_log_attempts');
+    const plans: unknown[] = [];
+    const explaining = {
+      query: async (text: string, values: unknown[]) => {
+        plans.push(
+          (await pool.query(`explain (analyze, format json) ${text}`, values)).rows[0]['QUERY PLAN'],
+        );
+        return pool.query(text, values);
+      },
+    } as unknown as pg.Pool;
+    const page = await createPgDeliveryLogReader(explaining).deliveries({
+      idProject: 'PP7',
+      subscriptionId: subs[7]!,
+      limit: 50,
+    });
+    expect(page.items).toHaveLength(50);
+    // Rows the subscription's index gave the plan (every loop of every partition's scan).
+    let read = 0;
+    const walk = (node: Record<string, unknown>): void => {
+      if (String(node['Index Name'] ?? '').includes('subscription_id')) {
+        read += Number(node['Actual Rows']) * Number(node['Actual Loops']);
+      }
+      for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    };
+    walk((plans[0] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+    expect(read).toBeGreaterThanOrEqual(50);
+    expect(read).toBeLessThan(200);
+  });
+
   it('history: 40 a page, newest first, in the SubscriptionLog shape', async () => {
     const sub = await subscription('P1');
     const subB = await subscription('P2');

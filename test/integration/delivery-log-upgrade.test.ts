@@ -1,6 +1,7 @@
 /**
- * Migration 006 on a delivery log written before it: the attempts' two btrees (by project, by
- * subscription) give way to one (id_project, subscription_id, attempted_at) on every day partition, and
+ * Migrations 006 and 007 on a delivery log written before them: the attempts' two btrees (by project, by
+ * subscription) give way to one (id_project, subscription_id, attempted_at) on every day partition, each
+ * attempts partition (existing or made later) gets its (project, subscription) dependency statistics, and
  * what was logged before reads the same afterwards — the project's history and a subscription's
  * deliveries, in order, nothing missing.
  */
@@ -87,7 +88,10 @@ it('keeps what was logged, readable in the same order, on one btree', async () =
   expect(historyBefore).toEqual(inputs.map((a) => webhookId(a.message.eventId, a.subscriptionId)).reverse());
   expect(deliveriesBefore.map((d) => d.length)).toEqual([25, 25]);
 
-  expect(await migrate(pool)).toEqual(['006_delivery_log_one_index.sql']);
+  expect(await migrate(pool)).toEqual([
+    '006_delivery_log_one_index.sql',
+    '007_delivery_log_attempt_statistics.sql',
+  ]);
   expect(await attemptIndexes()).toEqual([
     'btree (id_project, subscription_id, attempted_at)',
     'hash (webhook_id)',
@@ -102,6 +106,19 @@ it('keeps what was logged, readable in the same order, on one btree', async () =
       where p.relname = 'webhook_log_attempts'`,
   );
   expect(perPartition.rows[0]!.n).toBe(partitions.rows[0]!.n);
+  // 007: each attempts partition has its (project, subscription) dependency statistics.
+  const statistics = async (): Promise<string[]> =>
+    (
+      await pool.query<{ rel: string; cols: string }>(
+        `select c.relname as rel, array_to_string(array(select a.attname from pg_attribute a
+                 where a.attrelid = s.stxrelid and a.attnum = any(s.stxkeys) order by a.attnum), ',') as cols
+           from pg_statistic_ext s join pg_class c on c.oid = s.stxrelid
+          where c.relname like 'webhook_log_attempts_p%' and 'f' = any(s.stxkind) order by 1`,
+      )
+    ).rows.map((r) => `${r.rel}:${r.cols}`);
+  const withStats = await statistics();
+  expect(withStats).toHaveLength(Number(partitions.rows[0]!.n));
+  expect(new Set(withStats.map((x) => x.split(':')[1]))).toEqual(new Set(['subscription_id,id_project']));
   await pool.query(`select webhook_log_ensure_partitions((now() at time zone 'UTC')::date + 5, 1)`);
   const later = await pool.query<{ indexdef: string }>(
     `select indexdef from pg_indexes where tablename = 'webhook_log_attempts_p' ||
@@ -111,6 +128,7 @@ it('keeps what was logged, readable in the same order, on one btree', async () =
     'btree (id_project, subscription_id, attempted_at)',
     'hash (webhook_id)',
   ]);
+  expect(await statistics()).toHaveLength(withStats.length + 1);
 
   expect(await history()).toEqual(historyBefore);
   expect(await Promise.all(subs.map(deliveries))).toEqual(deliveriesBefore);
