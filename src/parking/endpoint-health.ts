@@ -251,6 +251,9 @@ export function createEndpointHealth(opts: EndpointHealthOptions): EndpointHealt
   }
 
   async function flushOnce(): Promise<void> {
+    // A 410's disable started by `record` may still be in flight, and fail (Postgres down when it
+    // started): wait for it, so that what it puts back in the queue is tried by this flush, not the next.
+    if (goneRunning !== null) await goneRunning;
     if (goneQueue.size > 0) await disableGone();
     if (buffer.size === 0) return;
     const batch = buffer;

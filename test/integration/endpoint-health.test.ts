@@ -307,6 +307,43 @@ describe('Postgres unavailable', () => {
   });
 });
 
+describe('a 410 disable in flight when a flush starts', () => {
+  it('fails (its connection lost) and is tried again by that same flush', async () => {
+    const gone = await newSubscription();
+    const h = healthInstance();
+    // The disable started by the 410 waits on a row lock held here, so it is in flight when the flush
+    // starts; then its backend is terminated, as an outage would.
+    const locker = testClient(db.url, 'endpoint-health-locker');
+    await locker.connect();
+    const waiting = async (): Promise<number[]> =>
+      (
+        await pool.query<{ pid: number }>(
+          `select pid from pg_stat_activity
+            where datname = current_database() and application_name = 'test:endpoint-health'
+              and wait_event_type = 'Lock'`,
+        )
+      ).rows.map((r) => r.pid);
+    try {
+      await locker.query('begin');
+      await locker.query('select 1 from webhook_subscriptions where id = $1 for update', [gone]);
+      h.record(gone, false, 410);
+      const [pid] = await waitFor(async () => {
+        const pids = await waiting();
+        return pids.length === 1 && pids;
+      });
+      const flushed = h.flush();
+      await pool.query('select pg_terminate_backend($1)', [pid]);
+      await waitFor(async () => !(await waiting()).includes(pid!));
+      await locker.query('rollback');
+      await flushed;
+      expect(await subscription(gone)).toMatchObject({ enabled: false, disabled_reason: 'gone' });
+      expect(disabledCalls).toEqual([{ id: gone, reason: 'gone' }]);
+    } finally {
+      await locker.end();
+    }
+  });
+});
+
 describe('re-enabled subscription', () => {
   it.each([
     ['with its disabled_at kept', false],
