@@ -10,13 +10,13 @@ import { createHmac } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { migrate } from '../../src/subscriptions/migrate.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription } from '../../src/subscriptions/types.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { committedOffsets, createTopic, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, testPool, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
+import { subscribeProjectAndGlobal } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
 describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport) => {
@@ -30,9 +30,7 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
   const subs: Record<string, Subscription> = {};
 
   beforeAll(async () => {
-    db = await createTestDatabase(`e2e_${transport}`);
-    pool = testPool(db.url, `e2e_${transport}`);
-    await migrate(pool);
+    ({ db, pool } = await createMigratedDatabase(`e2e_${transport}`));
     topic = uniqueName('e2e');
     groupId = uniqueName('e2e-group');
     await createTopic(topic, 1);
@@ -44,20 +42,8 @@ describe.each(['undici', 'got'] as const)('end-to-end delivery (%s)', (transport
     receivers.global = await startReceiver();
     receivers.otherProject = await startReceiver();
     receivers.otherEvent = await startReceiver();
+    Object.assign(subs, await subscribeProjectAndGlobal(pool, receivers));
     const store = createSubscriptionStore(pool);
-    subs.project = await store.add({
-      idProject: 'P1',
-      event: 'request.create',
-      target: `${receivers.project.url}/hooks`,
-      createdBy: 'u1',
-    });
-    subs.global = await store.add({
-      idProject: 'P9',
-      event: 'request.create',
-      target: `${receivers.global.url}/all`,
-      createdBy: 'admin',
-      global: true,
-    });
     subs.otherProject = await store.add({
       idProject: 'P2',
       event: 'request.create',

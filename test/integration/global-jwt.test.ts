@@ -8,13 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { importSPKI, jwtVerify } from 'jose';
 import type pg from 'pg';
-import { migrate } from '../../src/subscriptions/migrate.js';
-import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
 import type { Subscription } from '../../src/subscriptions/types.js';
 import { startConnector, type TestConnector } from '../support/connector.js';
 import { createTopic, produce, uniqueName } from '../support/kafka.js';
-import { createTestDatabase, testPool, type TestDatabase } from '../support/pg.js';
+import { createMigratedDatabase, type TestDatabase } from '../support/pg.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
+import { subscribeProjectAndGlobal } from '../support/subscribed-receiver.js';
 import { waitFor } from '../support/wait.js';
 
 describe('global subscriptions: JWT with the platform key', () => {
@@ -31,27 +30,12 @@ describe('global subscriptions: JWT with the platform key', () => {
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase('global_jwt');
-    pool = testPool(db.url, 'global_jwt');
-    await migrate(pool);
+    ({ db, pool } = await createMigratedDatabase('global_jwt'));
     topic = uniqueName('global-jwt');
     await createTopic(topic, 1);
     receivers.project = await startReceiver();
     receivers.global = await startReceiver();
-    const store = createSubscriptionStore(pool);
-    subs.project = await store.add({
-      idProject: 'P1',
-      event: 'request.create',
-      target: `${receivers.project.url}/hooks`,
-      createdBy: 'u1',
-    });
-    subs.global = await store.add({
-      idProject: 'P9',
-      event: 'request.create',
-      target: `${receivers.global.url}/all`,
-      createdBy: 'admin',
-      global: true,
-    });
+    Object.assign(subs, await subscribeProjectAndGlobal(pool, receivers));
     connector = await startConnector({
       topic,
       groupId: uniqueName('global-jwt-group'),

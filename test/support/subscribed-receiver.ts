@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
+import type { Subscription } from '../../src/subscriptions/types.js';
 import { createMigratedDatabase, type TestDatabase } from './pg.js';
 import { startReceiver, type Answer, type Receiver } from './receiver.js';
 
@@ -43,4 +44,29 @@ export async function startSubscribedReceiver(
     throw err;
   }
   return { db, pool, receiver, close };
+}
+
+/**
+ * The two subscriptions an event of project P1 (`request.create`) reaches: P1's own, to
+ * `<project>/hooks`, and the platform's global one (stored under P9), to `<global>/all`.
+ */
+export async function subscribeProjectAndGlobal(
+  pool: pg.Pool,
+  receivers: { readonly project: Receiver; readonly global: Receiver },
+): Promise<{ project: Subscription; global: Subscription }> {
+  const store = createSubscriptionStore(pool);
+  const project = await store.add({
+    idProject: 'P1',
+    event: 'request.create',
+    target: `${receivers.project.url}/hooks`,
+    createdBy: 'u1',
+  });
+  const global = await store.add({
+    idProject: 'P9',
+    event: 'request.create',
+    target: `${receivers.global.url}/all`,
+    createdBy: 'admin',
+    global: true,
+  });
+  return { project, global };
 }
