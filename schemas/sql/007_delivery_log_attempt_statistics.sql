@@ -6,9 +6,9 @@
 -- whole day; it then reads and sorts all of them for a page instead of walking the index newest first and
 -- stopping at the page's end (PG 15, 1,200 attempts of one subscription in a day: 1,200 rows read and
 -- sorted without, 52 with). Extended statistics live on each day partition, where the planner looks:
--- webhook_log_ensure_partitions now creates them with each attempts partition, and here for the existing
--- ones. They are filled by ANALYZE, which autovacuum runs on partitions as they grow; a partition dropped
--- by retention takes its statistics with it.
+-- webhook_log_ensure_partitions now creates them with each attempts partition, and is run here for the
+-- days that exist. They are filled by ANALYZE, which autovacuum runs on partitions as they grow; a
+-- partition dropped by retention takes its statistics with it.
 create or replace function webhook_log_ensure_partitions(from_day date, days int) returns void
 language plpgsql as $$
 declare
@@ -32,19 +32,20 @@ begin
 end;
 $$;
 
+-- The existing days: the function above, once per day that has an attempts partition.
 do $$
 declare
-  p text;
+  day date;
 begin
-  for p in
-    select c.relname::text
+  for day in
+    select to_date(right(c.relname, 8), 'YYYYMMDD')
       from pg_inherits i
       join pg_class c on c.oid = i.inhrelid
       join pg_class t on t.oid = i.inhparent
      where t.relnamespace = to_regnamespace(current_schema()) and t.relname = 'webhook_log_attempts'
+       and c.relname ~ '_p[0-9]{8}$'
   loop
-    execute format('create statistics if not exists %I (dependencies) on id_project, subscription_id from %I',
-      p || '_subscription_stats', p);
+    perform webhook_log_ensure_partitions(day, 1);
   end loop;
 end;
 $$;
