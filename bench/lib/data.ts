@@ -75,6 +75,35 @@ const kafka = new Kafka({
   retry: { retries: 5 },
 });
 
+/**
+ * A support conversation's words: an event's note is drawn from them, one word in eight an order number,
+ * so events compress like text and not like one repeated letter. What the delivery log stores is measured
+ * on these (deflate: 1.6:1 for one event, 4:1 for a thousand; Postgres's lz4 over a thousand: 3:1).
+ */
+const WORDS = (
+  'the a to and of my your order is not it for I you have with on this that was can please help ' +
+  'delivery package arrived yesterday today tomorrow refund invoice account password login error page ' +
+  'checkout payment card failed twice charged shipping address changed wrong size color return label ' +
+  'support agent ticket number thanks hello hi again still waiting days week since when will could ' +
+  'would should cancel subscription plan upgrade downgrade discount code coupon expired valid email ' +
+  'phone call back later morning evening urgent problem issue broken missing item box damaged photo ' +
+  'attached screenshot browser mobile app update version crash slow loading sorry understand check ' +
+  'status tracking courier warehouse stock available product price total tax receipt confirm'
+).split(' ');
+
+/** `bytes` of words picked by a generator seeded with `seed`: the same text for the same seed. */
+export function benchText(seed: number, bytes: number): string {
+  let x = (Math.imul(seed, 0x9e3779b1) + 1) >>> 0;
+  let text = '';
+  while (text.length < bytes) {
+    x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0;
+    // One word in eight an order number: the digits no compressor can guess.
+    const word = x >>> 29 === 0 ? `#${(x >>> 4) % 1_000_000}` : WORDS[(x >>> 8) % WORDS.length];
+    text += (text === '' ? '' : ' ') + word;
+  }
+  return text.slice(0, bytes);
+}
+
 export interface BenchEvent {
   readonly key: string;
   readonly value: Buffer;
@@ -82,7 +111,7 @@ export interface BenchEvent {
 
 /**
  * Event number i of a run: project i mod 1000 (scrambled), event name i mod `names` (default 10); value
- * padded to ~1 KiB.
+ * padded to ~1 KiB with words (`benchText`).
  */
 export function benchEvent(run: string, i: number, timestamp: number, names = EVENTS_IN_TOPIC): BenchEvent {
   const project = projectId((i * 7919) % PROJECTS);
@@ -107,7 +136,7 @@ export function benchEvent(run: string, i: number, timestamp: number, names = EV
     },
   };
   const base = Buffer.byteLength(JSON.stringify(body));
-  body.payload.attributes.note = 'x'.repeat(Math.max(0, EVENT_BYTES - base));
+  body.payload.attributes.note = benchText(i, Math.max(0, EVENT_BYTES - base));
   return { key: project, value: Buffer.from(JSON.stringify(body)) };
 }
 
