@@ -22,6 +22,7 @@ export const ErrorCode = {
   API_NOT_FOUND: 'CONNECTOR_API_NOT_FOUND',
   API_BAD_REQUEST: 'CONNECTOR_API_BAD_REQUEST',
   API_PAYLOAD_TOO_LARGE: 'CONNECTOR_API_PAYLOAD_TOO_LARGE',
+  API_SHUTTING_DOWN: 'CONNECTOR_API_SHUTTING_DOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -70,6 +71,8 @@ export const errorDocs: Record<ErrorCode, string> = {
     'Management API (400, 415): the body is not JSON, or a body, path or query value has the wrong type, is out of range, or (on the extension routes) names an unknown field. Nothing was written.',
   CONNECTOR_API_PAYLOAD_TOO_LARGE:
     'Management API (413): the request body is larger than `API_BODY_LIMIT_BYTES`. Nothing was written.',
+  CONNECTOR_API_SHUTTING_DOWN:
+    'Management API (503): the instance that got the request is stopping (SIGTERM); the request was not run and the connection is closed. Send it again: another instance, or this one once restarted, answers it.',
 };
 
 export class ConnectorError extends Error {

@@ -23,6 +23,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.API_PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.SUBSCRIPTIONS_UNAVAILABLE]: 503,
   [ErrorCode.DELIVERY_STORE_UNAVAILABLE]: 503,
+  [ErrorCode.API_SHUTTING_DOWN]: 503,
 };
 
 const reply = (status: number, code: ErrorCode, msg: string): ApiErrorReply => ({

@@ -10,6 +10,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
+import { ConnectorError, ErrorCode } from '../errors.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import type { SubscriptionStore } from '../subscriptions/types.js';
 import { apiErrorReply } from './api-errors.js';
@@ -57,7 +58,24 @@ export async function createApiApp(deps: ApiAppDeps): Promise<ApiApp> {
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // Its 503 while closing has fastify's body, not this API's error shape: the hook below answers instead.
+    return503OnClosing: false,
+  });
+  // A request that reaches the server once it is closing (pipelined, or on a busy keep-alive connection)
+  // is not run: the stores may be closing behind it.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    const r = apiErrorReply(
+      new ConnectorError(
+        ErrorCode.API_SHUTTING_DOWN,
+        'this instance is shutting down; send the request again',
+      ),
+    );
+    return reply.code(r.status).header('connection', 'close').send(r.body);
   });
   const strict = new Ajv2020({ strict: true, allErrors: false, coerceTypes: false, useDefaults: false });
   const coercing = new Ajv2020({ strict: true, allErrors: false, coerceTypes: true, useDefaults: true });
