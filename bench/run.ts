@@ -40,7 +40,7 @@ import type { RunId, RunResult } from './lib/result.js';
 import { cleanup, infraUp, waitTopicsGone } from './lib/setup.js';
 import { runNaive, runPeer } from './scenarios/baselines.js';
 import { runCeilingConsume, runCeilingHttp, runCeilingWork } from './scenarios/ceilings.js';
-import { logRunEnv, logRuns, truncateLog } from './scenarios/delivery-log.js';
+import { logRunEnv, logRuns, logStorage, truncateLog } from './scenarios/delivery-log.js';
 import { runIsolationOurs, runIsolationPeer } from './scenarios/isolation.js';
 import { runLatency } from './scenarios/latency.js';
 import { runOurs, type OursRunner } from './scenarios/ours.js';
@@ -283,7 +283,8 @@ async function main(): Promise<void> {
     for (const id of logRuns(LOG_ROUNDS)) {
       await scenario(`delivery log: fan-out 1 (undici), ${id}`, async () => {
         await truncateLog(db.fo1);
-        const r = await ours(id, { env: logRunEnv(id), postgres: true });
+        const run = await ours(id, { env: logRunEnv(id), postgres: true });
+        const r = id.startsWith('log.all') ? { ...run, logStorage: await logStorage(db.fo1) } : run;
         const p = r.postgresCpuMicrosPerDelivery;
         log(
           `${id}: CPU µs/delivery connector ${r.cpuMicrosPerDelivery?.toFixed(1) ?? '?'} (main thread ${r.mainThread?.cpuMicrosPerDelivery?.toFixed(1) ?? '?'}, busy ${r.mainThread?.busyPercent?.toFixed(0) ?? '?'} %), Postgres log ${p?.log?.toFixed(1) ?? '?'} other ${p?.other?.toFixed(1) ?? '?'} background ${p?.background?.toFixed(1) ?? '?'}; machine ${r.machineCpuPercent?.toFixed(0) ?? '?'} %, load ${r.loadBefore.one.toFixed(2)} → ${r.loadAfter.one.toFixed(2)}`,

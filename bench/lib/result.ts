@@ -3,6 +3,7 @@
  * run's stable name (`throughput.fo1.undici`): it is the `run` column of the printed table and the `id` of
  * each result in bench/report.json; display labels are free to change, ids are not.
  */
+import type { LogStorage } from '../scenarios/delivery-log.js';
 import type { PgShare } from './pg-backends.js';
 import { loadAverage } from './proc.js';
 import type { TargetCheck } from './stats.js';
@@ -79,6 +80,8 @@ export interface RunResult {
   readonly memory?: Record<string, number>;
   /** Our connector's metrics at the end: attempts by result, deliveries by outcome. */
   readonly outcomes?: Record<string, number>;
+  /** The delivery log's rows and bytes on disk after the run (group `log`, all runs). */
+  readonly logStorage?: LogStorage;
   /** Our connector's event-loop delay over the run (ms): p50, p99, max. */
   readonly eventLoopDelayMs?: Record<string, number>;
   readonly latency?: PortSummary['latency'] & {

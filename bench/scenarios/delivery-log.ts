@@ -8,7 +8,8 @@
  * much less, so each run also reports the CPU µs per delivery of the connector and of the Postgres
  * processes serving it (bench/lib/pg-backends.ts): the log's backends, the connector's other backends,
  * and the WAL writer, checkpointer, background writer and autovacuum. The log's tables are emptied before
- * each run.
+ * each run; after each all run, once the connector has stopped (its last batch written), their rows and
+ * bytes on disk are counted: what a day of the log takes (`logStorage`).
  */
 import pg from 'pg';
 import type { Comparison, RunId, TargetRow } from '../lib/result.js';
@@ -41,6 +42,50 @@ export async function truncateLog(databaseUrl: string): Promise<void> {
   }
 }
 
+/** The log's rows and bytes on disk (heap, TOAST and indexes of every partition) after a run. */
+export interface LogStorage {
+  readonly attempts: number;
+  readonly messages: number;
+  readonly attemptBytes: number;
+  readonly messageBytes: number;
+}
+
+/** Counts the log's rows and bytes of the run's database (after an all run, its connector stopped). */
+export async function logStorage(databaseUrl: string): Promise<LogStorage> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const r = await client.query<{
+      attempts: string;
+      messages: string;
+      attempt_bytes: string;
+      message_bytes: string;
+    }>(
+      `with sizes as (
+         select p.relname as parent, sum(pg_total_relation_size(c.oid)) as bytes
+           from pg_inherits i
+           join pg_class c on c.oid = i.inhrelid
+           join pg_class p on p.oid = i.inhparent
+          where p.relnamespace = to_regnamespace(current_schema())
+            and p.relname in ('webhook_log_attempts', 'webhook_log_messages')
+          group by p.relname)
+       select (select count(*) from webhook_log_attempts) as attempts,
+              (select count(*) from webhook_log_messages) as messages,
+              coalesce((select bytes from sizes where parent = 'webhook_log_attempts'), 0) as attempt_bytes,
+              coalesce((select bytes from sizes where parent = 'webhook_log_messages'), 0) as message_bytes`,
+    );
+    const row = r.rows[0]!;
+    return {
+      attempts: Number(row.attempts),
+      messages: Number(row.messages),
+      attemptBytes: Number(row.attempt_bytes),
+      messageBytes: Number(row.message_bytes),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
 interface Found {
   readonly rate: number | null;
   readonly cpuMicrosPerDelivery: number | null;
@@ -48,6 +93,7 @@ interface Found {
   readonly mainThread?: { readonly cpuMicrosPerDelivery: number | null; readonly busyPercent: number | null };
   readonly outcomes?: Record<string, number>;
   readonly loadBefore?: { one: number };
+  readonly logStorage?: LogStorage;
 }
 
 const nums = (xs: readonly (number | null | undefined)[]): number[] =>
@@ -120,6 +166,24 @@ export function logSummary(find: (id: RunId) => Found | undefined, rounds: numbe
 
 const f = (v: number | null, digits = 0): string => (v === null ? '?' : v.toFixed(digits));
 
+/** Bytes on disk per attempt row and per event row, and per delivery (medians over the all runs). */
+export function storageSummary(storage: readonly (LogStorage | undefined)[]): {
+  perDelivery: number | null;
+  perAttempt: number | null;
+  perMessage: number | null;
+} {
+  const ok = storage.filter((x): x is LogStorage => x !== undefined && x.attempts > 0);
+  return {
+    perDelivery: median(ok.map((x) => (x.attemptBytes + x.messageBytes) / x.attempts)),
+    perAttempt: median(ok.map((x) => x.attemptBytes / x.attempts)),
+    perMessage: median(ok.filter((x) => x.messages > 0).map((x) => x.messageBytes / x.messages)),
+  };
+}
+
+/** Days of retention at a steady rate, in decimal gigabytes: what the log's partitions hold at most. */
+export const retainedGigabytes = (bytesPerDelivery: number, perSecond: number, days: number): number =>
+  (bytesPerDelivery * perSecond * 86_400 * days) / 1e9;
+
 /** The group's comparison lines and its target (`1 − median(all) ÷ median(off)` ≤ 15 %). */
 export function logComparisons(
   find: (id: RunId) => Found | undefined,
@@ -133,6 +197,8 @@ export function logComparisons(
   const dropped = nums(
     Array.from({ length: rounds }, (_, k) => find(`log.all.${k + 1}`)?.outcomes?.['log.dropped']),
   );
+  const stored = Array.from({ length: rounds }, (_, k) => find(`log.all.${k + 1}`)?.logStorage);
+  const st = storageSummary(stored);
   const cpuAll = s.connectorAll !== null && s.postgresAll !== null ? s.connectorAll + s.postgresAll : null;
   const cpuOff = s.connectorOff !== null && s.postgresOff !== null ? s.connectorOff + s.postgresOff : null;
   return {
@@ -158,6 +224,12 @@ export function logComparisons(
         name: 'delivery log, fan-out 1: connector main-thread CPU µs/delivery, 1 − off ÷ all (median)',
         value: s.mainAll !== null && s.mainOff !== null && s.mainAll > 0 ? 1 - s.mainOff / s.mainAll : null,
         detail: `main thread ${f(s.mainOff, 1)} → ${f(s.mainAll, 1)} µs/delivery, busy ${f(s.mainBusyOff)} % → ${f(s.mainBusyAll)} %`,
+      },
+      {
+        id: 'log.storage',
+        name: 'delivery log, fan-out 1: bytes on disk per delivery, attempt and event rows with indexes (median)',
+        value: st.perDelivery,
+        detail: `attempt row ${f(st.perAttempt)} B, event row ${f(st.perMessage)} B; rows ${stored.map((x) => (x === undefined ? '?' : `${x.attempts}/${x.messages}`)).join(', ')}; 14 days at 1,000 deliveries/s: ${st.perDelivery === null ? '?' : f(retainedGigabytes(st.perDelivery, 1_000, 14))} GB`,
       },
       {
         id: 'log.failures.vs.off.rate',

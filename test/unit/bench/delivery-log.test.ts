@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { logRuns, logSummary, median, postgresMicros } from '../../../bench/scenarios/delivery-log.js';
+import {
+  logComparisons,
+  logRuns,
+  logSummary,
+  median,
+  postgresMicros,
+  retainedGigabytes,
+  storageSummary,
+} from '../../../bench/scenarios/delivery-log.js';
 
 describe('bench log group arithmetic', () => {
   it('interleaves off and all, ends with off, then failures', () => {
@@ -64,5 +72,40 @@ describe('bench log group arithmetic', () => {
       }),
     ).toBe(3);
     expect(postgresMicros({ rate: 1, cpuMicrosPerDelivery: 1 })).toBeNull();
+  });
+
+  it('storage: bytes per delivery, per attempt row and per event row, medians over the all runs', () => {
+    const st = storageSummary([
+      { attempts: 1_000, messages: 1_000, attemptBytes: 400_000, messageBytes: 1_200_000 },
+      undefined,
+      { attempts: 2_000, messages: 1_000, attemptBytes: 1_000_000, messageBytes: 1_300_000 },
+      { attempts: 0, messages: 0, attemptBytes: 8_192, messageBytes: 8_192 },
+    ]);
+    // 1,600 and 1,150 B per delivery; 400 and 500 B per attempt; 1,200 and 1,300 B per event row.
+    expect(st.perDelivery).toBe(1_375);
+    expect(st.perAttempt).toBe(450);
+    expect(st.perMessage).toBe(1_250);
+    expect(storageSummary([undefined])).toEqual({ perDelivery: null, perAttempt: null, perMessage: null });
+    // 1,000 B per delivery at 1,000/s for one day: 86.4 GB.
+    expect(retainedGigabytes(1_000, 1_000, 1)).toBeCloseTo(86.4, 10);
+  });
+
+  it('the storage line of the report', () => {
+    const { ratios } = logComparisons(
+      (id) =>
+        id === 'log.all.1'
+          ? {
+              rate: 1,
+              cpuMicrosPerDelivery: 1,
+              logStorage: { attempts: 100, messages: 100, attemptBytes: 40_000, messageBytes: 110_000 },
+            }
+          : undefined,
+      1,
+    );
+    const line = ratios.find((r) => r.id === 'log.storage')!;
+    expect(line.value).toBe(1_500);
+    expect(line.detail).toBe(
+      'attempt row 400 B, event row 1100 B; rows 100/100; 14 days at 1,000 deliveries/s: 1814 GB',
+    );
   });
 });
