@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigResourceTypes } from 'kafkajs';
+import { connect, type Socket } from 'node:net';
 import type pg from 'pg';
 import { ErrorCode, errorDocs } from '../../src/errors.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
@@ -470,6 +471,59 @@ describe('the management API answers `{"success": false, "code", "msg"}`', () =>
         expect([what, r.status, body.code]).toEqual([what, status, code]);
       }
     } finally {
+      await api.stop();
+    }
+  });
+});
+
+describe('the management API while it stops', () => {
+  it('CONNECTOR_API_SHUTTING_DOWN (503): a request that reaches it after SIGTERM is not run', async () => {
+    const api = await spawnApi(pgEnv());
+    const locker = await pool.connect();
+    let socket: Socket | undefined;
+    try {
+      const created = await runCli(['api-keys', 'create', '--project', 'P'], pgEnv());
+      const key = /^key: (\S+)$/m.exec(created.stdout)![1]!;
+      const request = (path: string): string =>
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+      // The first request waits on the subscriptions table, so SIGTERM finds it running.
+      await locker.query('begin');
+      await locker.query('lock table webhook_subscriptions in access exclusive mode');
+      const s = connect(Number(new URL(api.apiUrl).port), '127.0.0.1');
+      socket = s;
+      let received = '';
+      s.setEncoding('utf8');
+      s.on('data', (chunk: string) => (received += chunk));
+      const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
+      s.write(request('/P/subscriptions'));
+      await waitFor(
+        async () =>
+          (
+            await pool.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity
+                where wait_event_type = 'Lock' and query like '%webhook_subscriptions%'`,
+            )
+          ).rows[0]!.n > 0,
+        { message: 'the first request waiting on the lock' },
+      );
+      const stopped = api.stop();
+      await waitFor(() => api.output().includes('stopping the management API'), { message: 'SIGTERM taken' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      s.write(request('/P/subscriptions'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await locker.query('rollback');
+      await ended;
+      expect(await stopped).toBe(0);
+      const responses = received.split(/(?=HTTP\/1\.1 )/);
+      expect(responses.map((r) => r.split(' ', 2)[1])).toEqual(['200', '503']);
+      const body = JSON.parse(responses[1]!.split('\r\n\r\n')[1]!) as { success?: unknown; code?: unknown };
+      expect(body.success).toBe(false);
+      saw(body.code, 'API request after SIGTERM (503)');
+      expect(body.code).toBe(ErrorCode.API_SHUTTING_DOWN);
+    } finally {
+      await locker.query('rollback').catch(() => undefined);
+      locker.release();
+      socket?.destroy();
       await api.stop();
     }
   });
