@@ -31,15 +31,20 @@ export function logRunEnv(name: RunId): Record<string, string> {
   };
 }
 
-/** Empties the delivery log's tables of the run's database (between runs). */
-export async function truncateLog(databaseUrl: string): Promise<void> {
+/** Runs `fn` on a connection of its own to the run's database. */
+async function withClient<T>(databaseUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await client.query('truncate webhook_log_attempts, webhook_log_messages');
+    return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+/** Empties the delivery log's tables of the run's database (between runs). */
+export async function truncateLog(databaseUrl: string): Promise<void> {
+  await withClient(databaseUrl, (c) => c.query('truncate webhook_log_attempts, webhook_log_messages'));
 }
 
 /** The log's rows and bytes on disk (heap, TOAST and indexes of every partition) after a run. */
@@ -52,38 +57,28 @@ export interface LogStorage {
 
 /** Counts the log's rows and bytes of the run's database (after an all run, its connector stopped). */
 export async function logStorage(databaseUrl: string): Promise<LogStorage> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const r = await client.query<{
-      attempts: string;
-      messages: string;
-      attempt_bytes: string;
-      message_bytes: string;
-    }>(
-      `with sizes as (
-         select p.relname as parent, sum(pg_total_relation_size(c.oid)) as bytes
-           from pg_inherits i
-           join pg_class c on c.oid = i.inhrelid
-           join pg_class p on p.oid = i.inhparent
-          where p.relnamespace = to_regnamespace(current_schema())
-            and p.relname in ('webhook_log_attempts', 'webhook_log_messages')
-          group by p.relname)
-       select (select count(*) from webhook_log_attempts) as attempts,
+  const r = await withClient(databaseUrl, (c) =>
+    c.query<{ attempts: string; messages: string; attempt_bytes: string; message_bytes: string }>(
+      `select (select count(*) from webhook_log_attempts) as attempts,
               (select count(*) from webhook_log_messages) as messages,
-              coalesce((select bytes from sizes where parent = 'webhook_log_attempts'), 0) as attempt_bytes,
-              coalesce((select bytes from sizes where parent = 'webhook_log_messages'), 0) as message_bytes`,
-    );
-    const row = r.rows[0]!;
-    return {
-      attempts: Number(row.attempts),
-      messages: Number(row.messages),
-      attemptBytes: Number(row.attempt_bytes),
-      messageBytes: Number(row.message_bytes),
-    };
-  } finally {
-    await client.end();
-  }
+              coalesce(sum(pg_total_relation_size(c.oid)) filter (where p.relname = 'webhook_log_attempts'), 0)
+                as attempt_bytes,
+              coalesce(sum(pg_total_relation_size(c.oid)) filter (where p.relname = 'webhook_log_messages'), 0)
+                as message_bytes
+         from pg_inherits i
+         join pg_class c on c.oid = i.inhrelid
+         join pg_class p on p.oid = i.inhparent
+        where p.relnamespace = to_regnamespace(current_schema())
+          and p.relname in ('webhook_log_attempts', 'webhook_log_messages')`,
+    ),
+  );
+  const row = r.rows[0]!;
+  return {
+    attempts: Number(row.attempts),
+    messages: Number(row.messages),
+    attemptBytes: Number(row.attempt_bytes),
+    messageBytes: Number(row.message_bytes),
+  };
 }
 
 interface Found {
