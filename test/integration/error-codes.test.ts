@@ -8,7 +8,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigResourceTypes } from 'kafkajs';
-import { connect, type Socket } from 'node:net';
 import type pg from 'pg';
 import { ErrorCode, errorDocs } from '../../src/errors.js';
 import { createSubscriptionStore } from '../../src/subscriptions/pg-store.js';
@@ -19,7 +18,7 @@ import {
   tail,
   type ChildConnector,
 } from '../support/child-connector.js';
-import { callApi } from '../support/api-server.js';
+import { callApi, rawConnection, type RawConnection } from '../support/api-server.js';
 import { spawnApi } from '../support/child-api.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import {
@@ -480,22 +479,16 @@ describe('the management API while it stops', () => {
   it('CONNECTOR_API_SHUTTING_DOWN (503): a request that reaches it after SIGTERM is not run', async () => {
     const api = await spawnApi(pgEnv());
     const locker = await pool.connect();
-    let socket: Socket | undefined;
+    let conn: RawConnection | undefined;
     try {
       const created = await runCli(['api-keys', 'create', '--project', 'P'], pgEnv());
       const key = /^key: (\S+)$/m.exec(created.stdout)![1]!;
-      const request = (path: string): string =>
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`;
       // The first request waits on the subscriptions table, so SIGTERM finds it running.
       await locker.query('begin');
       await locker.query('lock table webhook_subscriptions in access exclusive mode');
-      const s = connect(Number(new URL(api.apiUrl).port), '127.0.0.1');
-      socket = s;
-      let received = '';
-      s.setEncoding('utf8');
-      s.on('data', (chunk: string) => (received += chunk));
-      const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
-      s.write(request('/P/subscriptions'));
+      const c = rawConnection(api.apiUrl);
+      conn = c;
+      c.get('/P/subscriptions', key);
       await waitFor(
         async () =>
           (
@@ -509,21 +502,21 @@ describe('the management API while it stops', () => {
       const stopped = api.stop();
       await waitFor(() => api.output().includes('stopping the management API'), { message: 'SIGTERM taken' });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      s.write(request('/P/subscriptions'));
+      c.get('/P/subscriptions', key);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await locker.query('rollback');
-      await ended;
+      await c.ended;
       expect(await stopped).toBe(0);
-      const responses = received.split(/(?=HTTP\/1\.1 )/);
-      expect(responses.map((r) => r.split(' ', 2)[1])).toEqual(['200', '503']);
-      const body = JSON.parse(responses[1]!.split('\r\n\r\n')[1]!) as { success?: unknown; code?: unknown };
+      const responses = c.responses();
+      expect(responses.map((r) => r.head.split(' ', 2)[1])).toEqual(['200', '503']);
+      const body = JSON.parse(responses[1]!.body) as { success?: unknown; code?: unknown };
       expect(body.success).toBe(false);
       saw(body.code, 'API request after SIGTERM (503)');
       expect(body.code).toBe(ErrorCode.API_SHUTTING_DOWN);
     } finally {
       await locker.query('rollback').catch(() => undefined);
       locker.release();
-      socket?.destroy();
+      conn?.destroy();
       await api.stop();
     }
   });

@@ -7,6 +7,7 @@
  *   const r = await api.call('GET', '/p1/subscriptions', { key });
  *   afterAll(() => api.stop());
  */
+import { connect } from 'node:net';
 import type pg from 'pg';
 import { Registry } from 'prom-client';
 import { createApiKeyStore, type ApiKeyStore } from '../../src/api/api-keys.js';
@@ -137,5 +138,45 @@ export async function startTestApi(
       await pool.end();
       await db.drop();
     },
+  };
+}
+
+/**
+ * One raw HTTP/1.1 connection to the API, for what fetch cannot do: requests pipelined on one socket (a
+ * second request sent while the first is still running).
+ */
+export interface RawConnection {
+  /** Sends `GET path` with the key, without waiting for any answer. */
+  get(path: string, key: string): void;
+  /** Everything received so far. */
+  received(): string;
+  /** The responses received so far, in order: status line and headers, and body. */
+  responses(): { head: string; body: string }[];
+  /** Resolves when the connection is closed. */
+  readonly ended: Promise<void>;
+  destroy(): void;
+}
+
+export function rawConnection(baseUrl: string): RawConnection {
+  const socket = connect(Number(new URL(baseUrl).port), '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  return {
+    get(path, key) {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+    },
+    received: () => received,
+    responses: () =>
+      received
+        .split(/(?=HTTP\/1\.1 )/)
+        .filter((r) => r !== '')
+        .map((r) => {
+          const at = r.indexOf('\r\n\r\n');
+          return { head: r.slice(0, at), body: r.slice(at + 4) };
+        }),
+    ended,
+    destroy: () => socket.destroy(),
   };
 }

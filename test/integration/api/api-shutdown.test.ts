@@ -4,8 +4,7 @@
  * error shape, 503 `CONNECTOR_API_SHUTTING_DOWN`, with the connection closed.
  */
 import { expect, it } from '@jest/globals';
-import { connect } from 'node:net';
-import { startTestApi } from '../../support/api-server.js';
+import { rawConnection, startTestApi } from '../../support/api-server.js';
 import { createMemoryDeliveryLog } from '../../support/memory-delivery-log.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -26,34 +25,26 @@ it('a request that arrives while the API closes gets a JSON 503; the one in flig
   let stopped = false;
   try {
     const key = await api.projectKey('P');
-    const { port } = new URL(api.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    let received = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (received += chunk));
-    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    const request = (path: string): string =>
-      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`;
-
-    socket.write(request('/P/subscriptions/history?page=0'));
+    const conn = rawConnection(api.url);
+    conn.get('/P/subscriptions/history?page=0', key);
     await waitFor(async () => entered, { message: 'the first request in the log reader' });
     const closed = api.api.app.close();
     // The server is closing; the connection is busy, so it stays open for the next request.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    socket.write(request('/P/subscriptions'));
+    conn.get('/P/subscriptions', key);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(received).toBe('');
+    expect(conn.received()).toBe('');
     release();
     await closed;
-    await ended;
+    await conn.ended;
 
-    const responses = received.split(/(?=HTTP\/1\.1 )/);
+    const responses = conn.responses();
     expect(responses).toHaveLength(2);
-    expect(responses[0]).toMatch(/^HTTP\/1\.1 200 /);
-    expect(responses[0]!.split('\r\n\r\n')[1]).toBe('[]');
-    expect(responses[1]).toMatch(/^HTTP\/1\.1 503 /);
-    expect(responses[1]).toMatch(/\r\nconnection: close\r\n/i);
-    expect(JSON.parse(responses[1]!.split('\r\n\r\n')[1]!)).toEqual({
+    expect(responses[0]!.head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(responses[0]!.body).toBe('[]');
+    expect(responses[1]!.head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(responses[1]!.head).toMatch(/\r\nconnection: close(\r\n|$)/i);
+    expect(JSON.parse(responses[1]!.body)).toEqual({
       success: false,
       code: 'CONNECTOR_API_SHUTTING_DOWN',
       msg: 'this instance is shutting down; send the request again',
